@@ -1,0 +1,55 @@
+#ifndef CORECLEAN_CORE_CONTEXT_H_
+#define CORECLEAN_CORE_CONTEXT_H_
+
+/// @file
+/// The explicit run-time context passed to every long-running call: seed, thread count, a
+/// logger sink, a progress sink and a cancellation flag. The library has no global state.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <random>
+#include <string_view>
+
+namespace coreclean {
+
+/// Severity of a log message sent to Context::logger.
+enum class LogLevel { kDebug, kInfo, kWarning };
+
+/// Run-time settings and sinks shared by a sequence of calls. Not thread-safe to mutate; the
+/// library only reads it (and the atomic cancellation flag) while a call runs.
+struct Context {
+  /// Base seed; a call that needs randomness derives its own engine with rng(stream).
+  std::uint64_t seed = 0;
+  /// Worker threads for the library's own parallel loops; 0 = all hardware threads.
+  int threads = 0;
+  /// Receives warnings and diagnostics (e.g. "solver did not converge"). May be empty.
+  std::function<void(LogLevel, std::string_view)> logger;
+  /// Receives (done, total, what) for long loops. May be empty.
+  std::function<void(std::int64_t, std::int64_t, std::string_view)> progress;
+  /// Set from another thread to ask a running call to stop; the call throws coreclean::Error.
+  std::atomic<bool> cancel{false};
+
+  Context() = default;
+  Context(const Context& other)
+      : seed(other.seed),
+        threads(other.threads),
+        logger(other.logger),
+        progress(other.progress),
+        cancel(other.cancel.load()) {}
+
+  /// A deterministic engine for one independent random stream of this context's seed.
+  [[nodiscard]] std::mt19937_64 rng(std::uint64_t stream = 0) const;
+  /// Sends a message to the logger, if any.
+  void log(LogLevel level, std::string_view message) const;
+  /// Reports progress, if a sink is set.
+  void report_progress(std::int64_t done, std::int64_t total, std::string_view what) const;
+  /// Throws coreclean::Error if cancellation was requested.
+  void throw_if_cancelled() const;
+  /// The number of threads to use: `threads`, or the hardware's when 0.
+  [[nodiscard]] int thread_count() const;
+};
+
+}  // namespace coreclean
+
+#endif  // CORECLEAN_CORE_CONTEXT_H_

@@ -1,0 +1,51 @@
+#ifndef CORECLEAN_IO_FEATURE_SET_H_
+#define CORECLEAN_IO_FEATURE_SET_H_
+
+/// @file
+/// A *features directory*: the layout of precomputed embeddings that every command reads.
+///
+///   X_train.npy   n × d numeric (float32 preferred), required
+///   y_train.npy   n integer labels, required
+///   X_test.npy    m × d, optional (together with y_test.npy)
+///   y_test.npy    m integer labels, optional
+///   ids.npy       n integer sample ids (e.g. COCO annotation ids), optional; default 0..n-1
+///   classes.json  {"<label>": "<name>", ...}, optional
+
+#include <coreclean/core/types.h>
+#include <coreclean/io/npy.h>
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace coreclean::io {
+
+/// The content of a features directory, validated.
+struct FeatureSet {
+  SampleMatrix x_train;  ///< n × d (memory-mapped when the file is large)
+  Labels y_train;       ///< n
+  std::optional<SampleMatrix> x_test;  ///< m × d, when the directory has a test split
+  Labels y_test;                      ///< m (empty without a test split)
+  std::vector<SampleId> ids;          ///< n unique ids; 0..n-1 when ids.npy is absent
+  std::map<Label, std::string> class_names;  ///< from classes.json; may be empty
+
+  /// Human-readable name of a label: its classes.json name, or the number.
+  std::string class_name(Label label) const;
+  /// Finds a label by name (from classes.json) or by its number written as text.
+  /// Throws InvalidArgument listing the known classes when nothing matches.
+  Label find_class(const std::string& name_or_id) const;
+};
+
+/// Loads and validates a features directory. Throws (naming the file, field and value) when a
+/// required file is missing, X and y disagree in length, train and test disagree in width,
+/// features contain NaN or Inf, labels are not integers, a class of y_test is absent from
+/// y_train, ids are not unique, or classes.json does not parse.
+FeatureSet load_feature_set(const std::filesystem::path& dir);
+
+/// Writes a features directory (creating it); x_test/y_test only when present.
+void save_feature_set(const std::filesystem::path& dir, const FeatureSet& features);
+
+}  // namespace coreclean::io
+
+#endif  // CORECLEAN_IO_FEATURE_SET_H_

@@ -1,0 +1,82 @@
+#include "testing/helpers.h"
+
+#include <sys/wait.h>  // for WEXITSTATUS
+
+#include <array>
+#include <cstdio>
+#include <random>
+#include <stdexcept>
+
+namespace coreclean::testing {
+
+TempDir::TempDir() {
+  std::random_device rd;
+  const auto base = std::filesystem::temp_directory_path();
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    auto candidate = base / ("coreclean-test-" + std::to_string(rd()));
+    if (std::filesystem::create_directory(candidate)) {
+      path_ = candidate;
+      return;
+    }
+  }
+  throw std::runtime_error("cannot create a temporary folder");
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+CommandResult run_command(const std::string& command_line) {
+  CommandResult result;
+  FILE* pipe = popen((command_line + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return result;
+  std::array<char, 4096> buffer{};
+  std::size_t got = 0;
+  while ((got = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), got);
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += "'\\''";
+    else out += c;
+  }
+  return out + "'";
+}
+
+std::string oracle_unavailable_reason() {
+  static const std::string reason = [] {
+    const std::string py = CORECLEAN_ORACLE_PYTHON;
+    if (!std::filesystem::exists(py)) return "oracle interpreter " + py + " is missing";
+    const auto r = run_command(shell_quote(py) + " -c 'import numpy, sklearn'");
+    if (r.exit_code != 0)
+      return "oracle interpreter " + py +
+             " lacks numpy/scikit-learn (apt-get install python3-sklearn): " + r.output;
+    return std::string();
+  }();
+  return reason;
+}
+
+std::string run_oracle(const std::string& script, const std::vector<std::string>& args) {
+  std::string cmd = shell_quote(CORECLEAN_ORACLE_PYTHON) + " " +
+                    shell_quote(std::string(CORECLEAN_ORACLE_DIR) + "/" + script);
+  for (const auto& a : args) cmd += " " + shell_quote(a);
+  auto r = run_command(cmd);
+  if (r.exit_code != 0)
+    throw std::runtime_error("oracle " + script + " failed (exit " + std::to_string(r.exit_code) +
+                             "): " + r.output);
+  return r.output;
+}
+
+std::filesystem::path shared_data_dir() {
+  const std::filesystem::path dir = std::filesystem::path(CORECLEAN_SHARED_DIR) / "data";
+  std::error_code ec;
+  if (std::filesystem::is_directory(dir, ec)) return std::filesystem::weakly_canonical(dir);
+  return {};
+}
+
+}  // namespace coreclean::testing
