@@ -1,1 +1,161 @@
-// placeholder
+#include <coreclean/linear/pca.h>
+
+#include "core/check.h"
+
+#include <Eigen/Eigenvalues>  // for SelfAdjointEigenSolver
+#include <Eigen/QR>           // for HouseholderQR
+#include <Eigen/SVD>          // for BDCSVD
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+namespace coreclean::linear {
+namespace {
+
+// Rows converted to double at a time when accumulating the covariance.
+constexpr Eigen::Index kBlockRows = 4096;
+// Above this width the exact solver's d × d eigenproblem is too costly.
+constexpr Eigen::Index kMaxExactWidth = 4096;
+
+// Flips each row's sign so that its entry of largest magnitude is positive.
+void fix_signs(RowMatrixXd& components) {
+  for (Eigen::Index r = 0; r < components.rows(); ++r) {
+    Eigen::Index j = 0;
+    components.row(r).cwiseAbs().maxCoeff(&j);
+    if (components(r, j) < 0.0) components.row(r) *= -1.0;
+  }
+}
+
+// Orthonormal basis of the columns of a (n × l), in place.
+void orthonormalize(Eigen::MatrixXd& a) {
+  Eigen::HouseholderQR<Eigen::MatrixXd> qr(a);
+  a = qr.householderQ() * Eigen::MatrixXd::Identity(a.rows(), a.cols());
+}
+
+}  // namespace
+
+void PcaParams::validate() const {
+  CORECLEAN_THROW_IF_NOT(n_components >= 1, "PCA: n_components = {} (must be >= 1)",
+                         n_components);
+  CORECLEAN_THROW_IF_NOT(oversamples >= 0, "PCA: oversamples = {} (must be >= 0)", oversamples);
+  CORECLEAN_THROW_IF_NOT(power_iterations >= -1,
+                         "PCA: power_iterations = {} (must be >= 0, or -1 for automatic)",
+                         power_iterations);
+}
+
+Pca::Pca(PcaParams params) : params_(params) { params_.validate(); }
+
+void Pca::fit(MatrixRef x, const Context& context) {
+  const Eigen::Index n = x.rows(), d = x.cols();
+  const Eigen::Index k = params_.n_components;
+  CORECLEAN_THROW_IF_NOT(n >= 2 && d >= 1, "PCA: need at least 2 samples, got {} × {}", n, d);
+  CORECLEAN_THROW_IF_NOT(k <= std::min(n, d),
+                         "PCA: n_components = {} exceeds min(samples, features) = min({}, {})", k,
+                         n, d);
+  PcaSolver solver = params_.solver;
+  if (solver == PcaSolver::kAuto) solver = d <= kMaxExactWidth ? PcaSolver::kFull : PcaSolver::kRandomized;
+  CORECLEAN_THROW_IF_NOT(solver != PcaSolver::kFull || d <= kMaxExactWidth,
+                         "PCA: the exact solver supports up to {} features, got {}; use the "
+                         "randomized solver",
+                         kMaxExactWidth, d);
+
+  // Column means and total variance, accumulated in double.
+  mean_.setZero(d);
+  for (Eigen::Index i = 0; i < n; ++i) mean_ += x.row(i).cast<double>().transpose();
+  mean_ /= static_cast<double>(n);
+  double total_variance = 0.0;
+  for (Eigen::Index i = 0; i < n; ++i)
+    total_variance += (x.row(i).cast<double>().transpose() - mean_).squaredNorm();
+  total_variance /= static_cast<double>(n - 1);
+
+  Eigen::VectorXd variances(k);
+  if (solver == PcaSolver::kFull) {
+    // Covariance X̄ᵀX̄ = Σ_blocks B̄ᵀB̄, one block of rows at a time in double.
+    Eigen::MatrixXd cov = Eigen::MatrixXd::Zero(d, d);
+    Eigen::MatrixXd block;
+    for (Eigen::Index start = 0; start < n; start += kBlockRows) {
+      context.throw_if_cancelled();
+      const Eigen::Index rows = std::min(kBlockRows, n - start);
+      block = x.middleRows(start, rows).cast<double>();
+      block.rowwise() -= mean_.transpose();
+      cov.selfadjointView<Eigen::Lower>().rankUpdate(block.transpose());
+    }
+    cov = cov.selfadjointView<Eigen::Lower>();
+    cov /= static_cast<double>(n - 1);
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(cov);
+    CORECLEAN_THROW_IF_NOT_AS(InternalError, eig.info() == Eigen::Success,
+                              "PCA: the eigendecomposition of the {} × {} covariance failed", d, d);
+    // Eigenvalues come in increasing order.
+    components_.resize(k, d);
+    for (Eigen::Index c = 0; c < k; ++c) {
+      components_.row(c) = eig.eigenvectors().col(d - 1 - c).transpose();
+      variances[c] = std::max(0.0, eig.eigenvalues()[d - 1 - c]);
+    }
+  } else {
+    const Eigen::Index l = std::min<Eigen::Index>(k + params_.oversamples, std::min(n, d));
+    const int q = params_.power_iterations >= 0
+                      ? params_.power_iterations
+                      : (static_cast<double>(k) < 0.1 * static_cast<double>(std::min(n, d)) ? 7 : 4);
+    std::mt19937_64 rng = context.rng(0x5ca1ab1e);
+    std::normal_distribution<double> normal;
+    Eigen::MatrixXd omega(d, l);
+    for (Eigen::Index j = 0; j < omega.size(); ++j) omega.data()[j] = normal(rng);
+    // Products with X̄ = X − 1μᵀ without forming X̄: X̄ Ω = X Ω − 1 (μᵀΩ), X̄ᵀ Y = XᵀY − μ (1ᵀY).
+    // Large products run in float32 (the precision of the data), the rest in double.
+    auto times_x = [&](const Eigen::MatrixXd& right) {  // d × l → n × l
+      const Eigen::MatrixXf rf = right.cast<float>();
+      Eigen::MatrixXd out = (x * rf).cast<double>();
+      out.rowwise() -= (mean_.transpose() * right);
+      return out;
+    };
+    auto times_xt = [&](const Eigen::MatrixXd& left) {  // n × l → d × l
+      const Eigen::MatrixXf lf = left.cast<float>();
+      Eigen::MatrixXd out = (x.transpose() * lf).cast<double>();
+      out -= mean_ * left.colwise().sum();
+      return out;
+    };
+    Eigen::MatrixXd y = times_x(omega);
+    orthonormalize(y);
+    for (int it = 0; it < q; ++it) {
+      context.throw_if_cancelled();
+      Eigen::MatrixXd z = times_xt(y);
+      orthonormalize(z);
+      y = times_x(z);
+      orthonormalize(y);
+    }
+    // B = Qᵀ X̄ (l × d); its SVD gives the approximate top singular triplets of X̄.
+    const Eigen::MatrixXd b = times_xt(y).transpose();
+    Eigen::BDCSVD<Eigen::MatrixXd> svd(b, Eigen::ComputeThinV);
+    components_ = svd.matrixV().leftCols(k).transpose();
+    for (Eigen::Index c = 0; c < k; ++c)
+      variances[c] = svd.singularValues()[c] * svd.singularValues()[c] / static_cast<double>(n - 1);
+  }
+  fix_signs(components_);
+  explained_variance_ = variances;
+  variance_ratio_ = total_variance > 0.0 ? Eigen::VectorXd(variances / total_variance)
+                                         : Eigen::VectorXd::Zero(k);
+}
+
+RowMatrixXf Pca::transform(MatrixRef x) const {
+  CORECLEAN_THROW_IF_NOT(is_fitted(), "PCA: transform called before fit");
+  CORECLEAN_THROW_IF_NOT(x.cols() == components_.cols(),
+                         "PCA: x has {} columns but the PCA was fitted on {}", x.cols(),
+                         components_.cols());
+  // Centre a block of rows first, then project in float32 (the data's precision): centring
+  // after the product would cancel digits when the mean is large against the spread.
+  const RowMatrixXf vt = components_.transpose().cast<float>();
+  const Eigen::RowVectorXf mu = mean_.transpose().cast<float>();
+  RowMatrixXf out(x.rows(), components_.rows());
+  RowMatrixXf block;
+  for (Eigen::Index start = 0; start < x.rows(); start += kBlockRows) {
+    const Eigen::Index rows = std::min(kBlockRows, x.rows() - start);
+    block = x.middleRows(start, rows);
+    block.rowwise() -= mu;
+    out.middleRows(start, rows).noalias() = block * vt;
+  }
+  if (params_.whiten)
+    out.array().rowwise() /= explained_variance_.transpose().array().sqrt().cast<float>().max(1e-12f);
+  return out;
+}
+
+}  // namespace coreclean::linear

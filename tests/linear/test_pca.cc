@@ -1,1 +1,120 @@
-// placeholder
+// PCA against an SVD oracle and hand-checkable invariants.
+#include <coreclean/core/error.h>
+#include <coreclean/io/npy.h>
+#include <coreclean/linear/pca.h>
+
+#include "testing/data.h"
+#include "testing/helpers.h"
+
+#include <Eigen/SVD>
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace coreclean::linear {
+namespace {
+
+// Data with a decaying spectrum (so the top components are well separated) and a large mean.
+RowMatrixXf spectrum_data(int n, int d, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal;
+  RowMatrixXf x(n, d);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < d; ++j) x(i, j) = static_cast<float>(normal(rng) * 8.0 / (1.0 + j) + 3.0);
+  // A random rotation so that components are not the coordinate axes.
+  Eigen::MatrixXd g(d, d);
+  for (auto& v : g.reshaped()) v = normal(rng);
+  Eigen::HouseholderQR<Eigen::MatrixXd> qr(g);
+  const Eigen::MatrixXd q = qr.householderQ();
+  return (x.cast<double>() * q).cast<float>();
+}
+
+// Largest principal angle between the row spaces of a and b (both with orthonormal rows).
+double largest_principal_angle(const RowMatrixXd& a, const RowMatrixXd& b) {
+  Eigen::JacobiSVD<Eigen::MatrixXd> svd(a * b.transpose());
+  const double smallest_cos = std::min(1.0, svd.singularValues().minCoeff());
+  return std::acos(smallest_cos);
+}
+
+// Exact and randomized PCA span the same subspace as numpy's SVD (angle ≤ 1e-4 rad for exact)
+// and give the same variances.
+TEST(Pca, MatchesSvdOracle) {
+  CORECLEAN_REQUIRE_ORACLE();
+  const RowMatrixXf x = spectrum_data(800, 40, 3);
+  testing::TempDir dir;
+  io::write_npy(dir / "X.npy", x);
+  testing::run_oracle("svd_pca.py", {dir.path().string(), "6"});
+  const auto comp = io::read_npy(dir / "svd_components.npy");
+  const auto var = io::read_npy(dir / "svd_variance.npy");
+  const Eigen::Map<const RowMatrixXd> oracle(comp.data<double>(), 6, 40);
+  const Eigen::Map<const Eigen::VectorXd> oracle_var(var.data<double>(), 6);
+  for (PcaSolver solver : {PcaSolver::kFull, PcaSolver::kRandomized}) {
+    PcaParams p;
+    p.n_components = 6;
+    p.solver = solver;
+    Pca pca(p);
+    pca.fit(x);
+    const double tolerance = solver == PcaSolver::kFull ? 1e-4 : 1e-3;
+    EXPECT_LE(largest_principal_angle(pca.components(), oracle), tolerance);
+    EXPECT_LE(((pca.explained_variance() - oracle_var).array() / oracle_var.array()).abs().maxCoeff(),
+              1e-4);
+    // Rows are orthonormal.
+    EXPECT_LE((pca.components() * pca.components().transpose() -
+               Eigen::MatrixXd::Identity(6, 6)).cwiseAbs().maxCoeff(), 1e-9);
+  }
+}
+
+// Transform centres and projects: the projected data has zero mean and the explained variances.
+TEST(Pca, TransformHasZeroMeanAndExplainedVariance) {
+  const RowMatrixXf x = spectrum_data(500, 12, 5);
+  PcaParams p;
+  p.n_components = 3;
+  Pca pca(p);
+  pca.fit(x);
+  const RowMatrixXd z = pca.transform(x).cast<double>();
+  const Eigen::RowVectorXd mean = z.colwise().mean();
+  EXPECT_LE(mean.cwiseAbs().maxCoeff(), 1e-4);
+  const RowMatrixXd centred = z.rowwise() - mean;
+  const Eigen::VectorXd var = centred.colwise().squaredNorm().transpose() / (z.rows() - 1.0);
+  EXPECT_LE(((var - pca.explained_variance()).array() / var.array()).abs().maxCoeff(), 1e-4);
+  EXPECT_GT(pca.explained_variance_ratio().sum(), 0.0);
+  EXPECT_LE(pca.explained_variance_ratio().sum(), 1.0 + 1e-12);
+  // Whitening gives unit variance.
+  p.whiten = true;
+  Pca white(p);
+  white.fit(x);
+  const RowMatrixXd zw = white.transform(x).cast<double>();
+  const RowMatrixXd cw = zw.rowwise() - zw.colwise().mean();
+  for (Eigen::Index c = 0; c < 3; ++c)
+    EXPECT_NEAR(cw.col(c).squaredNorm() / (zw.rows() - 1.0), 1.0, 1e-3);
+}
+
+// Hand case: points on the line y = 2x have one component (1, 2)/√5 with all the variance.
+TEST(Pca, LineHasOneComponent) {
+  RowMatrixXf x(4, 2);
+  x << 0, 0, 1, 2, 2, 4, 3, 6;
+  PcaParams p;
+  p.n_components = 1;
+  Pca pca(p);
+  pca.fit(x);
+  EXPECT_NEAR(pca.components()(0, 0), 1.0 / std::sqrt(5.0), 1e-9);
+  EXPECT_NEAR(pca.components()(0, 1), 2.0 / std::sqrt(5.0), 1e-9);
+  // Variance of the projections 0, √5, 2√5, 3√5 around their mean: 5·(2.25+0.25+0.25+2.25)/3.
+  EXPECT_NEAR(pca.explained_variance()[0], 5.0 * 5.0 / 3.0, 1e-9);
+  EXPECT_NEAR(pca.explained_variance_ratio()[0], 1.0, 1e-9);
+}
+
+// More components than min(n, d) and transform before fit are refused.
+TEST(Pca, BadRequestsAreRefused) {
+  RowMatrixXf x = RowMatrixXf::Random(5, 3);
+  PcaParams p;
+  p.n_components = 4;
+  Pca pca(p);
+  EXPECT_THROW(pca.fit(x), InvalidArgument);
+  EXPECT_THROW((void)pca.transform(x), InvalidArgument);
+  p.n_components = 0;
+  EXPECT_THROW(Pca{p}, InvalidArgument);
+}
+
+}  // namespace
+}  // namespace coreclean::linear

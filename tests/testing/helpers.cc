@@ -62,7 +62,8 @@ std::string oracle_unavailable_reason() {
 }
 
 std::string run_oracle(const std::string& script, const std::vector<std::string>& args) {
-  std::string cmd = shell_quote(CORECLEAN_ORACLE_PYTHON) + " " +
+  // One BLAS thread: oracle problems are small, and tests run side by side.
+  std::string cmd = "OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 " + shell_quote(CORECLEAN_ORACLE_PYTHON) + " " +
                     shell_quote(std::string(CORECLEAN_ORACLE_DIR) + "/" + script);
   for (const auto& a : args) cmd += " " + shell_quote(a);
   auto r = run_command(cmd);

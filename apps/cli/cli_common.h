@@ -1,0 +1,30 @@
+#ifndef CORECLEAN_APPS_CLI_CLI_COMMON_H_
+#define CORECLEAN_APPS_CLI_CLI_COMMON_H_
+
+// Pieces shared by the subcommands: exit codes, error mapping, a terminal progress bar.
+
+#include <coreclean/core/context.h>
+
+#include <functional>
+#include <ostream>
+
+namespace coreclean::cli {
+
+/// Process exit codes of the command-line tool.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitRuntimeFailure = 1,  ///< something failed that is not the input's fault
+  kExitBadInput = 2,        ///< bad input or usage; the message names file, field and value
+};
+
+/// Runs a subcommand, turning exceptions into a message on `err` and an exit code:
+/// InvalidArgument / FormatError / IoError → 2 (the input's fault), anything else → 1.
+int run_guarded(const std::function<int()>& command, std::ostream& err);
+
+/// A Context whose logger writes warnings to `err` and whose progress sink draws a bar on `err`
+/// when it is a terminal.
+Context make_cli_context(std::ostream& err, std::uint64_t seed, bool show_progress);
+
+}  // namespace coreclean::cli
+
+#endif  // CORECLEAN_APPS_CLI_CLI_COMMON_H_
