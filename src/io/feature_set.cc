@@ -1,1 +1,307 @@
-// placeholder
+#include <coreclean/io/feature_set.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <set>
+#include <string_view>
+#include <system_error>
+
+#include "core/check.h"
+#include "io/mapped_file.h"
+
+namespace coreclean::io {
+namespace {
+
+constexpr std::string_view kXTrain = "X_train.npy";
+constexpr std::string_view kYTrain = "y_train.npy";
+constexpr std::string_view kXTest = "X_test.npy";
+constexpr std::string_view kYTest = "y_test.npy";
+constexpr std::string_view kIds = "ids.npy";
+constexpr std::string_view kClasses = "classes.json";
+// find_class lists at most this many known classes, so that a message stays readable.
+constexpr std::size_t kMaxListedClasses = 100;
+
+std::filesystem::path file_in(const std::filesystem::path& dir, std::string_view file) {
+  return dir / std::filesystem::path(file);
+}
+
+// True when `path` exists (as anything); an unreadable parent is reported by the later read.
+bool present(const std::filesystem::path& path) {
+  std::error_code ignored;
+  return std::filesystem::exists(path, ignored);
+}
+
+// Parses a whole string as a decimal integer ("-3", "17"); nothing else (no spaces, no '+').
+std::optional<std::int64_t> parse_integer(std::string_view text) {
+  std::int64_t value = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, error] = std::from_chars(text.data(), end, value);
+  if (error != std::errc() || ptr != end || text.empty()) return std::nullopt;
+  return value;
+}
+
+std::map<Label, std::string> read_classes(const std::filesystem::path& path) {
+  const std::string name = path.string();
+  const detail::FileBytes file = detail::read_file(path);
+  const auto* begin = reinterpret_cast<const char*>(file.bytes.data());
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(begin, begin + file.bytes.size());
+  } catch (const nlohmann::json::parse_error& e) {
+    throw FormatError(fmt::format("{}: invalid JSON at byte {}: {}", name, e.byte, e.what()));
+  }
+  if (!json.is_object()) {
+    throw FormatError(
+        fmt::format("{}: expected a JSON object {{\"<label>\": \"<name>\", ...}}, "
+                    "got a JSON {}",
+                    name, json.type_name()));
+  }
+  std::map<Label, std::string> names;
+  std::map<Label, std::string> key_of;  // to name both spellings of a duplicated label
+  for (const auto& [key, value] : json.items()) {
+    const auto label = parse_integer(key);
+    if (!label.has_value()) {
+      throw FormatError(
+          fmt::format("{}: key \"{}\" is not an integer label; keys must be labels "
+                      "as they occur in y_train.npy, e.g. \"3\"",
+                      name, key));
+    }
+    if (!value.is_string()) {
+      throw FormatError(
+          fmt::format("{}: the name of class \"{}\" is {}, not a string", name, key, value.dump()));
+    }
+    const auto [it, inserted] = key_of.emplace(*label, key);
+    if (!inserted) {
+      throw FormatError(fmt::format("{}: keys \"{}\" and \"{}\" both denote label {}", name,
+                                    it->second, key, *label));
+    }
+    names.emplace(*label, value.get<std::string>());
+  }
+  return names;
+}
+
+void require_file(const std::filesystem::path& dir, std::string_view file) {
+  const auto path = file_in(dir, file);
+  if (!present(path)) {
+    throw IoError(fmt::format("features directory {} has no {} (required): {} does not exist",
+                              dir.string(), file, path.string()));
+  }
+}
+
+// Removes a file of an earlier save that the new content does not have, so that loading the
+// directory gives back exactly what was saved (a stale ids.npy or test split would otherwise be
+// combined with the new training set).
+void remove_stale(const std::filesystem::path& path) {
+  std::error_code error;
+  std::filesystem::remove(path, error);
+  if (error) {
+    throw IoError(
+        fmt::format("cannot remove the stale file {}: {}", path.string(), error.message()));
+  }
+}
+
+void write_matrix(const std::filesystem::path& path, const SampleMatrix& x) {
+  const std::array<std::int64_t, 2> shape = {x.rows(), x.cols()};
+  write_npy(path, DType::kFloat32, shape, x.view().data());
+}
+
+}  // namespace
+
+std::string FeatureSet::class_name(Label label) const {
+  const auto it = class_names.find(label);
+  return it != class_names.end() ? it->second : std::to_string(label);
+}
+
+Label FeatureSet::find_class(const std::string& name_or_id) const {
+  // Names take precedence: a class may be named like another class's number, and a user who
+  // typed a name from classes.json means that class.
+  for (const auto& [label, name] : class_names) {
+    if (name == name_or_id) return label;
+  }
+  std::set<Label> known(y_train.begin(), y_train.end());
+  for (const auto& entry : class_names) known.insert(entry.first);
+  if (const auto label = parse_integer(name_or_id); label.has_value() && known.contains(*label))
+    return *label;
+
+  std::string listed;
+  std::size_t count = 0;
+  for (const Label label : known) {
+    if (count == kMaxListedClasses) {
+      listed += fmt::format(", ... ({} more)", known.size() - count);
+      break;
+    }
+    if (count++ > 0) listed += ", ";
+    const auto it = class_names.find(label);
+    listed +=
+        it != class_names.end() ? fmt::format("{} ({})", label, it->second) : std::to_string(label);
+  }
+  throw InvalidArgument(fmt::format("unknown class '{}'; known classes: {}", name_or_id,
+                                    known.empty() ? std::string("none") : listed));
+}
+
+FeatureSet load_feature_set(const std::filesystem::path& dir) {
+  std::error_code error;
+  const auto status = std::filesystem::status(dir, error);
+  if (status.type() == std::filesystem::file_type::not_found)
+    throw IoError(fmt::format("features directory {} does not exist", dir.string()));
+  if (error) {
+    throw IoError(
+        fmt::format("cannot access the features directory {}: {}", dir.string(), error.message()));
+  }
+  if (!std::filesystem::is_directory(status))
+    throw IoError(fmt::format("features directory {} is not a directory", dir.string()));
+  // Both required files are checked before the (possibly large) X_train.npy is read.
+  require_file(dir, kXTrain);
+  require_file(dir, kYTrain);
+  const auto x_train_path = file_in(dir, kXTrain).string();
+  const auto y_train_path = file_in(dir, kYTrain).string();
+
+  FeatureSet features;
+  features.x_train = to_sample_matrix(read_npy(x_train_path), x_train_path);
+  features.y_train = to_labels(read_npy(y_train_path), y_train_path);
+  const Eigen::Index n = features.x_train.rows();
+  const Eigen::Index d = features.x_train.cols();
+  CORECLEAN_THROW_IF_NOT(static_cast<Eigen::Index>(features.y_train.size()) == n,
+                         "{} has {} rows but {} has {} labels; they must have one label per "
+                         "sample",
+                         x_train_path, n, y_train_path, features.y_train.size());
+  CORECLEAN_THROW_IF_NOT(n > 0, "{}: the training set is empty (shape ({}, {}))", x_train_path, n,
+                         d);
+  std::vector<Label> train_classes = features.y_train;
+  std::sort(train_classes.begin(), train_classes.end());
+  train_classes.erase(std::unique(train_classes.begin(), train_classes.end()), train_classes.end());
+  CORECLEAN_THROW_IF_NOT(train_classes.size() >= 2,
+                         "{}: need at least two classes, but every label is {}", y_train_path,
+                         train_classes.front());
+
+  const auto x_test_path = file_in(dir, kXTest).string();
+  const auto y_test_path = file_in(dir, kYTest).string();
+  const bool has_x_test = present(x_test_path);
+  const bool has_y_test = present(y_test_path);
+  CORECLEAN_THROW_IF_NOT(
+      has_x_test == has_y_test, "{} is present but {} is missing; a test split needs both",
+      has_x_test ? x_test_path : y_test_path, has_x_test ? y_test_path : x_test_path);
+  if (has_x_test) {
+    SampleMatrix x_test = to_sample_matrix(read_npy(x_test_path), x_test_path);
+    features.y_test = to_labels(read_npy(y_test_path), y_test_path);
+    CORECLEAN_THROW_IF_NOT(x_test.cols() == d,
+                           "{} has {} columns but {} has {}; train and test features must have "
+                           "the same width",
+                           x_test_path, x_test.cols(), x_train_path, d);
+    CORECLEAN_THROW_IF_NOT(static_cast<Eigen::Index>(features.y_test.size()) == x_test.rows(),
+                           "{} has {} rows but {} has {} labels; they must have one label per "
+                           "sample",
+                           x_test_path, x_test.rows(), y_test_path, features.y_test.size());
+    features.x_test = std::move(x_test);
+  }
+
+  const auto ids_path = file_in(dir, kIds).string();
+  if (present(ids_path)) {
+    features.ids = detail::to_integers(read_npy(ids_path), ids_path, "id");
+    CORECLEAN_THROW_IF_NOT(static_cast<Eigen::Index>(features.ids.size()) == n,
+                           "{} has {} ids but {} has {} rows; ids must name every training "
+                           "sample",
+                           ids_path, features.ids.size(), x_train_path, n);
+    std::vector<std::size_t> order(features.ids.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return features.ids[a] < features.ids[b];
+    });
+    for (std::size_t k = 1; k < order.size(); ++k) {
+      const std::size_t first = order[k - 1];
+      const std::size_t second = order[k];
+      CORECLEAN_THROW_IF_NOT(features.ids[first] != features.ids[second],
+                             "{}: id {} occurs more than once (at indices {} and {}); ids must "
+                             "be unique",
+                             ids_path, features.ids[first], first, second);
+    }
+  } else {
+    features.ids.resize(static_cast<std::size_t>(n));
+    std::iota(features.ids.begin(), features.ids.end(), SampleId{0});
+  }
+
+  const auto classes_path = file_in(dir, kClasses);
+  if (present(classes_path)) features.class_names = read_classes(classes_path);
+
+  // Checked last so that the message can use the class names.
+  for (std::size_t i = 0; i < features.y_test.size(); ++i) {
+    const Label label = features.y_test[i];
+    CORECLEAN_THROW_IF_NOT(
+        std::binary_search(train_classes.begin(), train_classes.end(), label),
+        "{}: class {} (label {}, at index {}) does not occur in {}; every test class needs "
+        "training samples",
+        y_test_path, features.class_name(label), label, i, y_train_path);
+  }
+  return features;
+}
+
+void save_feature_set(const std::filesystem::path& dir, const FeatureSet& features) {
+  const Eigen::Index n = features.x_train.rows();
+  CORECLEAN_THROW_IF_NOT(static_cast<Eigen::Index>(features.y_train.size()) == n,
+                         "save_feature_set({}): x_train has {} rows but y_train has {} labels",
+                         dir.string(), n, features.y_train.size());
+  CORECLEAN_THROW_IF_NOT(
+      features.ids.empty() || static_cast<Eigen::Index>(features.ids.size()) == n,
+      "save_feature_set({}): x_train has {} rows but ids has {} entries", dir.string(), n,
+      features.ids.size());
+  if (features.x_test.has_value()) {
+    CORECLEAN_THROW_IF_NOT(
+        static_cast<Eigen::Index>(features.y_test.size()) == features.x_test->rows(),
+        "save_feature_set({}): x_test has {} rows but y_test has {} labels", dir.string(),
+        features.x_test->rows(), features.y_test.size());
+    CORECLEAN_THROW_IF_NOT(features.x_test->cols() == features.x_train.cols(),
+                           "save_feature_set({}): x_test has {} columns but x_train has {}",
+                           dir.string(), features.x_test->cols(), features.x_train.cols());
+  } else {
+    CORECLEAN_THROW_IF_NOT(features.y_test.empty(),
+                           "save_feature_set({}): y_test has {} labels but there is no x_test",
+                           dir.string(), features.y_test.size());
+  }
+
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) {
+    throw IoError(
+        fmt::format("cannot create the features directory {}: {}", dir.string(), error.message()));
+  }
+  write_matrix(file_in(dir, kXTrain), features.x_train);
+  write_npy(file_in(dir, kYTrain), std::span<const std::int64_t>(features.y_train));
+  if (features.x_test.has_value()) {
+    write_matrix(file_in(dir, kXTest), *features.x_test);
+    write_npy(file_in(dir, kYTest), std::span<const std::int64_t>(features.y_test));
+  } else {
+    remove_stale(file_in(dir, kXTest));
+    remove_stale(file_in(dir, kYTest));
+  }
+  if (!features.ids.empty()) {
+    write_npy(file_in(dir, kIds), std::span<const std::int64_t>(features.ids));
+  } else {
+    remove_stale(file_in(dir, kIds));
+  }
+
+  const auto classes_path = file_in(dir, kClasses);
+  if (features.class_names.empty()) {
+    remove_stale(classes_path);
+    return;
+  }
+  nlohmann::ordered_json json = nlohmann::ordered_json::object();
+  for (const auto& [label, name] : features.class_names) {
+    try {
+      // dump refuses text that is not valid UTF-8; checking each name lets the message say which.
+      (void)nlohmann::json(name).dump();
+    } catch (const nlohmann::json::type_error& e) {
+      throw InvalidArgument(
+          fmt::format("cannot write {}: the name of class {} is not valid "
+                      "UTF-8: {}",
+                      classes_path.string(), label, e.what()));
+    }
+    json[std::to_string(label)] = name;
+  }
+  const std::string text = json.dump(2) + "\n";
+  detail::write_file_atomically(classes_path, {std::as_bytes(std::span(text))});
+}
+
+}  // namespace coreclean::io

@@ -1,1 +1,274 @@
-// placeholder
+#include <coreclean/core/error.h>
+#include <coreclean/io/npz.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <typeinfo>
+
+#include "testing/helpers.h"
+
+namespace coreclean::io {
+namespace {
+
+using coreclean::testing::TempDir;
+
+// Runs f and returns the message of the exception of type E it throws; any other outcome fails
+// the test (and returns "").
+template <typename E, typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "expected " << typeid(E).name() << ", got " << typeid(e).name() << ": "
+                  << e.what();
+    return {};
+  }
+  ADD_FAILURE() << "expected " << typeid(E).name() << ", but nothing was thrown";
+  return {};
+}
+
+::testing::AssertionResult contains(const std::string& text, const std::string& part) {
+  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
+}
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_text(const std::filesystem::path& path, std::string_view text) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+}
+
+struct Code {
+  DType dtype;
+  const char* code;
+};
+constexpr Code kCodes[] = {{DType::kFloat32, "f4"}, {DType::kFloat64, "f8"}, {DType::kInt32, "i4"},
+                           {DType::kInt64, "i8"},   {DType::kUInt8, "u1"},   {DType::kBool, "b1"}};
+// The shapes every dtype is tested with: scalar, empty, 1-d, 2-d, 3-d, empty 2-d.
+const std::vector<std::vector<std::int64_t>>& test_shapes() {
+  static const std::vector<std::vector<std::int64_t>> shapes = {{},     {0},       {5},
+                                                                {3, 4}, {2, 3, 4}, {0, 3}};
+  return shapes;
+}
+
+std::string shape_name(const std::vector<std::int64_t>& shape) {
+  if (shape.empty()) return "scalar";
+  std::string out;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) out += 'x';
+    out += std::to_string(shape[i]);
+  }
+  return out;
+}
+
+std::int64_t element_count(const std::vector<std::int64_t>& shape) {
+  std::int64_t n = 1;
+  for (auto d : shape) n *= d;
+  return n;
+}
+
+// The deterministic values of tests/oracle/npy_roundtrip.py's `values`, as raw bytes (the same
+// formulas as in test_npy.cc).
+std::vector<std::byte> expected_bytes(DType dtype, std::int64_t n) {
+  std::vector<std::byte> out(static_cast<std::size_t>(n) * dtype_size(dtype));
+  for (std::int64_t s = 0; s < n; ++s) {
+    const auto i = static_cast<std::uint64_t>(s);
+    std::byte* dst = out.data() + static_cast<std::size_t>(s) * dtype_size(dtype);
+    const double small = static_cast<double>(static_cast<std::int64_t>((i * 7919) % 2001) - 1000);
+    const auto put = [&](auto v) { std::memcpy(dst, &v, sizeof v); };
+    switch (dtype) {
+      case DType::kFloat32:
+        put(static_cast<float>(small / 8.0));
+        break;
+      case DType::kFloat64:
+        put(small / 1024.0);
+        break;
+      case DType::kInt32:
+        put(static_cast<std::int32_t>(
+            static_cast<std::int64_t>((i * 2654435761ULL) % 4294967296ULL) - 2147483648LL));
+        break;
+      case DType::kInt64:
+        put(static_cast<std::int64_t>(i * 11400714819323198485ULL));
+        break;
+      case DType::kUInt8:
+        put(static_cast<std::uint8_t>((i * 37 + 11) % 256));
+        break;
+      case DType::kBool:
+        put(static_cast<std::uint8_t>(i % 3 == 0));
+        break;
+    }
+  }
+  return out;
+}
+
+// An NpyArray holding the expected values of (dtype, shape).
+NpyArray expected_array(DType dtype, const std::vector<std::int64_t>& shape) {
+  auto storage =
+      std::make_shared<std::vector<std::byte>>(expected_bytes(dtype, element_count(shape)));
+  return NpyArray(dtype, shape, storage, storage->data());
+}
+
+::testing::AssertionResult has_values(const NpyArray& a, DType dtype,
+                                      const std::vector<std::int64_t>& shape) {
+  if (a.dtype() != dtype)
+    return ::testing::AssertionFailure() << "dtype " << dtype_descr(a.dtype());
+  if (a.shape() != shape) return ::testing::AssertionFailure() << "shape differs";
+  const auto expected = expected_bytes(dtype, a.size());
+  if (!expected.empty() && std::memcmp(a.bytes(), expected.data(), expected.size()) != 0)
+    return ::testing::AssertionFailure() << "values differ";
+  return ::testing::AssertionSuccess();
+}
+
+// Folder of files written by numpy (tests/oracle/npy_roundtrip.py write), created once.
+const std::filesystem::path& numpy_files() {
+  static const TempDir dir;
+  static const bool written = [] {
+    coreclean::testing::run_oracle("npy_roundtrip.py", {"write", dir.path().string()});
+    return true;
+  }();
+  (void)written;
+  return dir.path();
+}
+
+// Every dtype x shape, keyed "<code>_<shape>" as the oracle expects.
+std::map<std::string, NpyArray> all_arrays() {
+  std::map<std::string, NpyArray> arrays;
+  for (const auto& [dtype, code] : kCodes) {
+    for (const auto& shape : test_shapes())
+      arrays.emplace(std::string(code) + "_" + shape_name(shape), expected_array(dtype, shape));
+  }
+  return arrays;
+}
+
+// The members np.savez wrote in the oracle's savez*.npz.
+void expect_oracle_members(const std::map<std::string, NpyArray>& arrays) {
+  ASSERT_EQ(arrays.size(), 4u);
+  ASSERT_TRUE(arrays.contains("f4_3x4"));
+  EXPECT_TRUE(has_values(arrays.at("f4_3x4"), DType::kFloat32, {3, 4}));
+  EXPECT_TRUE(has_values(arrays.at("i8_5"), DType::kInt64, {5}));
+  EXPECT_TRUE(has_values(arrays.at("u1_scalar"), DType::kUInt8, {}));
+  EXPECT_TRUE(has_values(arrays.at("b1_2x3x4"), DType::kBool, {2, 3, 4}));
+}
+
+TEST(NpzRoundTrip, EveryDtypeAndShapeReadsBack) {
+  // Invariant: read_npz(write_npz(m)) == m for every dtype and rank, and no temporary file stays.
+  TempDir dir;
+  const auto arrays = all_arrays();
+  write_npz(dir / "all.npz", arrays);
+  const auto loaded = read_npz(dir / "all.npz");
+  ASSERT_EQ(loaded.size(), arrays.size());
+  for (const auto& [key, array] : arrays) {
+    ASSERT_TRUE(loaded.contains(key)) << key;
+    EXPECT_TRUE(has_values(loaded.at(key), array.dtype(), array.shape())) << key;
+  }
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()),
+                          std::filesystem::directory_iterator()),
+            1);
+}
+
+TEST(NpzRoundTrip, EmptyArchiveReadsBackEmpty) {
+  // Invariant: an archive without arrays is a valid, empty .npz (as numpy.savez writes it).
+  TempDir dir;
+  write_npz(dir / "empty.npz", {});
+  EXPECT_TRUE(read_npz(dir / "empty.npz").empty());
+}
+
+TEST(NpzNumpy, SavezStoredMembersLoad) {
+  // Invariant: numpy.savez archives (stored members) load with numpy's values and keys.
+  CORECLEAN_REQUIRE_ORACLE();
+  expect_oracle_members(read_npz(numpy_files() / "savez.npz"));
+}
+
+TEST(NpzNumpy, SavezCompressedDeflatedMembersLoad) {
+  // Invariant: numpy.savez_compressed archives (deflated members) load with numpy's values.
+  CORECLEAN_REQUIRE_ORACLE();
+  expect_oracle_members(read_npz(numpy_files() / "savez_compressed.npz"));
+}
+
+TEST(NpzNumpy, ArchivesWrittenByCorecleanLoadInNumpyDeflated) {
+  // Invariant: numpy.load reads coreclean's archives with the same values, every member deflated
+  // and passing its CRC check; an empty archive loads too.
+  CORECLEAN_REQUIRE_ORACLE();
+  TempDir dir;
+  write_npz(dir / "all.npz", all_arrays());
+  write_npz(dir / "empty.npz", {});
+  const std::string output =
+      coreclean::testing::run_oracle("npy_roundtrip.py", {"verify", dir.path().string()});
+  EXPECT_TRUE(contains(output, "ok: 2 files"));
+}
+
+TEST(NpzErrors, NotAZipIsFormatErrorNamingPath) {
+  // Invariant: a file that is not a zip archive (here a .npy) is a FormatError naming the path.
+  TempDir dir;
+  write_npy(dir / "a.npz", std::vector<std::int64_t>{1, 2});
+  const std::string message = error_of<FormatError>([&] { (void)read_npz(dir / "a.npz"); });
+  EXPECT_TRUE(contains(message, (dir / "a.npz").string()));
+  EXPECT_TRUE(contains(message, "not a zip archive"));
+}
+
+TEST(NpzErrors, EmptyFileIsFormatError) {
+  // Invariant: a zero-byte file is not an archive (libzip alone would call it an empty one).
+  TempDir dir;
+  write_text(dir / "e.npz", "");
+  const std::string message = error_of<FormatError>([&] { (void)read_npz(dir / "e.npz"); });
+  EXPECT_TRUE(contains(message, (dir / "e.npz").string()));
+  EXPECT_TRUE(contains(message, "empty"));
+}
+
+TEST(NpzErrors, MissingFileIsIoError) {
+  // Invariant: a missing archive is an IoError naming the path.
+  TempDir dir;
+  const std::string message = error_of<IoError>([&] { (void)read_npz(dir / "none.npz"); });
+  EXPECT_TRUE(contains(message, (dir / "none.npz").string()));
+}
+
+TEST(NpzErrors, TruncatedArchiveIsFormatError) {
+  // Invariant: an archive cut short (no central directory) is a FormatError naming the path.
+  TempDir dir;
+  write_npz(dir / "full.npz", all_arrays());
+  const std::string bytes = read_text(dir / "full.npz");
+  write_text(dir / "cut.npz", std::string_view(bytes).substr(0, bytes.size() / 2));
+  const std::string message = error_of<FormatError>([&] { (void)read_npz(dir / "cut.npz"); });
+  EXPECT_TRUE(contains(message, (dir / "cut.npz").string()));
+}
+
+TEST(NpzErrors, MemberThatIsNotNpyIsNamed) {
+  // Invariant: a member that is not a .npy image is a FormatError naming archive and member.
+  CORECLEAN_REQUIRE_ORACLE();
+  const auto path = numpy_files() / "bad_member.npz";
+  const std::string message = error_of<FormatError>([&] { (void)read_npz(path); });
+  EXPECT_TRUE(contains(message, path.string()));
+  EXPECT_TRUE(contains(message, "member junk.npy"));
+  EXPECT_TRUE(contains(message, "\"this i\""));
+}
+
+TEST(NpzErrors, CorruptMemberFailsCrcCheck) {
+  // Invariant: a member whose bytes do not match its CRC is refused, naming it.
+  CORECLEAN_REQUIRE_ORACLE();
+  const auto path = numpy_files() / "crc_corrupt.npz";
+  const std::string message = error_of<FormatError>([&] { (void)read_npz(path); });
+  EXPECT_TRUE(contains(message, path.string()));
+  EXPECT_TRUE(contains(message, "member f4_3x4.npy"));
+  EXPECT_TRUE(contains(message, "CRC"));
+}
+
+TEST(NpzErrors, EmptyKeyIsInvalidArgument) {
+  // Invariant: write_npz refuses an empty key (the member would be named ".npy").
+  TempDir dir;
+  std::map<std::string, NpyArray> arrays;
+  arrays.emplace("", expected_array(DType::kInt32, {2}));
+  const std::string message = error_of<InvalidArgument>([&] { write_npz(dir / "k.npz", arrays); });
+  EXPECT_TRUE(contains(message, (dir / "k.npz").string()));
+  EXPECT_FALSE(std::filesystem::exists(dir / "k.npz"));
+}
+
+}  // namespace
+}  // namespace coreclean::io
