@@ -43,7 +43,9 @@ struct FeatureSet {
 /// y_train, ids are not unique, or classes.json does not parse.
 FeatureSet load_feature_set(const std::filesystem::path& dir);
 
-/// Writes a features directory (creating it); x_test/y_test only when present.
+/// Writes a features directory (creating it); x_test/y_test, ids and classes.json only when
+/// present — and removes those files left from an earlier save when absent, so that loading
+/// gives back exactly what was saved.
 void save_feature_set(const std::filesystem::path& dir, const FeatureSet& features);
 
 }  // namespace coreclean::io

@@ -44,7 +44,8 @@ class NpyArray {
   std::int64_t size() const;
   /// Raw element bytes, C order, little-endian.
   const std::byte* bytes() const { return bytes_; }
-  /// Typed pointer; throws InvalidArgument when T does not match dtype().
+  /// Typed pointer; throws InvalidArgument when T does not match dtype(). Instantiated for
+  /// float, double, std::int32_t, std::int64_t, std::uint8_t and bool only.
   template <typename T>
   const T* data() const;
 
@@ -109,7 +110,8 @@ class SampleMatrix {
 };
 
 /// Converts a 2-d numeric array to float32 samples. Refuses other ranks, bool, and any NaN or
-/// Inf (naming `name`, the row and the column). A float32 array is viewed, not copied (so a
+/// Inf (naming `name`, the row and the column), and float64 values beyond float32's range.
+/// A float32 array is viewed, not copied (so a
 /// memory-mapped file stays mapped); other dtypes are converted into owned storage.
 SampleMatrix to_sample_matrix(const NpyArray& a, const std::string& name);
 
