@@ -8,8 +8,8 @@
 namespace coreclean::linear {
 namespace {
 
-// Rows per block when the diagonal needs X ⊙ X: bounds the temporary to a few MB.
-constexpr Eigen::Index kDiagonalBlockRows = 4096;
+// Rows widened to double at a time (products, X ⊙ X): bounds the temporary to a few MB.
+constexpr Eigen::Index kBlockRows = 4096;
 // Maximum step halvings in the line search (LIBLINEAR uses 20).
 constexpr int kMaxLineSearchSteps = 20;
 // Relative round-off allowance of the Armijo test (see line_search).
@@ -29,7 +29,7 @@ double log1p_exp_neg(double t) {
 
 // ---- LinearLossObjective -------------------------------------------------------------------
 
-LinearLossObjective::LinearLossObjective(const RowMatrixXd& x, Eigen::VectorXd c, int m,
+LinearLossObjective::LinearLossObjective(MatrixRef x, Eigen::VectorXd c, int m,
                                          bool fit_intercept, bool regularize_intercept,
                                          int threads)
     : x_(x),
@@ -44,18 +44,30 @@ Eigen::Index LinearLossObjective::dimension() const {
 }
 
 void LinearLossObjective::scores(const Eigen::VectorXd& p, RowMatrixXd& z) const {
-  const Eigen::Index d = x_.cols();
+  // Double precision: the loss and gradient must resolve changes far below float32's epsilon.
+  // Rows are widened block by block, so no double copy of X is ever held.
+  const Eigen::Index n = x_.rows(), d = x_.cols();
   Eigen::Map<const Eigen::MatrixXd> w(p.data(), d, m_);
-  z.resize(x_.rows(), m_);
-  z.noalias() = x_ * w;
+  z.resize(n, m_);
+  RowMatrixXd block;
+  for (Eigen::Index start = 0; start < n; start += kBlockRows) {
+    const Eigen::Index rows = std::min(kBlockRows, n - start);
+    block = x_.middleRows(start, rows).cast<double>();
+    z.middleRows(start, rows).noalias() = block * w;
+  }
   if (fit_intercept_) z.rowwise() += p.tail(m_).transpose();
 }
 
 void LinearLossObjective::back_project(const RowMatrixXd& r, Eigen::VectorXd& out) const {
-  const Eigen::Index d = x_.cols();
-  out.resize(dimension());
+  const Eigen::Index n = x_.rows(), d = x_.cols();
+  out.setZero(dimension());
   Eigen::Map<Eigen::MatrixXd> g(out.data(), d, m_);
-  g.noalias() = x_.transpose() * r;
+  RowMatrixXd block;
+  for (Eigen::Index start = 0; start < n; start += kBlockRows) {
+    const Eigen::Index rows = std::min(kBlockRows, n - start);
+    block = x_.middleRows(start, rows).cast<double>();
+    g.noalias() += block.transpose() * r.middleRows(start, rows);
+  }
   if (fit_intercept_) out.tail(m_) = r.colwise().sum().transpose();
 }
 
@@ -96,9 +108,27 @@ double LinearLossObjective::value_and_gradient(const Eigen::VectorXd& w, Eigen::
 }
 
 void LinearLossObjective::hessian_vector(const Eigen::VectorXd& v, Eigen::VectorXd& hv) {
-  scores(v, work_);
+  // Far from the optimum, Hessian-vector products only steer the conjugate-gradient direction,
+  // so float32 GEMMs on the caller's matrix (twice the speed, no copy) suffice; the gradient
+  // stays in double. Near the optimum the optimizer switches to double (refine_hessian()),
+  // because on ill-conditioned data float32 curvature stalls the last digits.
+  if (exact_hessian_) {
+    scores(v, work_);
+    apply_curvature(work_);
+    back_project(work_, hv);
+    add_penalty_gradient(v, hv);
+    return;
+  }
+  const Eigen::Index d = x_.cols();
+  const Eigen::MatrixXf vf = Eigen::Map<const Eigen::MatrixXd>(v.data(), d, m_).cast<float>();
+  hv_scores_.noalias() = x_ * vf;
+  work_ = hv_scores_.cast<double>();
+  if (fit_intercept_) work_.rowwise() += v.tail(m_).transpose();
   apply_curvature(work_);
-  back_project(work_, hv);
+  hv_scores_ = work_.cast<float>();
+  hv.resize(dimension());
+  Eigen::Map<Eigen::MatrixXd>(hv.data(), d, m_) = (x_.transpose() * hv_scores_).cast<double>();
+  if (fit_intercept_) hv.tail(m_) = work_.colwise().sum().transpose();
   add_penalty_gradient(v, hv);
 }
 
@@ -109,9 +139,9 @@ void LinearLossObjective::hessian_diagonal(Eigen::VectorXd& diag) {
   diag.setZero(dimension());
   Eigen::Map<Eigen::MatrixXd> dw(diag.data(), d, m_);
   RowMatrixXd squared;
-  for (Eigen::Index start = 0; start < n; start += kDiagonalBlockRows) {
-    const Eigen::Index rows = std::min(kDiagonalBlockRows, n - start);
-    squared = x_.middleRows(start, rows).array().square();
+  for (Eigen::Index start = 0; start < n; start += kBlockRows) {
+    const Eigen::Index rows = std::min(kBlockRows, n - start);
+    squared = x_.middleRows(start, rows).cast<double>().array().square();
     dw.noalias() += squared.transpose() * h.middleRows(start, rows);
   }
   if (fit_intercept_) diag.tail(m_) = h.colwise().sum().transpose();
@@ -149,7 +179,7 @@ bool LinearLossObjective::line_search(Eigen::VectorXd& w, const Eigen::VectorXd&
 
 // ---- BinaryLogisticObjective ---------------------------------------------------------------
 
-BinaryLogisticObjective::BinaryLogisticObjective(const RowMatrixXd& x,
+BinaryLogisticObjective::BinaryLogisticObjective(MatrixRef x,
                                                  std::vector<double> y_sign, Eigen::VectorXd c,
                                                  bool fit_intercept, bool regularize_intercept,
                                                  int threads)
@@ -193,7 +223,7 @@ void BinaryLogisticObjective::curvature_diagonal(RowMatrixXd& h) const { h = d_;
 
 // ---- SoftmaxObjective ----------------------------------------------------------------------
 
-SoftmaxObjective::SoftmaxObjective(const RowMatrixXd& x, std::vector<int> y_index,
+SoftmaxObjective::SoftmaxObjective(MatrixRef x, std::vector<int> y_index,
                                    int num_classes, Eigen::VectorXd c, bool fit_intercept,
                                    bool regularize_intercept, int threads)
     : LinearLossObjective(x, std::move(c), num_classes, fit_intercept, regularize_intercept,

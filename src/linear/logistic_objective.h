@@ -8,7 +8,8 @@
 // when the intercept is regularised). Writing R = ∂L/∂Z:
 //   ∇_W f = W + Xᵀ R,   ∇_b f = 1ᵀR (+ b)
 //   ∇²f · (V, v_b) = (V + Xᵀ R', 1ᵀR' (+ v_b)),  R' = ∂²L/∂Z² applied to U = X V + 1 v_bᵀ
-// so every Hessian-vector product costs two GEMMs, and the line search along S reuses the
+// so every Hessian-vector product costs two GEMMs (in float32 until the optimizer asks for full
+// precision near the optimum), and the line search along S reuses the
 // cached Z and one product X S: each trial step costs O(n m) (LIBLINEAR's cached line search).
 //
 // Variables are packed as [vec(W) column by column (d × m, column k = class k); b (m, when
@@ -25,9 +26,9 @@ namespace coreclean::linear {
 /// Shared machinery of the binary and softmax objectives.
 class LinearLossObjective : public SecondOrderObjective {
  public:
-  /// x: n × d (double, not copied: must outlive the objective); c: n per-sample loss weights
+  /// x: n × d (not copied: must outlive the objective); c: n per-sample loss weights
   /// (C · sample weight); m: score columns.
-  LinearLossObjective(const RowMatrixXd& x, Eigen::VectorXd c, int m, bool fit_intercept,
+  LinearLossObjective(MatrixRef x, Eigen::VectorXd c, int m, bool fit_intercept,
                       bool regularize_intercept, int threads);
 
   [[nodiscard]] Eigen::Index dimension() const override;
@@ -36,6 +37,7 @@ class LinearLossObjective : public SecondOrderObjective {
   void hessian_diagonal(Eigen::VectorXd& diag) override;
   bool line_search(Eigen::VectorXd& w, const Eigen::VectorXd& s, const Eigen::VectorXd& g,
                    double f, double eta, double& f_new, double& alpha) override;
+  void refine_hessian() override { exact_hessian_ = true; }
 
   /// f(w) without touching the cached state.
   double value(const Eigen::VectorXd& w);
@@ -50,7 +52,7 @@ class LinearLossObjective : public SecondOrderObjective {
   /// Per-sample, per-column diagonal curvature h_ik (so diag H_{jk} = Σ_i x_ij² h_ik).
   virtual void curvature_diagonal(RowMatrixXd& h) const = 0;
 
-  const RowMatrixXd& x_;
+  const MatrixRef x_;
   Eigen::VectorXd c_;
   int m_;
   bool fit_intercept_;
@@ -70,13 +72,15 @@ class LinearLossObjective : public SecondOrderObjective {
   RowMatrixXd z_;          // scores at cached_w_
   RowMatrixXd zs_;         // line-search direction scores
   RowMatrixXd work_;       // R or U buffer
+  RowMatrixXf hv_scores_;  // float32 buffer of Hessian-vector products
+  bool exact_hessian_ = false;  // Hessian products in double (after refine_hessian())
   Eigen::VectorXd cached_w_;
 };
 
 /// Binary logistic loss: m = 1, labels y_i ∈ {−1, +1}.
 class BinaryLogisticObjective final : public LinearLossObjective {
  public:
-  BinaryLogisticObjective(const RowMatrixXd& x, std::vector<double> y_sign, Eigen::VectorXd c,
+  BinaryLogisticObjective(MatrixRef x, std::vector<double> y_sign, Eigen::VectorXd c,
                           bool fit_intercept, bool regularize_intercept, int threads);
 
  private:
@@ -92,7 +96,7 @@ class BinaryLogisticObjective final : public LinearLossObjective {
 /// Multinomial (softmax) loss: m = K, labels as class indices 0..K−1.
 class SoftmaxObjective final : public LinearLossObjective {
  public:
-  SoftmaxObjective(const RowMatrixXd& x, std::vector<int> y_index, int num_classes,
+  SoftmaxObjective(MatrixRef x, std::vector<int> y_index, int num_classes,
                    Eigen::VectorXd c, bool fit_intercept, bool regularize_intercept, int threads);
 
  private:

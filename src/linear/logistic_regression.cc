@@ -50,17 +50,17 @@ struct BinarySolution {
 };
 
 // Fits one binary problem: positives are the samples with is_positive[i].
-BinarySolution fit_binary(const LogisticRegressionParams& p, const RowMatrixXd& xd,
+BinarySolution fit_binary(const LogisticRegressionParams& p, MatrixRef x,
                           const std::vector<bool>& is_positive, const Eigen::VectorXd& c,
                           const Eigen::VectorXd* warm, int threads) {
-  const Eigen::Index n = xd.rows();
+  const Eigen::Index n = x.rows();
   std::vector<double> y_sign(n);
   Eigen::Index positives = 0;
   for (Eigen::Index i = 0; i < n; ++i) {
     y_sign[i] = is_positive[i] ? 1.0 : -1.0;
     positives += is_positive[i] ? 1 : 0;
   }
-  BinaryLogisticObjective objective(xd, std::move(y_sign), c, p.fit_intercept,
+  BinaryLogisticObjective objective(x, std::move(y_sign), c, p.fit_intercept,
                                     p.regularize_intercept, threads);
   NewtonCgParams np;
   // LIBLINEAR scales the tolerance by the minority share for binary problems.
@@ -126,8 +126,6 @@ FitReport LogisticRegression::fit(MatrixRef x, std::span<const Label> y,
   const std::vector<double> s = effective_sample_weights(params_, y, sample_weight);
   const Eigen::VectorXd c =
       params_.c * Eigen::Map<const Eigen::VectorXd>(s.data(), static_cast<Eigen::Index>(s.size()));
-  // The solver works in double: float32 products would limit the reachable gradient accuracy.
-  const RowMatrixXd xd = x.cast<double>();
   const Eigen::Index n = x.rows(), d = x.cols();
   const int k = static_cast<int>(classes.size());
   const int threads = context.thread_count();
@@ -158,7 +156,7 @@ FitReport LogisticRegression::fit(MatrixRef x, std::span<const Label> y,
       for (Eigen::Index i = 0; i < n; ++i) is_positive[i] = yi[i] == positive_class;
       Eigen::VectorXd start;
       if (warm) start = pack_binary(m);
-      BinarySolution sol = fit_binary(params_, xd, is_positive, c, warm ? &start : nullptr,
+      BinarySolution sol = fit_binary(params_, x, is_positive, c, warm ? &start : nullptr,
                                       threads);
       unpack_binary(sol.w, m);
       report.converged = (m == 0 || report.converged) && sol.result.converged;
@@ -168,7 +166,7 @@ FitReport LogisticRegression::fit(MatrixRef x, std::span<const Label> y,
       report.objective += sol.result.objective;
     }
   } else {
-    SoftmaxObjective objective(xd, yi, k, c, params_.fit_intercept, params_.regularize_intercept,
+    SoftmaxObjective objective(x, yi, k, c, params_.fit_intercept, params_.regularize_intercept,
                                threads);
     NewtonCgParams np;
     np.tol = params_.tol;

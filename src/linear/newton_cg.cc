@@ -55,7 +55,12 @@ NewtonCgResult newton_cg_minimize(SecondOrderObjective& objective, Eigen::Vector
     result.converged = true;
     return result;
   }
+  bool refined = false;
   for (int iter = 0; iter < params.max_iter; ++iter) {
+    if (!refined && gnorm < params.refine_below * g0) {
+      objective.refine_hessian();
+      refined = true;
+    }
     objective.hessian_diagonal(diag);
     const double a = params.precondition_alpha;
     m_inv = ((1.0 - a) + a * diag.array()).inverse().matrix();

@@ -35,6 +35,10 @@ class SecondOrderObjective {
   /// allowed sizes decreases f enough (w unchanged).
   virtual bool line_search(Eigen::VectorXd& w, const Eigen::VectorXd& s, const Eigen::VectorXd& g,
                            double f, double eta, double& f_new, double& alpha) = 0;
+  /// Asks for full-precision Hessian products from now on. Objectives that compute them in
+  /// reduced precision for speed switch over; called once the gradient is small, where the
+  /// reduced precision would start to limit convergence.
+  virtual void refine_hessian() {}
 };
 
 /// Settings of NewtonCg.
@@ -46,6 +50,7 @@ struct NewtonCgParams {
   double eps_cg = 0.5;      ///< quadratic-model stopping constant
   double eta = 0.01;        ///< Armijo sufficient-decrease constant
   double precondition_alpha = 0.01;  ///< mixing of the diagonal preconditioner
+  double refine_below = 1e-4;  ///< call refine_hessian() once ‖g‖/‖g0‖ drops below this
 };
 
 /// Result of NewtonCg::minimize.

@@ -34,10 +34,9 @@ TEST(LogisticRegression, MultinomialSolutionIsAMinimum) {
 // A two-class softmax with C equals a binary model with 2C (W = (−w/2, w/2) halves the penalty).
 TEST(LogisticRegression, TwoClassSoftmaxMatchesBinaryWithDoubleC) {
   const auto data = testing::make_blobs(300, 5, 2, 1.0, 0.05, 3);
-  const RowMatrixXd xd = data.x.cast<double>();
   std::vector<int> yi;
   for (Label l : data.y) yi.push_back(l == 2 ? 0 : 1);
-  SoftmaxObjective softmax(xd, yi, 2, Eigen::VectorXd::Constant(300, 0.7), true, false, 1);
+  SoftmaxObjective softmax(data.x, yi, 2, Eigen::VectorXd::Constant(300, 0.7), true, false, 1);
   Eigen::VectorXd w = Eigen::VectorXd::Zero(softmax.dimension());
   NewtonCgParams np;
   np.tol = 1e-10;

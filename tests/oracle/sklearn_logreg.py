@@ -55,7 +55,9 @@ def main():
             class_weight=None if args.class_weight == "none" else "balanced",
             solver=solver,
             tol=1e-10,
-            max_iter=100000,
+            # newton-cg converges in tens of iterations or never: when round-off stalls its
+            # line search it would otherwise spin to max_iter.
+            max_iter=100000 if solver == "lbfgs" else 300,
             multi_class="multinomial" if len(classes) > 2 else "auto",
         )
         with warnings.catch_warnings():
