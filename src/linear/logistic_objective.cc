@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <utility>
 
 namespace coreclean::linear {
@@ -31,8 +32,9 @@ double log1p_exp_neg(double t) {
 
 LinearLossObjective::LinearLossObjective(MatrixRef x, Eigen::VectorXd c, int m,
                                          bool fit_intercept, bool regularize_intercept,
-                                         int threads)
+                                         int threads, Eigen::VectorXd column_offset)
     : x_(x),
+      offset_(std::move(column_offset)),
       c_(std::move(c)),
       m_(m),
       fit_intercept_(fit_intercept),
@@ -43,32 +45,60 @@ Eigen::Index LinearLossObjective::dimension() const {
   return x_.cols() * m_ + (fit_intercept_ ? m_ : 0);
 }
 
-void LinearLossObjective::scores(const Eigen::VectorXd& p, RowMatrixXd& z) const {
-  // Double precision: the loss and gradient must resolve changes far below float32's epsilon.
-  // Rows are widened block by block, so no double copy of X is ever held.
+template <typename Scalar>
+void LinearLossObjective::centered_block(Eigen::Index start, Eigen::Index rows,
+                                         RowMatrix<Scalar>& block) const {
+  block = x_.middleRows(start, rows).template cast<Scalar>();
+  if (offset_.size() > 0) block.rowwise() -= offset_.transpose().template cast<Scalar>();
+}
+
+template <typename Scalar>
+void LinearLossObjective::forward(const Eigen::VectorXd& p, RowMatrixXd& z) const {
+  // Row blocks bound the temporaries (the widened or centred copy of X) to a few MB.
   const Eigen::Index n = x_.rows(), d = x_.cols();
-  Eigen::Map<const Eigen::MatrixXd> w(p.data(), d, m_);
+  const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> w =
+      Eigen::Map<const Eigen::MatrixXd>(p.data(), d, m_).template cast<Scalar>();
   z.resize(n, m_);
-  RowMatrixXd block;
+  RowMatrix<Scalar> block;
   for (Eigen::Index start = 0; start < n; start += kBlockRows) {
     const Eigen::Index rows = std::min(kBlockRows, n - start);
-    block = x_.middleRows(start, rows).cast<double>();
-    z.middleRows(start, rows).noalias() = block * w;
+    centered_block(start, rows, block);
+    if constexpr (std::is_same_v<Scalar, double>) {
+      z.middleRows(start, rows).noalias() = block * w;
+    } else {
+      z.middleRows(start, rows) = (block * w).template cast<double>();
+    }
   }
   if (fit_intercept_) z.rowwise() += p.tail(m_).transpose();
 }
 
-void LinearLossObjective::back_project(const RowMatrixXd& r, Eigen::VectorXd& out) const {
+template <typename Scalar>
+void LinearLossObjective::backward(const RowMatrixXd& r, Eigen::VectorXd& out) const {
   const Eigen::Index n = x_.rows(), d = x_.cols();
-  out.setZero(dimension());
-  Eigen::Map<Eigen::MatrixXd> g(out.data(), d, m_);
-  RowMatrixXd block;
+  Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> acc =
+      Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>::Zero(d, m_);
+  RowMatrix<Scalar> block;
   for (Eigen::Index start = 0; start < n; start += kBlockRows) {
     const Eigen::Index rows = std::min(kBlockRows, n - start);
-    block = x_.middleRows(start, rows).cast<double>();
-    g.noalias() += block.transpose() * r.middleRows(start, rows);
+    centered_block(start, rows, block);
+    if constexpr (std::is_same_v<Scalar, double>) {
+      acc.noalias() += block.transpose() * r.middleRows(start, rows);
+    } else {
+      acc.noalias() += block.transpose() * r.middleRows(start, rows).template cast<Scalar>();
+    }
   }
+  out.resize(dimension());
+  Eigen::Map<Eigen::MatrixXd>(out.data(), d, m_) = acc.template cast<double>();
   if (fit_intercept_) out.tail(m_) = r.colwise().sum().transpose();
+}
+
+void LinearLossObjective::scores(const Eigen::VectorXd& p, RowMatrixXd& z) const {
+  // Double precision: the loss and gradient must resolve changes far below float32's epsilon.
+  forward<double>(p, z);
+}
+
+void LinearLossObjective::back_project(const RowMatrixXd& r, Eigen::VectorXd& out) const {
+  backward<double>(r, out);
 }
 
 double LinearLossObjective::penalty(const Eigen::VectorXd& p) const {
@@ -109,26 +139,20 @@ double LinearLossObjective::value_and_gradient(const Eigen::VectorXd& w, Eigen::
 
 void LinearLossObjective::hessian_vector(const Eigen::VectorXd& v, Eigen::VectorXd& hv) {
   // Far from the optimum, Hessian-vector products only steer the conjugate-gradient direction,
-  // so float32 GEMMs on the caller's matrix (twice the speed, no copy) suffice; the gradient
-  // stays in double. Near the optimum the optimizer switches to double (refine_hessian()),
-  // because on ill-conditioned data float32 curvature stalls the last digits.
+  // so float32 GEMMs (twice the speed) suffice; the gradient stays in double. Near the optimum
+  // the optimizer switches to double (refine_hessian()), because on ill-conditioned data
+  // float32 curvature would stall the last digits.
   if (exact_hessian_) {
-    scores(v, work_);
-    apply_curvature(work_);
-    back_project(work_, hv);
-    add_penalty_gradient(v, hv);
-    return;
+    forward<double>(v, work_);
+  } else {
+    forward<float>(v, work_);
   }
-  const Eigen::Index d = x_.cols();
-  const Eigen::MatrixXf vf = Eigen::Map<const Eigen::MatrixXd>(v.data(), d, m_).cast<float>();
-  hv_scores_.noalias() = x_ * vf;
-  work_ = hv_scores_.cast<double>();
-  if (fit_intercept_) work_.rowwise() += v.tail(m_).transpose();
   apply_curvature(work_);
-  hv_scores_ = work_.cast<float>();
-  hv.resize(dimension());
-  Eigen::Map<Eigen::MatrixXd>(hv.data(), d, m_) = (x_.transpose() * hv_scores_).cast<double>();
-  if (fit_intercept_) hv.tail(m_) = work_.colwise().sum().transpose();
+  if (exact_hessian_) {
+    backward<double>(work_, hv);
+  } else {
+    backward<float>(work_, hv);
+  }
   add_penalty_gradient(v, hv);
 }
 
@@ -141,7 +165,8 @@ void LinearLossObjective::hessian_diagonal(Eigen::VectorXd& diag) {
   RowMatrixXd squared;
   for (Eigen::Index start = 0; start < n; start += kBlockRows) {
     const Eigen::Index rows = std::min(kBlockRows, n - start);
-    squared = x_.middleRows(start, rows).cast<double>().array().square();
+    centered_block(start, rows, squared);
+    squared = squared.array().square();
     dw.noalias() += squared.transpose() * h.middleRows(start, rows);
   }
   if (fit_intercept_) diag.tail(m_) = h.colwise().sum().transpose();
@@ -182,8 +207,9 @@ bool LinearLossObjective::line_search(Eigen::VectorXd& w, const Eigen::VectorXd&
 BinaryLogisticObjective::BinaryLogisticObjective(MatrixRef x,
                                                  std::vector<double> y_sign, Eigen::VectorXd c,
                                                  bool fit_intercept, bool regularize_intercept,
-                                                 int threads)
-    : LinearLossObjective(x, std::move(c), 1, fit_intercept, regularize_intercept, threads),
+                                                 int threads, Eigen::VectorXd column_offset)
+    : LinearLossObjective(x, std::move(c), 1, fit_intercept, regularize_intercept, threads,
+                          std::move(column_offset)),
       y_(std::move(y_sign)),
       d_(x.rows()) {}
 
@@ -225,9 +251,10 @@ void BinaryLogisticObjective::curvature_diagonal(RowMatrixXd& h) const { h = d_;
 
 SoftmaxObjective::SoftmaxObjective(MatrixRef x, std::vector<int> y_index,
                                    int num_classes, Eigen::VectorXd c, bool fit_intercept,
-                                   bool regularize_intercept, int threads)
+                                   bool regularize_intercept, int threads,
+                                   Eigen::VectorXd column_offset)
     : LinearLossObjective(x, std::move(c), num_classes, fit_intercept, regularize_intercept,
-                          threads),
+                          threads, std::move(column_offset)),
       y_(std::move(y_index)) {}
 
 double SoftmaxObjective::loss(const RowMatrixXd& z, RowMatrixXd* r) {

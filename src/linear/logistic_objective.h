@@ -12,6 +12,11 @@
 // precision near the optimum), and the line search along S reuses the
 // cached Z and one product X S: each trial step costs O(n m) (LIBLINEAR's cached line search).
 //
+// Optionally the objective works on centred data X̄ = X − 1μᵀ (column_offset μ), without copying
+// X. With an unpenalised intercept this is an exact reparametrisation (b̄ = b + Wᵀμ) that
+// removes the coupling between W and b which makes uncentred embeddings ill-conditioned
+// (measured: 40× fewer Newton iterations with a constant feature offset).
+//
 // Variables are packed as [vec(W) column by column (d × m, column k = class k); b (m, when
 // fitting an intercept)].
 
@@ -27,9 +32,11 @@ namespace coreclean::linear {
 class LinearLossObjective : public SecondOrderObjective {
  public:
   /// x: n × d (not copied: must outlive the objective); c: n per-sample loss weights
-  /// (C · sample weight); m: score columns.
+  /// (C · sample weight); m: score columns; column_offset: μ (d) subtracted from every row, or
+  /// empty for none.
   LinearLossObjective(MatrixRef x, Eigen::VectorXd c, int m, bool fit_intercept,
-                      bool regularize_intercept, int threads);
+                      bool regularize_intercept, int threads,
+                      Eigen::VectorXd column_offset = {});
 
   [[nodiscard]] Eigen::Index dimension() const override;
   double value_and_gradient(const Eigen::VectorXd& w, Eigen::VectorXd& g) override;
@@ -52,7 +59,11 @@ class LinearLossObjective : public SecondOrderObjective {
   /// Per-sample, per-column diagonal curvature h_ik (so diag H_{jk} = Σ_i x_ij² h_ik).
   virtual void curvature_diagonal(RowMatrixXd& h) const = 0;
 
+  template <typename Scalar>
+  using RowMatrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
   const MatrixRef x_;
+  Eigen::VectorXd offset_;
   Eigen::VectorXd c_;
   int m_;
   bool fit_intercept_;
@@ -60,9 +71,17 @@ class LinearLossObjective : public SecondOrderObjective {
   int threads_;
 
  private:
-  // Z = X W + 1 bᵀ for packed parameters p.
+  // Rows [start, start + rows) of X̄ in Scalar precision.
+  template <typename Scalar>
+  void centered_block(Eigen::Index start, Eigen::Index rows, RowMatrix<Scalar>& block) const;
+  // Z = X̄ W + 1 bᵀ for packed parameters p, with products in Scalar precision.
+  template <typename Scalar>
+  void forward(const Eigen::VectorXd& p, RowMatrixXd& z) const;
+  // Packed gradient-shaped output (X̄ᵀ R, 1ᵀR) from R, with products in Scalar precision.
+  template <typename Scalar>
+  void backward(const RowMatrixXd& r, Eigen::VectorXd& out) const;
+  // forward / backward in double.
   void scores(const Eigen::VectorXd& p, RowMatrixXd& z) const;
-  // Packed gradient-shaped output (Xᵀ R, 1ᵀR) from R.
   void back_project(const RowMatrixXd& r, Eigen::VectorXd& out) const;
   // ½‖W‖² (+ ½‖b‖²) for packed p, and the matching penalty part of a packed direction.
   double penalty(const Eigen::VectorXd& p) const;
@@ -72,7 +91,6 @@ class LinearLossObjective : public SecondOrderObjective {
   RowMatrixXd z_;          // scores at cached_w_
   RowMatrixXd zs_;         // line-search direction scores
   RowMatrixXd work_;       // R or U buffer
-  RowMatrixXf hv_scores_;  // float32 buffer of Hessian-vector products
   bool exact_hessian_ = false;  // Hessian products in double (after refine_hessian())
   Eigen::VectorXd cached_w_;
 };
@@ -81,7 +99,8 @@ class LinearLossObjective : public SecondOrderObjective {
 class BinaryLogisticObjective final : public LinearLossObjective {
  public:
   BinaryLogisticObjective(MatrixRef x, std::vector<double> y_sign, Eigen::VectorXd c,
-                          bool fit_intercept, bool regularize_intercept, int threads);
+                          bool fit_intercept, bool regularize_intercept, int threads,
+                          Eigen::VectorXd column_offset = {});
 
  private:
   double loss(const RowMatrixXd& z, RowMatrixXd* r) override;
@@ -97,7 +116,8 @@ class BinaryLogisticObjective final : public LinearLossObjective {
 class SoftmaxObjective final : public LinearLossObjective {
  public:
   SoftmaxObjective(MatrixRef x, std::vector<int> y_index, int num_classes,
-                   Eigen::VectorXd c, bool fit_intercept, bool regularize_intercept, int threads);
+                   Eigen::VectorXd c, bool fit_intercept, bool regularize_intercept, int threads,
+                   Eigen::VectorXd column_offset = {});
 
  private:
   double loss(const RowMatrixXd& z, RowMatrixXd* r) override;

@@ -52,7 +52,8 @@ struct BinarySolution {
 // Fits one binary problem: positives are the samples with is_positive[i].
 BinarySolution fit_binary(const LogisticRegressionParams& p, MatrixRef x,
                           const std::vector<bool>& is_positive, const Eigen::VectorXd& c,
-                          const Eigen::VectorXd* warm, int threads) {
+                          const Eigen::VectorXd* warm, int threads,
+                          const Eigen::VectorXd& offset) {
   const Eigen::Index n = x.rows();
   std::vector<double> y_sign(n);
   Eigen::Index positives = 0;
@@ -61,7 +62,7 @@ BinarySolution fit_binary(const LogisticRegressionParams& p, MatrixRef x,
     positives += is_positive[i] ? 1 : 0;
   }
   BinaryLogisticObjective objective(x, std::move(y_sign), c, p.fit_intercept,
-                                    p.regularize_intercept, threads);
+                                    p.regularize_intercept, threads, offset);
   NewtonCgParams np;
   // LIBLINEAR scales the tolerance by the minority share for binary problems.
   const double minority = static_cast<double>(std::max<Eigen::Index>(
@@ -130,18 +131,30 @@ FitReport LogisticRegression::fit(MatrixRef x, std::span<const Label> y,
   const int k = static_cast<int>(classes.size());
   const int threads = context.thread_count();
   const std::vector<int> yi = class_indices(y, classes);
+  // With an unpenalised intercept the solver works on centred data (weighted mean μ): the same
+  // optimum, far better conditioned. Intercepts convert as b = b̄ − wᵀμ.
+  Eigen::VectorXd offset;
+  if (params_.fit_intercept && !params_.regularize_intercept) {
+    offset.setZero(d);
+    for (Eigen::Index i = 0; i < n; ++i) offset += c[i] * x.row(i).cast<double>().transpose();
+    const double total = c.sum();
+    if (total > 0.0) offset /= total;
+  }
+  auto offset_dot = [&](const Eigen::VectorXd& w) {
+    return offset.size() > 0 ? w.head(d).dot(offset) : 0.0;
+  };
 
   FitReport report;
   RowMatrixXd coef;
   Eigen::VectorXd intercept;
   auto unpack_binary = [&](const Eigen::VectorXd& w, Eigen::Index row) {
     coef.row(row) = w.head(d).transpose();
-    intercept[row] = params_.fit_intercept ? w[d] : 0.0;
+    intercept[row] = params_.fit_intercept ? w[d] - offset_dot(w) : 0.0;
   };
   auto pack_binary = [&](Eigen::Index row) {
     Eigen::VectorXd w(d + (params_.fit_intercept ? 1 : 0));
     w.head(d) = coef_.row(row).transpose();
-    if (params_.fit_intercept) w[d] = intercept_[row];
+    if (params_.fit_intercept) w[d] = intercept_[row] + offset_dot(w);
     return w;
   };
 
@@ -157,7 +170,7 @@ FitReport LogisticRegression::fit(MatrixRef x, std::span<const Label> y,
       Eigen::VectorXd start;
       if (warm) start = pack_binary(m);
       BinarySolution sol = fit_binary(params_, x, is_positive, c, warm ? &start : nullptr,
-                                      threads);
+                                      threads, offset);
       unpack_binary(sol.w, m);
       report.converged = (m == 0 || report.converged) && sol.result.converged;
       report.iterations += sol.result.iterations;
@@ -167,7 +180,7 @@ FitReport LogisticRegression::fit(MatrixRef x, std::span<const Label> y,
     }
   } else {
     SoftmaxObjective objective(x, yi, k, c, params_.fit_intercept, params_.regularize_intercept,
-                               threads);
+                               threads, offset);
     NewtonCgParams np;
     np.tol = params_.tol;
     np.max_iter = params_.max_iter;
@@ -178,11 +191,15 @@ FitReport LogisticRegression::fit(MatrixRef x, std::span<const Label> y,
       objective.value_and_gradient(w, g0);
       np.gradient_norm0 = g0.norm();
       Eigen::Map<Eigen::MatrixXd>(w.data(), d, k) = coef_.transpose();
-      if (params_.fit_intercept) w.tail(k) = intercept_;
+      if (params_.fit_intercept) {
+        w.tail(k) = intercept_;
+        if (offset.size() > 0) w.tail(k) += coef_ * offset;
+      }
     }
     const NewtonCgResult r = newton_cg_minimize(objective, w, np);
     coef = Eigen::Map<const Eigen::MatrixXd>(w.data(), d, k).transpose();
     intercept = params_.fit_intercept ? Eigen::VectorXd(w.tail(k)) : Eigen::VectorXd::Zero(k);
+    if (params_.fit_intercept && offset.size() > 0) intercept -= coef * offset;
     report = {r.converged, r.iterations, r.cg_iterations, r.gradient_ratio, r.objective};
   }
   classes_ = std::move(classes);

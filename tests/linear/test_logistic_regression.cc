@@ -135,6 +135,22 @@ TEST(LogisticRegression, WarmStartFromSolutionNeedsNoIterations) {
   EXPECT_EQ(model.coef(), coef);
 }
 
+// A constant feature offset changes only the intercept (it is unpenalised), and the solver's
+// internal centring keeps the iteration count of the centred problem.
+TEST(LogisticRegression, FeatureOffsetOnlyShiftsIntercept) {
+  const auto data = testing::make_blobs(500, 6, 4, 1.0, 0.1, 19);
+  RowMatrixXf shifted = data.x.array() + 40.0f;
+  LogisticRegressionParams p;
+  p.tol = 1e-8;
+  LogisticRegression a(p), b(p);
+  const FitReport ra = a.fit(data.x, data.y);
+  const FitReport rb = b.fit(shifted, data.y);
+  EXPECT_LE((a.coef() - b.coef()).cwiseAbs().maxCoeff(), 1e-5);
+  const Eigen::VectorXd expected = a.intercept() - 40.0 * a.coef().rowwise().sum();
+  EXPECT_LE((b.intercept() - expected).cwiseAbs().maxCoeff(), 1e-3);
+  EXPECT_LE(rb.iterations, ra.iterations + 3);
+}
+
 // Hitting max_iter is reported (and logged), not thrown.
 TEST(LogisticRegression, NonConvergenceIsReportedAndLogged) {
   const auto data = testing::make_blobs(300, 4, 3, 1.0, 0.1, 15);
