@@ -2,6 +2,7 @@
 
 #include "core/check.h"
 
+#include <Eigen/Cholesky>     // for LLT
 #include <Eigen/Eigenvalues>  // for SelfAdjointEigenSolver
 #include <Eigen/QR>           // for HouseholderQR
 #include <Eigen/SVD>          // for BDCSVD
@@ -26,10 +27,24 @@ void fix_signs(RowMatrixXd& components) {
   }
 }
 
-// Orthonormal basis of the columns of a (n × l), in place.
+// Orthonormal basis of the columns of a (n × l, n ≥ l), in place. CholeskyQR2 (Fukaya et al.,
+// 2014): Q = A R⁻¹ with RᵀR = AᵀA, done twice for accuracy; it is all BLAS-3 (a Gram matrix and
+// a triangular solve), several times faster than Householder QR on tall matrices. Falls back to
+// Householder when the Gram matrix is numerically singular.
 void orthonormalize(Eigen::MatrixXd& a) {
-  Eigen::HouseholderQR<Eigen::MatrixXd> qr(a);
-  a = qr.householderQ() * Eigen::MatrixXd::Identity(a.rows(), a.cols());
+  for (int pass = 0; pass < 2; ++pass) {
+    Eigen::MatrixXd gram(a.cols(), a.cols());
+    gram.setZero();
+    gram.selfadjointView<Eigen::Lower>().rankUpdate(a.transpose());
+    Eigen::LLT<Eigen::MatrixXd> llt(gram.selfadjointView<Eigen::Lower>());
+    if (llt.info() != Eigen::Success) {
+      Eigen::HouseholderQR<Eigen::MatrixXd> qr(a);
+      a = qr.householderQ() * Eigen::MatrixXd::Identity(a.rows(), a.cols());
+      return;
+    }
+    // A ← A R⁻¹ with R = Lᵀ, i.e. solve X R = A from the right.
+    llt.matrixU().solveInPlace<Eigen::OnTheRight>(a);
+  }
 }
 
 }  // namespace
