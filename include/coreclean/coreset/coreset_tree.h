@@ -1,0 +1,233 @@
+#ifndef CORECLEAN_CORESET_CORESET_TREE_H_
+#define CORECLEAN_CORESET_CORESET_TREE_H_
+
+/// @file
+/// The coreset tree: every sample gets an importance; the highest-importance samples of a class
+/// are the ones a reviewer should look at first. Samples are split into chunks (leaves); pairs of
+/// nodes merge up to a root. Every node keeps summaries that add up exactly (per-class counts and
+/// weight sums, the Gram matrix of the features and the per-class first moments), so a change to
+/// a few samples recomputes only their leaves and the paths to the root.
+///
+/// Features. Samples are mapped to φ(x) ∈ ℝʳ: x − μ when d ≤ sketch_dim, else the top
+/// sketch_dim PCA components of x (randomized solver, fitted once at build). φ̃ = [φ; 1].
+///
+/// Importance for cleaning (optimized_for = cleaning) combines two signals:
+///
+///   misfit_i = ½ · max(0, 1 + max_{k≠y_i} F₋ᵢ,ₖ − F₋ᵢ,y_i)
+///     where F₋ᵢ ∈ ℝᴷ are the leave-one-out scores of a weighted ridge classifier on one-hot
+///     labels: Θ = G⁻¹B, G = Σ_j w_j φ̃_j φ̃_jᵀ + λ·D, B = Σ_j w_j φ̃_j e_{y_j}ᵀ, and
+///     F₋ᵢ = (φ̃_iᵀΘ − h_i e_{y_i}) / (1 − h_i), h_i = w_i φ̃_iᵀ G⁻¹ φ̃_i (exact, closed form).
+///     It is the hinge loss of the sample's label under a model that did not train on it: 0 when
+///     the others confidently agree with the label, 1 when they confidently name another class.
+///     Cross-fitting matters: an in-sample loss lets a high-dimensional model memorise a wrong
+///     label. λ is chosen at build by leave-one-out error over a grid (also closed form).
+///
+///   atypical_i = a_i · W_c / r̃, a_i = w_i φ̃_iᵀ (G_c + λ_a·D)⁻¹ φ̃_i
+///     the ridge leverage of the sample within its labelled class c (G_c: class-c Gram, W_c: its
+///     weight sum, r̃ = r + 1), scaled so that its class average is about 1. High for outliers
+///     of the class: out-of-distribution boxes, odd crops. This is the reference product's
+///     geometric score; alone it ranks label errors poorly, next to misfit it breaks ties and
+///     surfaces boxes that are wrong in ways no other class explains.
+///
+///   importance_i = misfit_i + atypical_weight · atypical_i   (0 for deleted samples)
+///
+/// Both parts depend on global sums only, so importances are comparable across leaves and
+/// classes. For training (optimized_for = training) the importance is the classical
+/// sensitivity bound a_i + w_i / W_c, and every node keeps a weighted coreset sampled from its
+/// children's coresets by importance.
+///
+/// Incremental updates recompute the summaries of the touched leaves and their ancestors exactly
+/// (equal to a fresh build over the same leaf assignment up to round-off), and the root's
+/// per-class Gram matrices by rank-one updates. The global ridge model is re-solved at once (an
+/// r̃ × r̃ factorisation), but only the samples in touched leaves are re-scored: importances
+/// elsewhere are refreshed lazily, by refresh().
+
+#include <coreclean/core/context.h>
+#include <coreclean/core/types.h>
+#include <coreclean/linear/logistic_regression.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <span>
+#include <vector>
+
+namespace coreclean::coreset {
+
+/// What the importance is for.
+enum class OptimizedFor {
+  kCleaning,  ///< find label errors: misfit + atypicality, every sample kept and scored
+  kTraining,  ///< train on a small weighted subset: sensitivity sampling per node
+};
+
+/// Parameters of CoresetTree. Plain data; validate() before use.
+struct CoresetTreeParams {
+  /// Samples per leaf; 0 = automatic: max(512, ⌈n / 32⌉).
+  Eigen::Index chunk_size = 0;
+  OptimizedFor optimized_for = OptimizedFor::kCleaning;
+  /// Width r of the feature map; wider inputs are reduced by PCA to this many components.
+  int sketch_dim = 256;
+  /// Weight of atypicality in the cleaning importance.
+  double atypical_weight = 0.05;
+  /// Ridge of the per-class leverage, relative to the mean diagonal of the class Gram matrix.
+  double leverage_ridge = 1e-3;
+  /// Candidate ridges of the misfit model, relative to the mean diagonal of G; the one with the
+  /// lowest leave-one-out error is used.
+  std::vector<double> misfit_ridges = {1e-4, 1e-3, 1e-2, 1e-1, 1.0};
+  /// Training coreset: samples kept per node; 0 = automatic (chunk_size / 2).
+  Eigen::Index coreset_size = 0;
+
+  /// Throws InvalidArgument naming the first bad field and its value.
+  void validate() const;
+};
+
+/// Per-sample scores, as the review shows them.
+struct SampleScore {
+  SampleId id = 0;
+  Label label = 0;             ///< current label
+  double importance = 0.0;
+  double misfit = 0.0;
+  double atypical = 0.0;
+  Label suggested_label = 0;   ///< the class the leave-one-out model prefers
+  bool seen = false;
+  double weight = 1.0;         ///< 0 = removed
+};
+
+/// How many samples of a class a query returns.
+struct ClassQuota {
+  enum class Kind {
+    kCount,  ///< the `count` most important
+    kAll,    ///< every candidate of the class
+    kAny,    ///< competes with the other kAny classes for what is left of `size`
+  };
+  Kind kind = Kind::kCount;
+  Eigen::Index count = 0;
+};
+
+/// A query for the samples to review (reference semantics).
+struct ImportantSamplesQuery {
+  /// Total to return when class_size is empty, or the budget of the kAny classes.
+  Eigen::Index size = 0;
+  /// Per-class quotas; when non-empty, classes not listed are not returned.
+  std::map<Label, ClassQuota> class_size;
+  /// Never return these.
+  std::vector<SampleId> ignore_ids;
+  /// Only return these (empty = all samples).
+  std::vector<SampleId> select_from_ids;
+  /// Skip samples already marked seen.
+  bool ignore_seen = true;
+  /// Mark the returned samples seen.
+  bool mark_seen = true;
+};
+
+/// Query result, highest importance first.
+struct ImportantSamples {
+  std::vector<SampleId> ids;
+  std::vector<double> importance;
+};
+
+/// What an update did.
+struct UpdateReport {
+  Eigen::Index samples_changed = 0;  ///< samples whose label, weight or features changed
+  Eigen::Index nodes_touched = 0;    ///< leaves and ancestors recomputed
+  Eigen::Index samples_rescored = 0; ///< samples whose importance was recomputed
+};
+
+/// A weighted subset of the samples.
+struct Coreset {
+  std::vector<SampleId> ids;
+  std::vector<double> weights;
+};
+
+/// One node's exact summaries (for inspection and tests).
+struct NodeSummary {
+  Eigen::Index begin = 0, end = 0;  ///< sample index range [begin, end)
+  int level = 0;                    ///< 0 = leaves
+  Eigen::VectorXd class_weight;     ///< K weight sums
+  Eigen::VectorXi class_count;      ///< K counts of samples with weight > 0
+  Eigen::MatrixXd gram;             ///< r̃ × r̃: Σ w φ̃ φ̃ᵀ
+  Eigen::MatrixXd moments;          ///< r̃ × K: Σ w φ̃ e_yᵀ
+};
+
+class CoresetTreeState;  // implementation
+
+/// The coreset tree over (X, y, weights, ids).
+class CoresetTree {
+ public:
+  explicit CoresetTree(CoresetTreeParams params = {});
+  ~CoresetTree();
+  CoresetTree(CoresetTree&&) noexcept;
+  CoresetTree& operator=(CoresetTree&&) noexcept;
+  CoresetTree(const CoresetTree&);
+  CoresetTree& operator=(const CoresetTree&);
+
+  /// Builds the tree. x: n × d (not retained: the tree keeps φ(x), n × r float32); y: n labels
+  /// (at least two classes); sample_weight: n non-negative or empty (all 1); ids: n unique or
+  /// empty (0..n−1).
+  void build(MatrixRef x, std::span<const Label> y, std::span<const double> sample_weight = {},
+             std::span<const SampleId> ids = {}, const Context& context = Context());
+
+  /// The samples to review, highest importance first; marks them seen when asked.
+  ImportantSamples important_samples(const ImportantSamplesQuery& query);
+  /// Sets or clears the seen flag. Throws InvalidArgument for an unknown id (nothing changed).
+  void set_seen(std::span<const SampleId> ids, bool seen);
+
+  /// Changes labels (to classes the tree knows). Throws, changing nothing, on an unknown id or
+  /// class.
+  UpdateReport update_targets(std::span<const SampleId> ids, std::span<const Label> labels);
+  /// Removes samples: their weight becomes 0, they keep their slot and are never returned.
+  UpdateReport remove_samples(std::span<const SampleId> ids);
+  /// Replaces the features of samples (x: ids.size() × d, the build's width).
+  UpdateReport update_features(std::span<const SampleId> ids, MatrixRef x);
+  /// Re-scores every sample against the current summaries (makes lazily stale scores exact).
+  void refresh();
+  /// Samples re-scored lazily since the last full scoring (0 = all scores exact).
+  [[nodiscard]] Eigen::Index stale_updates() const;
+
+  /// Scores of every sample, in build order.
+  [[nodiscard]] std::vector<SampleScore> scores() const;
+  /// Scores of one sample. Throws InvalidArgument for an unknown id.
+  [[nodiscard]] SampleScore score(SampleId id) const;
+
+  /// The weighted coreset of the nodes at `level` above the root (0 = the root's coreset; larger
+  /// levels union the coresets of that many levels down). Training trees only.
+  [[nodiscard]] Coreset coreset(int level = 0) const;
+
+  /// Number of samples (removed ones included), classes, leaves and nodes.
+  [[nodiscard]] Eigen::Index size() const;
+  [[nodiscard]] const Labels& classes() const;
+  [[nodiscard]] Eigen::Index num_leaves() const;
+  [[nodiscard]] Eigen::Index num_nodes() const;
+  [[nodiscard]] Eigen::Index chunk_size() const;
+  [[nodiscard]] int feature_dim() const;  ///< r
+  [[nodiscard]] const CoresetTreeParams& params() const { return params_; }
+  /// Summary of node `index` (leaves first, then each level up; the root is last).
+  [[nodiscard]] NodeSummary node(Eigen::Index index) const;
+  /// Per-class Gram matrices at the root (r̃ × r̃ each, in classes() order).
+  [[nodiscard]] std::vector<Eigen::MatrixXd> class_grams() const;
+  /// The mapped features φ(x) of every sample (n × r).
+  [[nodiscard]] const RowMatrixXf& features() const;
+
+  /// Bitwise equality of the whole state (used to check save/load).
+  [[nodiscard]] bool operator==(const CoresetTree& other) const;
+
+ private:
+  friend void save_tree(const CoresetTree&, const std::filesystem::path&);
+  friend CoresetTree load_tree(const std::filesystem::path&);
+
+  CoresetTreeParams params_;
+  std::unique_ptr<CoresetTreeState> state_;
+};
+
+/// Writes the whole tree (summaries, importances, seen flags, features) to one versioned file,
+/// atomically (temporary file, then rename).
+void save_tree(const CoresetTree& tree, const std::filesystem::path& path);
+
+/// Reads a tree written by save_tree. Throws FormatError for a file that is not a tree, is
+/// corrupt (checksum), truncated, or from a newer format version.
+CoresetTree load_tree(const std::filesystem::path& path);
+
+}  // namespace coreclean::coreset
+
+#endif  // CORECLEAN_CORESET_CORESET_TREE_H_

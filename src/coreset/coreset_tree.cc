@@ -1,0 +1,778 @@
+#include <coreclean/coreset/coreset_tree.h>
+#include <coreclean/linear/pca.h>
+
+#include "core/check.h"
+#include "coreset/tree_state.h"
+
+#include <Eigen/Cholesky>     // for LLT
+#include <Eigen/Eigenvalues>  // for SelfAdjointEigenSolver
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <optional>
+#include <random>
+#include <set>
+
+namespace coreclean::coreset {
+namespace {
+
+// Automatic leaf size: at least this many samples, and at most this many leaves.
+constexpr Eigen::Index kMinChunk = 512;
+constexpr Eigen::Index kTargetLeaves = 32;
+// Leverage and LOO denominators never reach 0 (a sample that alone determines a direction).
+constexpr double kMinOneMinusH = 1e-12;
+
+}  // namespace
+
+// ---- params and state helpers --------------------------------------------------------------
+
+void CoresetTreeParams::validate() const {
+  CORECLEAN_THROW_IF_NOT(chunk_size >= 0, "coreset tree: chunk_size = {} (must be >= 0)",
+                         chunk_size);
+  CORECLEAN_THROW_IF_NOT(sketch_dim >= 1, "coreset tree: sketch_dim = {} (must be >= 1)",
+                         sketch_dim);
+  CORECLEAN_THROW_IF_NOT(std::isfinite(atypical_weight) && atypical_weight >= 0.0,
+                         "coreset tree: atypical_weight = {} (must be >= 0)", atypical_weight);
+  CORECLEAN_THROW_IF_NOT(std::isfinite(leverage_ridge) && leverage_ridge > 0.0,
+                         "coreset tree: leverage_ridge = {} (must be > 0)", leverage_ridge);
+  CORECLEAN_THROW_IF_NOT(!misfit_ridges.empty(), "coreset tree: misfit_ridges is empty");
+  for (double r : misfit_ridges)
+    CORECLEAN_THROW_IF_NOT(std::isfinite(r) && r > 0.0,
+                           "coreset tree: misfit ridge {} (must be > 0)", r);
+  CORECLEAN_THROW_IF_NOT(coreset_size >= 0, "coreset tree: coreset_size = {} (must be >= 0)",
+                         coreset_size);
+}
+
+Eigen::VectorXd CoresetTreeState::augmented(Eigen::Index i) const {
+  Eigen::VectorXd v(r1());
+  v.head(phi.cols()) = phi.row(i).transpose().cast<double>();
+  v[phi.cols()] = 1.0;
+  return v;
+}
+
+int CoresetTreeState::class_index(Label l) const {
+  const auto it = std::lower_bound(classes.begin(), classes.end(), l);
+  return it != classes.end() && *it == l ? static_cast<int>(it - classes.begin()) : -1;
+}
+
+Eigen::Index CoresetTreeState::require_index(SampleId id) const {
+  const auto it = index_of.find(id);
+  CORECLEAN_THROW_IF_NOT(it != index_of.end(), "coreset tree: sample id {} is not in the tree",
+                         id);
+  return it->second;
+}
+
+namespace {
+
+using State = CoresetTreeState;
+
+// Rows [begin, end) of Φ̃ (with the column of ones) in double.
+Eigen::MatrixXd augmented_rows(const State& s, const std::vector<Eigen::Index>& rows) {
+  Eigen::MatrixXd out(static_cast<Eigen::Index>(rows.size()), s.r1());
+  for (std::size_t j = 0; j < rows.size(); ++j) {
+    out.row(static_cast<Eigen::Index>(j)).head(s.phi.cols()) = s.phi.row(rows[j]).cast<double>();
+    out(static_cast<Eigen::Index>(j), s.phi.cols()) = 1.0;
+  }
+  return out;
+}
+
+// Recomputes a leaf's summaries from its samples.
+void summarize_leaf(const State& s, TreeNode& node) {
+  const Eigen::Index r1 = s.r1();
+  node.class_weight.setZero(s.k());
+  node.class_count.setZero(s.k());
+  node.moments.setZero(r1, s.k());
+  std::vector<Eigen::Index> rows;
+  for (Eigen::Index i = node.begin; i < node.end; ++i) {
+    if (s.weight[i] <= 0.0) continue;
+    rows.push_back(i);
+    node.class_weight[s.label[i]] += s.weight[i];
+    node.class_count[s.label[i]] += 1;
+  }
+  Eigen::MatrixXd a = augmented_rows(s, rows);
+  Eigen::VectorXd sw(static_cast<Eigen::Index>(rows.size()));
+  for (std::size_t j = 0; j < rows.size(); ++j) sw[static_cast<Eigen::Index>(j)] = std::sqrt(s.weight[rows[j]]);
+  // G = (√w ⊙ Φ̃)ᵀ(√w ⊙ Φ̃), B[:, y] += w φ̃.
+  const Eigen::MatrixXd scaled = sw.asDiagonal() * a;
+  node.gram.setZero(r1, r1);
+  node.gram.selfadjointView<Eigen::Lower>().rankUpdate(scaled.transpose());
+  node.gram = node.gram.selfadjointView<Eigen::Lower>();
+  for (std::size_t j = 0; j < rows.size(); ++j)
+    node.moments.col(s.label[rows[j]]) += s.weight[rows[j]] * a.row(static_cast<Eigen::Index>(j)).transpose();
+}
+
+void summarize_internal(std::vector<TreeNode>& nodes, TreeNode& node) {
+  const TreeNode& a = nodes[node.left];
+  const TreeNode& b = nodes[node.right];
+  node.class_weight = a.class_weight + b.class_weight;
+  node.class_count = a.class_count + b.class_count;
+  node.gram = a.gram + b.gram;
+  node.moments = a.moments + b.moments;
+}
+
+// Per-class Gram matrices over all samples (fresh).
+std::vector<Eigen::MatrixXd> compute_class_grams(const State& s) {
+  std::vector<Eigen::MatrixXd> grams(s.k(), Eigen::MatrixXd::Zero(s.r1(), s.r1()));
+  for (int c = 0; c < s.k(); ++c) {
+    std::vector<Eigen::Index> rows;
+    for (Eigen::Index i = 0; i < s.n(); ++i)
+      if (s.label[i] == c && s.weight[i] > 0.0) rows.push_back(i);
+    const Eigen::MatrixXd a = augmented_rows(s, rows);
+    Eigen::VectorXd sw(static_cast<Eigen::Index>(rows.size()));
+    for (std::size_t j = 0; j < rows.size(); ++j) sw[static_cast<Eigen::Index>(j)] = std::sqrt(s.weight[rows[j]]);
+    const Eigen::MatrixXd scaled = sw.asDiagonal() * a;
+    grams[c].selfadjointView<Eigen::Lower>().rankUpdate(scaled.transpose());
+    grams[c] = grams[c].selfadjointView<Eigen::Lower>();
+  }
+  return grams;
+}
+
+double mean_feature_diagonal(const Eigen::MatrixXd& g) {
+  const Eigen::Index r = g.rows() - 1;
+  return r > 0 ? g.diagonal().head(r).mean() : 1.0;
+}
+
+// Factorises the leverage system of one class.
+void factor_class(State& s, int c, const CoresetTreeParams& p) {
+  const Eigen::MatrixXd& g = s.class_gram[c];
+  const double scale = mean_feature_diagonal(g);
+  if (!(g(s.r1() - 1, s.r1() - 1) > 0.0) || !(scale > 0.0)) {
+    s.model.class_ready[c] = false;
+    return;
+  }
+  const double lambda = p.leverage_ridge * scale;
+  Eigen::LLT<Eigen::MatrixXd> llt(g + lambda * Eigen::MatrixXd::Identity(s.r1(), s.r1()));
+  s.model.class_ready[c] = llt.info() == Eigen::Success;
+  if (s.model.class_ready[c]) s.model.class_factor[c] = llt.matrixL();
+}
+
+// Rebuilds the global model from the root; chooses λ by leave-one-out error when asked.
+void solve_model(State& s, const CoresetTreeParams& p, bool choose_ridge,
+                 const std::vector<int>& classes_to_factor);
+
+// LOO scores F₋ᵢ (rows) and h for the given samples under ridge λ.
+void loo_scores(const State& s, const std::vector<Eigen::Index>& rows, double lambda,
+                Eigen::MatrixXd& f_loo, Eigen::VectorXd& h) {
+  const Eigen::MatrixXd a = augmented_rows(s, rows);
+  const Eigen::MatrixXd proj = a * s.model.eigenvectors;  // P = Φ̃ V
+  const Eigen::VectorXd inv = (s.model.eigenvalues.array() + lambda).inverse().matrix();
+  h.resize(static_cast<Eigen::Index>(rows.size()));
+  for (Eigen::Index j = 0; j < h.size(); ++j)
+    h[j] = s.weight[rows[j]] * (proj.row(j).array().square() * inv.transpose().array()).sum();
+  f_loo = proj * inv.asDiagonal() * s.model.vt_moments;  // F = Φ̃ Θ
+  for (Eigen::Index j = 0; j < h.size(); ++j) {
+    const int y = s.label[rows[j]];
+    const double denom = std::max(1.0 - h[j], kMinOneMinusH);
+    f_loo(j, y) -= h[j];  // F − h e_y
+    f_loo.row(j) /= denom;
+  }
+}
+
+void solve_model(State& s, const CoresetTreeParams& p, bool choose_ridge,
+                 const std::vector<int>& classes_to_factor) {
+  const TreeNode& root = s.nodes[s.root()];
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(root.gram);
+  CORECLEAN_THROW_IF_NOT_AS(InternalError, eig.info() == Eigen::Success,
+                            "coreset tree: eigendecomposition of the {} × {} Gram matrix failed",
+                            s.r1(), s.r1());
+  s.model.eigenvalues = eig.eigenvalues().cwiseMax(0.0);
+  s.model.eigenvectors = eig.eigenvectors();
+  s.model.vt_moments = s.model.eigenvectors.transpose() * root.moments;
+  const double scale = std::max(mean_feature_diagonal(root.gram), 1e-300);
+  if (choose_ridge) {
+    // Leave-one-out error (weighted), then LOO squared error, over the candidate ridges.
+    std::vector<Eigen::Index> rows;
+    for (Eigen::Index i = 0; i < s.n(); ++i)
+      if (s.weight[i] > 0.0) rows.push_back(i);
+    double best_err = 2.0, best_sq = 0.0;
+    for (double rel : p.misfit_ridges) {
+      Eigen::MatrixXd f;
+      Eigen::VectorXd h;
+      loo_scores(s, rows, rel * scale, f, h);
+      double err = 0.0, sq = 0.0, total = 0.0;
+      for (std::size_t j = 0; j < rows.size(); ++j) {
+        const Eigen::Index jj = static_cast<Eigen::Index>(j);
+        const double w = s.weight[rows[j]];
+        Eigen::Index best = 0;
+        f.row(jj).maxCoeff(&best);
+        err += w * (best != s.label[rows[j]] ? 1.0 : 0.0);
+        f(jj, s.label[rows[j]]) -= 1.0;
+        sq += w * f.row(jj).squaredNorm();
+        total += w;
+      }
+      err /= total;
+      sq /= total;
+      if (err < best_err - 1e-12 || (std::abs(err - best_err) <= 1e-12 && sq < best_sq)) {
+        best_err = err;
+        best_sq = sq;
+        s.misfit_ridge = rel;
+      }
+    }
+  }
+  s.model.lambda = s.misfit_ridge * scale;
+  s.model.class_factor.resize(s.k());
+  s.model.class_ready.resize(s.k(), false);
+  for (int c : classes_to_factor) factor_class(s, c, p);
+}
+
+// Scores the given samples against the current model.
+void score_samples(State& s, const CoresetTreeParams& p, const std::vector<Eigen::Index>& all) {
+  std::vector<Eigen::Index> rows;
+  for (Eigen::Index i : all) {
+    if (s.weight[i] > 0.0) {
+      rows.push_back(i);
+    } else {
+      s.importance[i] = s.misfit[i] = s.atypical[i] = 0.0;
+      s.suggested[i] = s.label[i];
+    }
+  }
+  if (rows.empty()) return;
+  Eigen::MatrixXd f;
+  Eigen::VectorXd h;
+  loo_scores(s, rows, s.model.lambda, f, h);
+  // Leverage within the labelled class, one class at a time.
+  std::vector<std::vector<Eigen::Index>> by_class(s.k());
+  for (std::size_t j = 0; j < rows.size(); ++j) by_class[s.label[rows[j]]].push_back(static_cast<Eigen::Index>(j));
+  Eigen::VectorXd lev = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(rows.size()));
+  for (int c = 0; c < s.k(); ++c) {
+    if (by_class[c].empty() || !s.model.class_ready[c]) continue;
+    std::vector<Eigen::Index> members;
+    for (Eigen::Index j : by_class[c]) members.push_back(rows[j]);
+    Eigen::MatrixXd at = augmented_rows(s, members).transpose();
+    s.model.class_factor[c].triangularView<Eigen::Lower>().solveInPlace(at);
+    const double wc = s.nodes[s.root()].class_weight[c];
+    for (std::size_t m = 0; m < members.size(); ++m)
+      lev[by_class[c][m]] = s.weight[members[m]] * at.col(static_cast<Eigen::Index>(m)).squaredNorm() * wc /
+                            static_cast<double>(s.r1());
+  }
+  for (std::size_t j = 0; j < rows.size(); ++j) {
+    const Eigen::Index jj = static_cast<Eigen::Index>(j), i = rows[j];
+    const int y = s.label[i];
+    double other = -std::numeric_limits<double>::infinity();
+    for (int c = 0; c < s.k(); ++c)
+      if (c != y) other = std::max(other, f(jj, c));
+    Eigen::Index best = 0;
+    f.row(jj).maxCoeff(&best);
+    s.misfit[i] = 0.5 * std::max(0.0, 1.0 + other - f(jj, y));
+    s.atypical[i] = lev[jj];
+    s.suggested[i] = static_cast<int>(best);
+    if (p.optimized_for == OptimizedFor::kCleaning) {
+      s.importance[i] = s.misfit[i] + p.atypical_weight * s.atypical[i];
+    } else {
+      // Sensitivity bound: leverage (undo the class-average scaling) plus the uniform share.
+      const double wc = s.nodes[s.root()].class_weight[y];
+      s.importance[i] = s.atypical[i] * static_cast<double>(s.r1()) / wc + s.weight[i] / wc;
+    }
+  }
+}
+
+// Training trees: the node's coreset sampled from its children's (or, for a leaf, its samples).
+void sample_coreset(State& s, const CoresetTreeParams& p, Eigen::Index node_index) {
+  TreeNode& node = s.nodes[node_index];
+  std::vector<Eigen::Index> cand;
+  std::vector<double> cand_w;
+  if (node.left < 0) {
+    for (Eigen::Index i = node.begin; i < node.end; ++i)
+      if (s.weight[i] > 0.0) {
+        cand.push_back(i);
+        cand_w.push_back(s.weight[i]);
+      }
+  } else {
+    for (Eigen::Index child : {node.left, node.right}) {
+      cand.insert(cand.end(), s.nodes[child].coreset.begin(), s.nodes[child].coreset.end());
+      cand_w.insert(cand_w.end(), s.nodes[child].coreset_weight.begin(),
+                    s.nodes[child].coreset_weight.end());
+    }
+  }
+  const Eigen::Index m = p.coreset_size > 0 ? p.coreset_size : std::max<Eigen::Index>(s.chunk / 2, 1);
+  node.coreset.clear();
+  node.coreset_weight.clear();
+  if (static_cast<Eigen::Index>(cand.size()) <= m) {
+    node.coreset = cand;
+    node.coreset_weight = cand_w;
+    return;
+  }
+  // Per-class quotas proportional to the class's weight among the candidates, ≥ 1 per class.
+  std::vector<std::vector<std::size_t>> by_class(s.k());
+  std::vector<double> class_total(s.k(), 0.0);
+  double total = 0.0;
+  for (std::size_t j = 0; j < cand.size(); ++j) {
+    by_class[s.label[cand[j]]].push_back(j);
+    class_total[s.label[cand[j]]] += cand_w[j];
+    total += cand_w[j];
+  }
+  std::mt19937_64 rng(s.seed * 0x9E3779B97F4A7C15ULL + static_cast<std::uint64_t>(node_index) + 1);
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  for (int c = 0; c < s.k(); ++c) {
+    if (by_class[c].empty()) continue;
+    const auto& members = by_class[c];
+    const Eigen::Index quota = std::clamp<Eigen::Index>(
+        static_cast<Eigen::Index>(std::llround(static_cast<double>(m) * class_total[c] / total)), 1,
+        static_cast<Eigen::Index>(members.size()));
+    // Probabilities ∝ importance × current weight (the candidates stand for that much data).
+    std::vector<double> prob(members.size());
+    double psum = 0.0;
+    for (std::size_t q = 0; q < members.size(); ++q) {
+      prob[q] = std::max(s.importance[cand[members[q]]], 1e-300) * cand_w[members[q]];
+      psum += prob[q];
+    }
+    // Weighted sampling without replacement (Efraimidis–Spirakis keys u^{1/p}).
+    std::vector<std::pair<double, std::size_t>> keys(members.size());
+    for (std::size_t q = 0; q < members.size(); ++q)
+      keys[q] = {std::log(uniform(rng) + 1e-300) / (prob[q] / psum), q};
+    std::partial_sort(keys.begin(), keys.begin() + quota, keys.end(),
+                      [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (Eigen::Index q = 0; q < quota; ++q) {
+      const std::size_t at = keys[q].second;
+      const double pr = prob[at] / psum;
+      node.coreset.push_back(cand[members[at]]);
+      // u / (m p): the inverse-probability weight keeps the class's weighted loss unbiased.
+      node.coreset_weight.push_back(cand_w[members[at]] / (static_cast<double>(quota) * pr));
+    }
+  }
+}
+
+}  // namespace
+
+// ---- CoresetTree ---------------------------------------------------------------------------
+
+CoresetTree::CoresetTree(CoresetTreeParams params) : params_(std::move(params)) {
+  params_.validate();
+}
+CoresetTree::~CoresetTree() = default;
+CoresetTree::CoresetTree(CoresetTree&&) noexcept = default;
+CoresetTree& CoresetTree::operator=(CoresetTree&&) noexcept = default;
+CoresetTree::CoresetTree(const CoresetTree& other)
+    : params_(other.params_),
+      state_(other.state_ ? std::make_unique<CoresetTreeState>(*other.state_) : nullptr) {}
+CoresetTree& CoresetTree::operator=(const CoresetTree& other) {
+  if (this != &other) *this = CoresetTree(other);
+  return *this;
+}
+
+namespace {
+
+const CoresetTreeState& built(const std::unique_ptr<CoresetTreeState>& s) {
+  CORECLEAN_THROW_IF_NOT(s != nullptr, "coreset tree: used before build()");
+  return *s;
+}
+
+std::vector<int> all_classes(const State& s) {
+  std::vector<int> c(s.k());
+  std::iota(c.begin(), c.end(), 0);
+  return c;
+}
+
+std::vector<Eigen::Index> all_samples(const State& s) {
+  std::vector<Eigen::Index> v(s.n());
+  std::iota(v.begin(), v.end(), 0);
+  return v;
+}
+
+// Builds the node structure over leaves of `chunk` samples: pairs merge level by level; an odd
+// node out moves up unchanged.
+void build_nodes(State& s) {
+  s.nodes.clear();
+  std::vector<Eigen::Index> level_nodes;
+  for (Eigen::Index begin = 0; begin < s.n(); begin += s.chunk) {
+    TreeNode leaf;
+    leaf.begin = begin;
+    leaf.end = std::min(begin + s.chunk, s.n());
+    level_nodes.push_back(static_cast<Eigen::Index>(s.nodes.size()));
+    s.nodes.push_back(std::move(leaf));
+  }
+  while (level_nodes.size() > 1) {
+    std::vector<Eigen::Index> next;
+    for (std::size_t j = 0; j + 1 < level_nodes.size(); j += 2) {
+      TreeNode node;
+      node.left = level_nodes[j];
+      node.right = level_nodes[j + 1];
+      node.begin = s.nodes[node.left].begin;
+      node.end = s.nodes[node.right].end;
+      node.level = std::max(s.nodes[node.left].level, s.nodes[node.right].level) + 1;
+      const Eigen::Index index = static_cast<Eigen::Index>(s.nodes.size());
+      s.nodes[node.left].parent = index;
+      s.nodes[node.right].parent = index;
+      next.push_back(index);
+      s.nodes.push_back(std::move(node));
+    }
+    if (level_nodes.size() % 2 == 1) next.push_back(level_nodes.back());
+    level_nodes = std::move(next);
+  }
+}
+
+void summarize_all(State& s) {
+  for (auto& node : s.nodes) {
+    if (node.left < 0) {
+      summarize_leaf(s, node);
+    } else {
+      summarize_internal(s.nodes, node);
+    }
+  }
+}
+
+void sample_all_coresets(State& s, const CoresetTreeParams& p) {
+  for (Eigen::Index j = 0; j < static_cast<Eigen::Index>(s.nodes.size()); ++j) sample_coreset(s, p, j);
+}
+
+}  // namespace
+
+void CoresetTree::build(MatrixRef x, std::span<const Label> y,
+                        std::span<const double> sample_weight, std::span<const SampleId> ids,
+                        const Context& context) {
+  const Eigen::Index n = x.rows(), d = x.cols();
+  CORECLEAN_THROW_IF_NOT(n >= 2 && d >= 1, "coreset tree: need at least 2 samples, got {} × {}", n,
+                         d);
+  CORECLEAN_THROW_IF_NOT(static_cast<Eigen::Index>(y.size()) == n,
+                         "coreset tree: x has {} rows but y has {} labels", n, y.size());
+  CORECLEAN_THROW_IF_NOT(sample_weight.empty() || static_cast<Eigen::Index>(sample_weight.size()) == n,
+                         "coreset tree: {} sample weights for {} samples", sample_weight.size(), n);
+  CORECLEAN_THROW_IF_NOT(ids.empty() || static_cast<Eigen::Index>(ids.size()) == n,
+                         "coreset tree: {} ids for {} samples", ids.size(), n);
+  auto s = std::make_unique<CoresetTreeState>();
+  s->seed = context.seed;
+  s->input_dim = d;
+  s->classes.assign(y.begin(), y.end());
+  std::sort(s->classes.begin(), s->classes.end());
+  s->classes.erase(std::unique(s->classes.begin(), s->classes.end()), s->classes.end());
+  CORECLEAN_THROW_IF_NOT(s->classes.size() >= 2,
+                         "coreset tree: y has a single class ({}); need at least two",
+                         s->classes.front());
+  s->label.resize(n);
+  s->weight.assign(n, 1.0);
+  s->ids.resize(n);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    s->label[i] = s->class_index(y[i]);
+    if (!sample_weight.empty()) {
+      CORECLEAN_THROW_IF_NOT(std::isfinite(sample_weight[i]) && sample_weight[i] >= 0.0,
+                             "coreset tree: sample_weight[{}] = {} (must be finite, >= 0)", i,
+                             sample_weight[i]);
+      s->weight[i] = sample_weight[i];
+    }
+    s->ids[i] = ids.empty() ? i : ids[i];
+    CORECLEAN_THROW_IF_NOT(s->index_of.emplace(s->ids[i], i).second,
+                           "coreset tree: sample id {} appears twice (rows {} and {})", s->ids[i],
+                           s->index_of[s->ids[i]], i);
+  }
+
+  // Feature map: centre, and reduce by PCA when wider than sketch_dim.
+  context.report_progress(0, 3, "coreset tree: features");
+  if (d > params_.sketch_dim) {
+    linear::PcaParams pp;
+    pp.n_components = static_cast<int>(std::min<Eigen::Index>(params_.sketch_dim, n - 1));
+    pp.solver = linear::PcaSolver::kRandomized;
+    pp.power_iterations = 1;
+    linear::Pca pca(pp);
+    pca.fit(x, context);
+    s->phi = pca.transform(x);
+    s->feature_mean = pca.mean();
+    s->projection = pca.components();
+  } else {
+    s->feature_mean = x.cast<double>().colwise().mean().transpose();
+    s->phi = x.rowwise() - s->feature_mean.transpose().cast<float>();
+  }
+
+  context.report_progress(1, 3, "coreset tree: summaries");
+  s->chunk = params_.chunk_size > 0
+                 ? std::min(params_.chunk_size, n)
+                 : std::min(n, std::max(kMinChunk, (n + kTargetLeaves - 1) / kTargetLeaves));
+  build_nodes(*s);
+  summarize_all(*s);
+  s->class_gram = compute_class_grams(*s);
+  s->seen.assign(n, 0);
+  s->importance.assign(n, 0.0);
+  s->misfit.assign(n, 0.0);
+  s->atypical.assign(n, 0.0);
+  s->suggested.assign(n, 0);
+
+  context.report_progress(2, 3, "coreset tree: importance");
+  solve_model(*s, params_, true, all_classes(*s));
+  score_samples(*s, params_, all_samples(*s));
+  if (params_.optimized_for == OptimizedFor::kTraining) sample_all_coresets(*s, params_);
+  context.report_progress(3, 3, "coreset tree: importance");
+  state_ = std::move(s);
+}
+
+ImportantSamples CoresetTree::important_samples(const ImportantSamplesQuery& query) {
+  const State& s = built(state_);
+  CORECLEAN_THROW_IF_NOT(query.size >= 0, "important samples: size = {} (must be >= 0)",
+                         query.size);
+  std::vector<std::uint8_t> allowed(s.n(), query.select_from_ids.empty() ? 1 : 0);
+  for (SampleId id : query.select_from_ids) allowed[s.require_index(id)] = 1;
+  for (SampleId id : query.ignore_ids) allowed[s.require_index(id)] = 0;
+  std::vector<int> quota_kind(s.k(), query.class_size.empty() ? 2 : -1);  // -1 excluded
+  std::vector<Eigen::Index> quota(s.k(), 0);
+  for (const auto& [label, q] : query.class_size) {
+    const int c = s.class_index(label);
+    CORECLEAN_THROW_IF_NOT(c >= 0, "important samples: class {} is not in the tree", label);
+    CORECLEAN_THROW_IF_NOT(q.kind != ClassQuota::Kind::kCount || q.count >= 0,
+                           "important samples: class {} count {} (must be >= 0)", label, q.count);
+    quota_kind[c] = static_cast<int>(q.kind);
+    quota[c] = q.count;
+  }
+  // Candidates per class, by importance (ties by build order, for determinism).
+  std::vector<std::vector<Eigen::Index>> by_class(s.k());
+  for (Eigen::Index i = 0; i < s.n(); ++i) {
+    if (!allowed[i] || s.weight[i] <= 0.0 || quota_kind[s.label[i]] < 0) continue;
+    if (query.ignore_seen && s.seen[i]) continue;
+    by_class[s.label[i]].push_back(i);
+  }
+  auto by_importance = [&](Eigen::Index a, Eigen::Index b) {
+    return s.importance[a] != s.importance[b] ? s.importance[a] > s.importance[b] : a < b;
+  };
+  std::vector<Eigen::Index> chosen, pool;
+  for (int c = 0; c < s.k(); ++c) {
+    auto& members = by_class[c];
+    std::sort(members.begin(), members.end(), by_importance);
+    switch (quota_kind[c]) {
+      case static_cast<int>(ClassQuota::Kind::kCount):
+        members.resize(std::min<std::size_t>(members.size(), static_cast<std::size_t>(quota[c])));
+        chosen.insert(chosen.end(), members.begin(), members.end());
+        break;
+      case static_cast<int>(ClassQuota::Kind::kAll):
+        chosen.insert(chosen.end(), members.begin(), members.end());
+        break;
+      case static_cast<int>(ClassQuota::Kind::kAny):
+        pool.insert(pool.end(), members.begin(), members.end());
+        break;
+      default:
+        break;
+    }
+  }
+  if (!pool.empty()) {
+    // kAny classes share what is left of `size`; with no per-class quotas, `size` is the total.
+    const Eigen::Index left =
+        query.class_size.empty() ? query.size
+                                 : std::max<Eigen::Index>(0, query.size - static_cast<Eigen::Index>(chosen.size()));
+    std::sort(pool.begin(), pool.end(), by_importance);
+    pool.resize(std::min<std::size_t>(pool.size(), static_cast<std::size_t>(left)));
+    chosen.insert(chosen.end(), pool.begin(), pool.end());
+  }
+  std::sort(chosen.begin(), chosen.end(), by_importance);
+  ImportantSamples out;
+  for (Eigen::Index i : chosen) {
+    out.ids.push_back(s.ids[i]);
+    out.importance.push_back(s.importance[i]);
+    if (query.mark_seen) state_->seen[i] = 1;
+  }
+  return out;
+}
+
+void CoresetTree::set_seen(std::span<const SampleId> ids, bool seen) {
+  const State& s = built(state_);
+  std::vector<Eigen::Index> rows;
+  for (SampleId id : ids) rows.push_back(s.require_index(id));
+  for (Eigen::Index i : rows) state_->seen[i] = seen ? 1 : 0;
+}
+
+namespace {
+
+// Applies per-sample changes: validates nothing (callers have), updates root class Grams by
+// rank-one steps, recomputes touched leaves and their ancestors, re-solves the model and
+// re-scores the touched leaves.
+struct SampleChange {
+  Eigen::Index index = 0;
+  int new_label = 0;
+  double new_weight = 0.0;
+  std::optional<Eigen::RowVectorXf> new_phi;
+};
+
+UpdateReport apply_changes(State& s, const CoresetTreeParams& p,
+                           const std::vector<SampleChange>& changes) {
+  UpdateReport report;
+  std::set<Eigen::Index> touched_leaves;
+  std::set<int> touched_classes;
+  bool gram_changed = false;
+  for (const SampleChange& ch : changes) {
+    const Eigen::Index i = ch.index;
+    const int old_label = s.label[i];
+    const double old_weight = s.weight[i];
+    const bool phi_changes = ch.new_phi.has_value();
+    if (old_label == ch.new_label && old_weight == ch.new_weight && !phi_changes) continue;
+    if (old_weight > 0.0) {
+      const Eigen::VectorXd v = s.augmented(i);
+      s.class_gram[old_label].noalias() -= old_weight * v * v.transpose();
+      touched_classes.insert(old_label);
+    }
+    s.label[i] = ch.new_label;
+    s.weight[i] = ch.new_weight;
+    if (phi_changes) s.phi.row(i) = *ch.new_phi;
+    if (ch.new_weight > 0.0) {
+      const Eigen::VectorXd v = s.augmented(i);
+      s.class_gram[ch.new_label].noalias() += ch.new_weight * v * v.transpose();
+      touched_classes.insert(ch.new_label);
+    }
+    gram_changed = gram_changed || old_weight != ch.new_weight || phi_changes;
+    touched_leaves.insert(s.leaf_of(i));
+    ++report.samples_changed;
+  }
+  if (touched_leaves.empty()) return report;
+  // Leaves, then their ancestors level by level (a node's index exceeds its children's).
+  std::set<Eigen::Index> to_update(touched_leaves.begin(), touched_leaves.end());
+  for (Eigen::Index leaf : touched_leaves)
+    for (Eigen::Index a = s.nodes[leaf].parent; a >= 0; a = s.nodes[a].parent) to_update.insert(a);
+  for (Eigen::Index j : to_update) {
+    if (s.nodes[j].left < 0) {
+      summarize_leaf(s, s.nodes[j]);
+    } else {
+      summarize_internal(s.nodes, s.nodes[j]);
+    }
+  }
+  report.nodes_touched = static_cast<Eigen::Index>(to_update.size());
+  (void)gram_changed;
+  solve_model(s, p, false, std::vector<int>(touched_classes.begin(), touched_classes.end()));
+  std::vector<Eigen::Index> rescore;
+  for (Eigen::Index leaf : touched_leaves)
+    for (Eigen::Index i = s.nodes[leaf].begin; i < s.nodes[leaf].end; ++i) rescore.push_back(i);
+  score_samples(s, p, rescore);
+  report.samples_rescored = static_cast<Eigen::Index>(rescore.size());
+  if (report.samples_rescored < s.n()) s.stale += 1;
+  if (p.optimized_for == OptimizedFor::kTraining)
+    for (Eigen::Index j : to_update) sample_coreset(s, p, j);
+  return report;
+}
+
+void require_unique(std::span<const SampleId> ids) {
+  std::vector<SampleId> sorted(ids.begin(), ids.end());
+  std::sort(sorted.begin(), sorted.end());
+  const auto dup = std::adjacent_find(sorted.begin(), sorted.end());
+  CORECLEAN_THROW_IF_NOT(dup == sorted.end(), "coreset tree update: sample id {} appears twice",
+                         dup == sorted.end() ? 0 : *dup);
+}
+
+}  // namespace
+
+UpdateReport CoresetTree::update_targets(std::span<const SampleId> ids,
+                                         std::span<const Label> labels) {
+  State& s = *state_;
+  built(state_);
+  CORECLEAN_THROW_IF_NOT(ids.size() == labels.size(),
+                         "coreset tree update: {} ids but {} labels", ids.size(), labels.size());
+  require_unique(ids);
+  std::vector<SampleChange> changes;
+  for (std::size_t j = 0; j < ids.size(); ++j) {
+    const Eigen::Index i = s.require_index(ids[j]);
+    const int c = s.class_index(labels[j]);
+    CORECLEAN_THROW_IF_NOT(c >= 0, "coreset tree update: label {} of sample {} is not a class of "
+                           "the tree", labels[j], ids[j]);
+    changes.push_back({i, c, s.weight[i], std::nullopt});
+  }
+  return apply_changes(s, params_, changes);
+}
+
+UpdateReport CoresetTree::remove_samples(std::span<const SampleId> ids) {
+  State& s = *state_;
+  built(state_);
+  require_unique(ids);
+  std::vector<SampleChange> changes;
+  for (SampleId id : ids) {
+    const Eigen::Index i = s.require_index(id);
+    changes.push_back({i, s.label[i], 0.0, std::nullopt});
+  }
+  return apply_changes(s, params_, changes);
+}
+
+UpdateReport CoresetTree::update_features(std::span<const SampleId> ids, MatrixRef x) {
+  State& s = *state_;
+  built(state_);
+  CORECLEAN_THROW_IF_NOT(static_cast<Eigen::Index>(ids.size()) == x.rows(),
+                         "coreset tree update: {} ids but {} feature rows", ids.size(), x.rows());
+  CORECLEAN_THROW_IF_NOT(x.cols() == s.input_dim,
+                         "coreset tree update: features have {} columns, the tree was built on {}",
+                         x.cols(), s.input_dim);
+  for (Eigen::Index r = 0; r < x.rows(); ++r)
+    for (Eigen::Index c = 0; c < x.cols(); ++c)
+      CORECLEAN_THROW_IF_NOT(std::isfinite(x(r, c)),
+                             "coreset tree update: feature ({}, {}) of sample {} is {}", r, c,
+                             ids[r], x(r, c));
+  require_unique(ids);
+  std::vector<SampleChange> changes;
+  for (std::size_t j = 0; j < ids.size(); ++j) {
+    const Eigen::Index i = s.require_index(ids[j]);
+    const Eigen::RowVectorXd centred =
+        x.row(static_cast<Eigen::Index>(j)).cast<double>() - s.feature_mean.transpose();
+    const Eigen::RowVectorXf phi = s.projection.size() > 0
+                                       ? Eigen::RowVectorXf((centred * s.projection.transpose()).cast<float>())
+                                       : Eigen::RowVectorXf(centred.cast<float>());
+    changes.push_back({i, s.label[i], s.weight[i], phi});
+  }
+  return apply_changes(s, params_, changes);
+}
+
+void CoresetTree::refresh() {
+  State& s = *state_;
+  built(state_);
+  solve_model(s, params_, true, all_classes(s));
+  score_samples(s, params_, all_samples(s));
+  if (params_.optimized_for == OptimizedFor::kTraining) sample_all_coresets(s, params_);
+  s.stale = 0;
+}
+
+Eigen::Index CoresetTree::stale_updates() const { return built(state_).stale; }
+
+std::vector<SampleScore> CoresetTree::scores() const {
+  const State& s = built(state_);
+  std::vector<SampleScore> out(s.n());
+  for (Eigen::Index i = 0; i < s.n(); ++i) out[i] = score(s.ids[i]);
+  return out;
+}
+
+SampleScore CoresetTree::score(SampleId id) const {
+  const State& s = built(state_);
+  const Eigen::Index i = s.require_index(id);
+  return {s.ids[i],          s.classes[s.label[i]], s.importance[i],       s.misfit[i],
+          s.atypical[i],     s.classes[s.suggested[i]], s.seen[i] != 0, s.weight[i]};
+}
+
+Coreset CoresetTree::coreset(int level) const {
+  const State& s = built(state_);
+  CORECLEAN_THROW_IF_NOT(params_.optimized_for == OptimizedFor::kTraining,
+                         "coreset tree: coreset() needs a tree built with optimized_for = training");
+  CORECLEAN_THROW_IF_NOT(level >= 0, "coreset tree: level = {} (must be >= 0)", level);
+  // Nodes `level` steps below the root (a leaf stands in for its missing descendants).
+  std::vector<Eigen::Index> frontier{s.root()};
+  for (int l = 0; l < level; ++l) {
+    std::vector<Eigen::Index> next;
+    for (Eigen::Index j : frontier) {
+      if (s.nodes[j].left < 0) {
+        next.push_back(j);
+      } else {
+        next.push_back(s.nodes[j].left);
+        next.push_back(s.nodes[j].right);
+      }
+    }
+    frontier = std::move(next);
+  }
+  Coreset out;
+  for (Eigen::Index j : frontier)
+    for (std::size_t q = 0; q < s.nodes[j].coreset.size(); ++q) {
+      out.ids.push_back(s.ids[s.nodes[j].coreset[q]]);
+      out.weights.push_back(s.nodes[j].coreset_weight[q]);
+    }
+  return out;
+}
+
+Eigen::Index CoresetTree::size() const { return built(state_).n(); }
+const Labels& CoresetTree::classes() const { return built(state_).classes; }
+Eigen::Index CoresetTree::num_leaves() const {
+  const State& s = built(state_);
+  return (s.n() + s.chunk - 1) / s.chunk;
+}
+Eigen::Index CoresetTree::num_nodes() const {
+  return static_cast<Eigen::Index>(built(state_).nodes.size());
+}
+Eigen::Index CoresetTree::chunk_size() const { return built(state_).chunk; }
+int CoresetTree::feature_dim() const { return static_cast<int>(built(state_).phi.cols()); }
+const RowMatrixXf& CoresetTree::features() const { return built(state_).phi; }
+std::vector<Eigen::MatrixXd> CoresetTree::class_grams() const { return built(state_).class_gram; }
+
+NodeSummary CoresetTree::node(Eigen::Index index) const {
+  const State& s = built(state_);
+  CORECLEAN_THROW_IF_NOT(index >= 0 && index < static_cast<Eigen::Index>(s.nodes.size()),
+                         "coreset tree: node {} does not exist ({} nodes)", index, s.nodes.size());
+  const TreeNode& n = s.nodes[index];
+  return {n.begin, n.end, n.level, n.class_weight, n.class_count, n.gram, n.moments};
+}
+
+}  // namespace coreclean::coreset

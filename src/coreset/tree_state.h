@@ -1,0 +1,79 @@
+#ifndef CORECLEAN_SRC_CORESET_TREE_STATE_H_
+#define CORECLEAN_SRC_CORESET_TREE_STATE_H_
+
+// The state behind CoresetTree (formulas in coreclean/coreset/coreset_tree.h).
+
+#include <coreclean/coreset/coreset_tree.h>
+
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+namespace coreclean::coreset {
+
+/// One node of the tree: a contiguous range of samples and its exact summaries.
+struct TreeNode {
+  Eigen::Index begin = 0, end = 0;
+  int level = 0;
+  Eigen::Index left = -1, right = -1, parent = -1;
+  Eigen::VectorXd class_weight;
+  Eigen::VectorXi class_count;
+  Eigen::MatrixXd gram;     // r̃ × r̃
+  Eigen::MatrixXd moments;  // r̃ × K
+  // Training trees: the node's weighted coreset (sample indices and weights).
+  std::vector<Eigen::Index> coreset;
+  std::vector<double> coreset_weight;
+};
+
+/// The global ridge model derived from the root summaries.
+struct GlobalModel {
+  double lambda = 0.0;              // misfit ridge (absolute)
+  Eigen::VectorXd eigenvalues;      // of the root Gram G
+  Eigen::MatrixXd eigenvectors;     // V
+  Eigen::MatrixXd vt_moments;       // Vᵀ B (r̃ × K)
+  std::vector<Eigen::MatrixXd> class_factor;  // lower Cholesky factor of G_c + λ_c I per class
+  std::vector<bool> class_ready;    // false for classes without weight
+};
+
+class CoresetTreeState {
+ public:
+  // Samples.
+  RowMatrixXf phi;                  // n × r mapped features
+  Eigen::Index input_dim = 0;       // d
+  Eigen::VectorXd feature_mean;     // d
+  RowMatrixXd projection;           // r × d PCA components; empty = identity after centring
+  Labels classes;                   // sorted
+  std::vector<int> label;           // class index per sample
+  std::vector<double> weight;
+  std::vector<SampleId> ids;
+  std::unordered_map<SampleId, Eigen::Index> index_of;
+  std::vector<std::uint8_t> seen;
+  // Scores.
+  std::vector<double> importance, misfit, atypical;
+  std::vector<int> suggested;
+  // Tree.
+  Eigen::Index chunk = 0;
+  std::vector<TreeNode> nodes;      // leaves first, root last
+  std::vector<Eigen::MatrixXd> class_gram;  // root per-class Gram matrices
+  double misfit_ridge = 0.0;        // the chosen relative ridge
+  Eigen::Index stale = 0;
+  std::uint64_t seed = 0;
+
+  GlobalModel model;
+
+  [[nodiscard]] Eigen::Index n() const { return static_cast<Eigen::Index>(ids.size()); }
+  [[nodiscard]] int k() const { return static_cast<int>(classes.size()); }
+  [[nodiscard]] Eigen::Index r1() const { return phi.cols() + 1; }
+  [[nodiscard]] Eigen::Index root() const { return static_cast<Eigen::Index>(nodes.size()) - 1; }
+  [[nodiscard]] Eigen::Index leaf_of(Eigen::Index i) const { return i / chunk; }
+  /// φ̃ of sample i (with the trailing 1).
+  [[nodiscard]] Eigen::VectorXd augmented(Eigen::Index i) const;
+  /// Index of a label in classes, or -1.
+  [[nodiscard]] int class_index(Label l) const;
+  /// Index of an id; throws InvalidArgument naming the id.
+  [[nodiscard]] Eigen::Index require_index(SampleId id) const;
+};
+
+}  // namespace coreclean::coreset
+
+#endif  // CORECLEAN_SRC_CORESET_TREE_STATE_H_
