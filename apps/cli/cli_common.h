@@ -4,9 +4,19 @@
 // Pieces shared by the subcommands: exit codes, error mapping, a terminal progress bar.
 
 #include <coreclean/core/context.h>
+#include <coreclean/core/error.h>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <functional>
 #include <ostream>
+
+/// Throws coreclean::InvalidArgument (exit code 2) with a formatted message unless cond holds.
+#define CORECLEAN_CLI_REQUIRE(cond, ...) \
+  do {                                   \
+    if (!(cond)) throw ::coreclean::InvalidArgument(fmt::format(__VA_ARGS__)); \
+  } while (false)
 
 namespace coreclean::cli {
 

@@ -2,6 +2,7 @@
 // function over the public library API.
 #include "cli_common.h"
 #include "pick.h"
+#include "tree_commands.h"
 
 #include <CLI/CLI.hpp>
 
@@ -38,6 +39,47 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(2, 100));
   pick_cmd->add_flag("--json", pick.json, "Print one JSON object");
 
+  BuildOptions build;
+  auto* build_cmd = app.add_subcommand(
+      "build",
+      "Build a coreset tree over a features directory: every sample gets an importance (how "
+      "badly a leave-one-out model disagrees with its label, plus how atypical it is for its "
+      "class). The tree is saved to one file that rank and update read.");
+  build_cmd->add_option("--features", build.features, "Features directory")->required();
+  build_cmd->add_option("--classes", build.classes,
+                        "Keep only these classes (names or ids, comma-separated), e.g. the class "
+                        "to clean and the class it is confused with")
+      ->delimiter(',');
+  build_cmd->add_option("--chunk-size", build.chunk_size, "Samples per leaf (0 = automatic)")
+      ->capture_default_str();
+  build_cmd->add_option("--optimized-for", build.optimized_for,
+                        "cleaning (find label errors) or training (weighted coreset)")
+      ->capture_default_str();
+  build_cmd->add_option("--out", build.out, "Tree file to write")->required();
+
+  RankOptions rank;
+  auto* rank_cmd = app.add_subcommand(
+      "rank", "Print the most important unseen samples as CSV: "
+              "id,label,importance,misfit,atypical,suggested_label (highest first).");
+  rank_cmd->add_option("--tree", rank.tree, "Tree file (from build)")->required();
+  rank_cmd->add_option("--class", rank.class_name, "Class name or id, or 'all'")
+      ->capture_default_str();
+  rank_cmd->add_option("--top", rank.top, "How many samples")->capture_default_str();
+  rank_cmd->add_flag("--include-seen", rank.include_seen, "Also return samples already seen");
+  rank_cmd->add_flag("--mark-seen", rank.mark_seen,
+                     "Mark the returned samples seen in the tree file");
+  std::string rank_out;
+  rank_cmd->add_option("--out", rank_out, "Write the CSV here instead of standard output");
+
+  UpdateOptions update;
+  auto* update_cmd = app.add_subcommand(
+      "update", "Apply review decisions to a tree without rebuilding it: a CSV with columns "
+                "id,decision,new_label where decision is keep, relabel (new_label = class name "
+                "or id) or delete. Every row is checked first; on any bad row nothing changes.");
+  update_cmd->add_option("--tree", update.tree, "Tree file (updated in place, atomically)")
+      ->required();
+  update_cmd->add_option("--decisions", update.decisions, "Decisions CSV")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -48,6 +90,12 @@ int main(int argc, char** argv) {
       [&] {
         const coreclean::Context ctx = make_cli_context(std::cerr, seed, true);
         if (*pick_cmd) return run_pick(pick, ctx, std::cout);
+        if (*build_cmd) return run_build(build, ctx, std::cout);
+        if (*rank_cmd) {
+          if (!rank_out.empty()) rank.out = rank_out;
+          return run_rank(rank, ctx, std::cout);
+        }
+        if (*update_cmd) return run_update(update, ctx, std::cout);
         return static_cast<int>(kExitBadInput);
       },
       std::cerr);

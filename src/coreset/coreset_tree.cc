@@ -755,6 +755,11 @@ Coreset CoresetTree::coreset(int level) const {
 
 Eigen::Index CoresetTree::size() const { return built(state_).n(); }
 const Labels& CoresetTree::classes() const { return built(state_).classes; }
+const ClassNames& CoresetTree::class_names() const { return built(state_).class_names; }
+void CoresetTree::set_class_names(ClassNames names) {
+  built(state_);
+  state_->class_names = std::move(names);
+}
 Eigen::Index CoresetTree::num_leaves() const {
   const State& s = built(state_);
   return (s.n() + s.chunk - 1) / s.chunk;

@@ -116,6 +116,11 @@ void write_payload(Writer& w, const CoresetTreeParams& p, const CoresetTreeState
   w.put<double>(s.misfit_ridge);
   w.put<std::int64_t>(s.stale);
   w.put_vector(s.classes);
+  w.put<std::uint64_t>(s.class_names.size());
+  for (const auto& [label, name] : s.class_names) {
+    w.put<Label>(label);
+    w.put_array(name.data(), name.size());
+  }
   w.put_vector(s.label);
   w.put_vector(s.weight);
   w.put_vector(s.ids);
@@ -172,6 +177,12 @@ void read_payload(Reader& r, CoresetTreeParams& p, CoresetTreeState& s) {
   s.misfit_ridge = r.get<double>();
   s.stale = r.get<std::int64_t>();
   s.classes = r.get_vector<Label>();
+  const auto names = r.get<std::uint64_t>();
+  for (std::uint64_t j = 0; j < names; ++j) {
+    const Label label = r.get<Label>();
+    const std::vector<char> name = r.get_vector<char>();
+    s.class_names[label] = std::string(name.begin(), name.end());
+  }
   s.label = r.get_vector<int>();
   s.weight = r.get_vector<double>();
   s.ids = r.get_vector<SampleId>();

@@ -43,6 +43,7 @@ class CoresetTreeState {
   Eigen::VectorXd feature_mean;     // d
   RowMatrixXd projection;           // r × d PCA components; empty = identity after centring
   Labels classes;                   // sorted
+  ClassNames class_names;
   std::vector<int> label;           // class index per sample
   std::vector<double> weight;
   std::vector<SampleId> ids;

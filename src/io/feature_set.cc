@@ -1,3 +1,4 @@
+#include <coreclean/core/class_names.h>
 #include <coreclean/io/feature_set.h>
 
 #include <algorithm>
@@ -21,9 +22,6 @@ constexpr std::string_view kXTest = "X_test.npy";
 constexpr std::string_view kYTest = "y_test.npy";
 constexpr std::string_view kIds = "ids.npy";
 constexpr std::string_view kClasses = "classes.json";
-// find_class lists at most this many known classes, so that a message stays readable.
-constexpr std::size_t kMaxListedClasses = 100;
-
 std::filesystem::path file_in(const std::filesystem::path& dir, std::string_view file) {
   return dir / std::filesystem::path(file);
 }
@@ -111,35 +109,11 @@ void write_matrix(const std::filesystem::path& path, const SampleMatrix& x) {
 }  // namespace
 
 std::string FeatureSet::class_name(Label label) const {
-  const auto it = class_names.find(label);
-  return it != class_names.end() ? it->second : std::to_string(label);
+  return coreclean::class_name(class_names, label);
 }
 
 Label FeatureSet::find_class(const std::string& name_or_id) const {
-  // Names take precedence: a class may be named like another class's number, and a user who
-  // typed a name from classes.json means that class.
-  for (const auto& [label, name] : class_names) {
-    if (name == name_or_id) return label;
-  }
-  std::set<Label> known(y_train.begin(), y_train.end());
-  for (const auto& entry : class_names) known.insert(entry.first);
-  if (const auto label = parse_integer(name_or_id); label.has_value() && known.contains(*label))
-    return *label;
-
-  std::string listed;
-  std::size_t count = 0;
-  for (const Label label : known) {
-    if (count == kMaxListedClasses) {
-      listed += fmt::format(", ... ({} more)", known.size() - count);
-      break;
-    }
-    if (count++ > 0) listed += ", ";
-    const auto it = class_names.find(label);
-    listed +=
-        it != class_names.end() ? fmt::format("{} ({})", label, it->second) : std::to_string(label);
-  }
-  throw InvalidArgument(fmt::format("unknown class '{}'; known classes: {}", name_or_id,
-                                    known.empty() ? std::string("none") : listed));
+  return coreclean::find_class(class_names, y_train, name_or_id);
 }
 
 FeatureSet load_feature_set(const std::filesystem::path& dir) {

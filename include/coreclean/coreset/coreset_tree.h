@@ -42,9 +42,9 @@
 /// r̃ × r̃ factorisation), but only the samples in touched leaves are re-scored: importances
 /// elsewhere are refreshed lazily, by refresh().
 
+#include <coreclean/core/class_names.h>
 #include <coreclean/core/context.h>
 #include <coreclean/core/types.h>
-#include <coreclean/linear/logistic_regression.h>
 
 #include <cstdint>
 #include <filesystem>
@@ -197,6 +197,9 @@ class CoresetTree {
   /// Number of samples (removed ones included), classes, leaves and nodes.
   [[nodiscard]] Eigen::Index size() const;
   [[nodiscard]] const Labels& classes() const;
+  /// Names of the classes (saved with the tree; may be empty).
+  [[nodiscard]] const ClassNames& class_names() const;
+  void set_class_names(ClassNames names);
   [[nodiscard]] Eigen::Index num_leaves() const;
   [[nodiscard]] Eigen::Index num_nodes() const;
   [[nodiscard]] Eigen::Index chunk_size() const;

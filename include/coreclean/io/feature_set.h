@@ -11,6 +11,7 @@
 ///   ids.npy       n integer sample ids (e.g. COCO annotation ids), optional; default 0..n-1
 ///   classes.json  {"<label>": "<name>", ...}, optional
 
+#include <coreclean/core/class_names.h>
 #include <coreclean/core/types.h>
 #include <coreclean/io/npy.h>
 
@@ -28,7 +29,7 @@ struct FeatureSet {
   std::optional<SampleMatrix> x_test;  ///< m × d, when the directory has a test split
   Labels y_test;                      ///< m (empty without a test split)
   std::vector<SampleId> ids;          ///< n unique ids; 0..n-1 when ids.npy is absent
-  std::map<Label, std::string> class_names;  ///< from classes.json; may be empty
+  ClassNames class_names;  ///< from classes.json; may be empty
 
   /// Human-readable name of a label: its classes.json name, or the number.
   std::string class_name(Label label) const;

@@ -1,0 +1,52 @@
+#ifndef CORECLEAN_APPS_CLI_TREE_COMMANDS_H_
+#define CORECLEAN_APPS_CLI_TREE_COMMANDS_H_
+
+// `coreclean build`, `rank` and `update`: the coreset tree from the command line.
+
+#include <coreclean/core/context.h>
+
+#include <filesystem>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace coreclean::cli {
+
+/// Options of `coreclean build`.
+struct BuildOptions {
+  std::filesystem::path features;   ///< features directory
+  std::vector<std::string> classes; ///< keep only these classes (names or ids); empty = all
+  long chunk_size = 0;              ///< samples per leaf; 0 = automatic
+  std::string optimized_for = "cleaning";  ///< cleaning | training
+  std::filesystem::path out;        ///< tree file to write
+};
+
+/// Options of `coreclean rank`.
+struct RankOptions {
+  std::filesystem::path tree;
+  std::string class_name = "all";   ///< a class name or id, or "all"
+  long top = 60;
+  bool include_seen = false;
+  bool mark_seen = false;
+  std::optional<std::filesystem::path> out;  ///< CSV file; standard output when absent
+};
+
+/// Options of `coreclean update`.
+struct UpdateOptions {
+  std::filesystem::path tree;
+  std::filesystem::path decisions;  ///< CSV: id,decision,new_label
+};
+
+/// Builds a tree from a features directory and saves it. Returns the exit code.
+int run_build(const BuildOptions& options, const Context& context, std::ostream& out);
+/// Prints (or writes) the most important samples as CSV:
+/// id,label,importance,misfit,atypical,suggested_label.
+int run_rank(const RankOptions& options, const Context& context, std::ostream& out);
+/// Applies keep / relabel / delete decisions to a tree file, atomically; every row is validated
+/// before anything changes.
+int run_update(const UpdateOptions& options, const Context& context, std::ostream& out);
+
+}  // namespace coreclean::cli
+
+#endif  // CORECLEAN_APPS_CLI_TREE_COMMANDS_H_

@@ -1,0 +1,34 @@
+#ifndef CORECLEAN_IO_CSV_H_
+#define CORECLEAN_IO_CSV_H_
+
+/// @file
+/// Small CSV reader and writer (RFC 4180: commas, double-quoted fields with "" escapes, CRLF or
+/// LF line ends) for review and decision files.
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace coreclean::io {
+
+/// A parsed CSV file: the header and the data rows, each with its 1-based line number.
+struct CsvTable {
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;
+  std::vector<int> line;  ///< line number of each row in the file (for error messages)
+
+  /// Index of a header column, or −1.
+  [[nodiscard]] int column(const std::string& name) const;
+};
+
+/// Reads a CSV file; blank lines are skipped. Throws IoError when unreadable and FormatError
+/// (naming the file and line) for an unterminated quote or a row with more fields than the
+/// header.
+CsvTable read_csv(const std::filesystem::path& path);
+
+/// Quotes a field when it contains a comma, quote or line break.
+std::string csv_field(const std::string& value);
+
+}  // namespace coreclean::io
+
+#endif  // CORECLEAN_IO_CSV_H_

@@ -1,0 +1,130 @@
+// `coreclean build`, `rank`, `update`: in-process and as a process for exit codes.
+#include "tree_commands.h"
+
+#include <coreclean/coreset/coreset_tree.h>
+#include <coreclean/io/csv.h>
+#include <coreclean/io/feature_set.h>
+
+#include "testing/data.h"
+#include "testing/helpers.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace coreclean::cli {
+namespace {
+
+// A features directory with labels 2, 5, 8 named two, five, eight and ids 100, 101, ...
+void write_features(const std::filesystem::path& dir) {
+  const auto data = testing::make_blobs(300, 5, 3, 1.5, 0.1, 41);
+  io::FeatureSet fs;
+  fs.x_train = io::SampleMatrix(data.x);
+  fs.y_train = data.y;
+  for (int i = 0; i < 300; ++i) fs.ids.push_back(100 + i);
+  fs.class_names = {{2, "two"}, {5, "five"}, {8, "eight"}};
+  io::save_feature_set(dir, fs);
+}
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// build keeps the requested classes and names; rank prints the contract's CSV, highest first,
+// for a class given by name; --mark-seen makes the next rank continue after those.
+TEST(CliTree, BuildRankAndMarkSeen) {
+  testing::TempDir dir;
+  write_features(dir / "features");
+  BuildOptions b;
+  b.features = dir / "features";
+  b.classes = {"five", "8"};
+  b.out = dir / "t.tree";
+  std::ostringstream log;
+  ASSERT_EQ(run_build(b, Context(), log), 0);
+  const coreset::CoresetTree tree = coreset::load_tree(b.out);
+  EXPECT_EQ(tree.classes(), (Labels{5, 8}));
+  EXPECT_EQ(tree.class_names().at(5), "five");
+
+  RankOptions r;
+  r.tree = b.out;
+  r.class_name = "eight";
+  r.top = 5;
+  r.mark_seen = true;
+  std::ostringstream first;
+  ASSERT_EQ(run_rank(r, Context(), first), 0);
+  std::istringstream lines(first.str());
+  std::string header, line;
+  std::getline(lines, header);
+  EXPECT_EQ(header, "id,label,importance,misfit,atypical,suggested_label");
+  std::vector<SampleId> ids;
+  double previous = 1e300;
+  while (std::getline(lines, line)) {
+    std::istringstream fields(line);
+    std::string id, label, importance;
+    std::getline(fields, id, ',');
+    std::getline(fields, label, ',');
+    std::getline(fields, importance, ',');
+    EXPECT_EQ(label, "8");
+    EXPECT_LE(std::stod(importance), previous);
+    previous = std::stod(importance);
+    ids.push_back(std::stoll(id));
+  }
+  ASSERT_EQ(ids.size(), 5u);
+  std::ostringstream second;
+  ASSERT_EQ(run_rank(r, Context(), second), 0);
+  for (SampleId id : ids) EXPECT_EQ(second.str().find("\n" + std::to_string(id) + ","), std::string::npos);
+}
+
+// update applies keep / relabel / delete; a bad row changes nothing and exits 2 naming the row,
+// the column and the value.
+TEST(CliTree, UpdateAppliesDecisionsOrNothing) {
+  testing::TempDir dir;
+  write_features(dir / "features");
+  BuildOptions b;
+  b.features = dir / "features";
+  b.out = dir / "t.tree";
+  std::ostringstream log;
+  ASSERT_EQ(run_build(b, Context(), log), 0);
+  const coreset::CoresetTree before = coreset::load_tree(b.out);
+  const Label label_105 = before.score(105).label;
+  const std::string relabel_to = label_105 == 2 ? "five" : "two";
+  std::ofstream(dir / "ok.csv") << "id,decision,new_label\n105,relabel," << relabel_to
+                                << "\n106,delete,\n107,keep,\n";
+  UpdateOptions u{b.out, dir / "ok.csv"};
+  ASSERT_EQ(run_update(u, Context(), log), 0);
+  const coreset::CoresetTree after = coreset::load_tree(b.out);
+  EXPECT_EQ(after.score(105).label, label_105 == 2 ? 5 : 2);
+  EXPECT_EQ(after.score(106).weight, 0.0);
+  EXPECT_EQ(after.score(107).label, before.score(107).label);
+
+  const std::string saved = slurp(b.out);
+  const std::string exe = testing::shell_quote(CORECLEAN_CLI_PATH);
+  struct Bad {
+    std::string csv, expect;
+  };
+  for (const Bad& bad : {Bad{"id,decision,new_label\n108,keep,\n109,relabel,seven\n", ":3: column new_label"},
+                         Bad{"id,decision,new_label\nabc,keep,\n", ":2: column id: 'abc'"},
+                         Bad{"id,decision,new_label\n108,maybe,\n", ":2: column decision: 'maybe'"},
+                         Bad{"id,decision,new_label\n99999,keep,\n", "99999 is not a sample"},
+                         Bad{"id,decision,new_label\n108,relabel,\n", "column new_label: empty"}}) {
+    std::ofstream(dir / "bad.csv") << bad.csv;
+    const auto r = testing::run_command(exe + " update --tree " + testing::shell_quote(b.out.string()) +
+                                        " --decisions " + testing::shell_quote((dir / "bad.csv").string()));
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find(bad.expect), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("bad.csv"), std::string::npos) << r.output;
+    EXPECT_EQ(slurp(b.out), saved) << "tree changed by a refused update";
+  }
+  // Unknown class for rank, and a file that is not a tree.
+  auto r = testing::run_command(exe + " rank --tree " + testing::shell_quote(b.out.string()) + " --class nine");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("unknown class 'nine'"), std::string::npos) << r.output;
+  r = testing::run_command(exe + " rank --tree " + testing::shell_quote((dir / "ok.csv").string()));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("not a coreclean tree file"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace coreclean::cli
