@@ -80,6 +80,21 @@ int main(int argc, char** argv) {
       ->required();
   update_cmd->add_option("--decisions", update.decisions, "Decisions CSV")->required();
 
+  FitOptions fit;
+  auto* fit_cmd = app.add_subcommand(
+      "fit", "Train a weighted logistic regression on a training tree's coreset; report its "
+             "k-fold AUC and training objective next to the full-data model's; write the model "
+             "(.npz, with the feature map).");
+  fit_cmd->add_option("--tree", fit.tree, "Tree built with --optimized-for training")->required();
+  fit_cmd->add_option("--level", fit.level, "0 = the root's coreset; deeper levels are larger")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  fit_cmd->add_option("--folds", fit.folds, "Folds of the AUC comparison")->capture_default_str();
+  fit_cmd->add_option("--C", fit.c, "Inverse regularisation strength")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  fit_cmd->add_option("--out", fit.out, "Model file (.npz)")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -96,6 +111,7 @@ int main(int argc, char** argv) {
           return run_rank(rank, ctx, std::cout);
         }
         if (*update_cmd) return run_update(update, ctx, std::cout);
+        if (*fit_cmd) return run_fit(fit, ctx, std::cout);
         return static_cast<int>(kExitBadInput);
       },
       std::cerr);

@@ -38,6 +38,15 @@ struct UpdateOptions {
   std::filesystem::path decisions;  ///< CSV: id,decision,new_label
 };
 
+/// Options of `coreclean fit`.
+struct FitOptions {
+  std::filesystem::path tree;   ///< a tree built with --optimized-for training
+  int level = 0;                ///< 0 = the root's coreset; deeper levels union more nodes
+  int folds = 5;
+  double c = 1.0;
+  std::filesystem::path out;    ///< model file (.npz)
+};
+
 /// Builds a tree from a features directory and saves it. Returns the exit code.
 int run_build(const BuildOptions& options, const Context& context, std::ostream& out);
 /// Prints (or writes) the most important samples as CSV:
@@ -46,6 +55,10 @@ int run_rank(const RankOptions& options, const Context& context, std::ostream& o
 /// Applies keep / relabel / delete decisions to a tree file, atomically; every row is validated
 /// before anything changes.
 int run_update(const UpdateOptions& options, const Context& context, std::ostream& out);
+/// Trains a weighted logistic regression on the tree's coreset, reports its k-fold AUC and
+/// training objective next to the full-data model's, and writes the model (with the feature
+/// map, so it applies to raw features) as .npz.
+int run_fit(const FitOptions& options, const Context& context, std::ostream& out);
 
 }  // namespace coreclean::cli
 

@@ -687,15 +687,11 @@ UpdateReport CoresetTree::update_features(std::span<const SampleId> ids, MatrixR
                              "coreset tree update: feature ({}, {}) of sample {} is {}", r, c,
                              ids[r], x(r, c));
   require_unique(ids);
+  const RowMatrixXf phi = map_features(x);
   std::vector<SampleChange> changes;
   for (std::size_t j = 0; j < ids.size(); ++j) {
     const Eigen::Index i = s.require_index(ids[j]);
-    const Eigen::RowVectorXd centred =
-        x.row(static_cast<Eigen::Index>(j)).cast<double>() - s.feature_mean.transpose();
-    const Eigen::RowVectorXf phi = s.projection.size() > 0
-                                       ? Eigen::RowVectorXf((centred * s.projection.transpose()).cast<float>())
-                                       : Eigen::RowVectorXf(centred.cast<float>());
-    changes.push_back({i, s.label[i], s.weight[i], phi});
+    changes.push_back({i, s.label[i], s.weight[i], Eigen::RowVectorXf(phi.row(static_cast<Eigen::Index>(j)))});
   }
   return apply_changes(s, params_, changes);
 }
@@ -770,6 +766,18 @@ Eigen::Index CoresetTree::num_nodes() const {
 Eigen::Index CoresetTree::chunk_size() const { return built(state_).chunk; }
 int CoresetTree::feature_dim() const { return static_cast<int>(built(state_).phi.cols()); }
 const RowMatrixXf& CoresetTree::features() const { return built(state_).phi; }
+const Eigen::VectorXd& CoresetTree::feature_mean() const { return built(state_).feature_mean; }
+const RowMatrixXd& CoresetTree::feature_projection() const { return built(state_).projection; }
+
+RowMatrixXf CoresetTree::map_features(MatrixRef x) const {
+  const State& s = built(state_);
+  CORECLEAN_THROW_IF_NOT(x.cols() == s.input_dim,
+                         "coreset tree: features have {} columns, the tree was built on {}",
+                         x.cols(), s.input_dim);
+  const RowMatrixXd centred = x.cast<double>().rowwise() - s.feature_mean.transpose();
+  if (s.projection.size() == 0) return centred.cast<float>();
+  return (centred * s.projection.transpose()).cast<float>();
+}
 std::vector<Eigen::MatrixXd> CoresetTree::class_grams() const { return built(state_).class_gram; }
 
 NodeSummary CoresetTree::node(Eigen::Index index) const {

@@ -4,6 +4,8 @@
 #include <coreclean/coreset/coreset_tree.h>
 #include <coreclean/io/csv.h>
 #include <coreclean/io/feature_set.h>
+#include <coreclean/io/npz.h>
+#include <coreclean/core/error.h>
 
 #include "testing/data.h"
 #include "testing/helpers.h"
@@ -124,6 +126,33 @@ TEST(CliTree, UpdateAppliesDecisionsOrNothing) {
   r = testing::run_command(exe + " rank --tree " + testing::shell_quote((dir / "ok.csv").string()));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("not a coreclean tree file"), std::string::npos) << r.output;
+}
+
+// fit trains on a training tree's coreset, reports both AUCs and writes a model that reproduces
+// the tree's classes; a cleaning tree is refused.
+TEST(CliTree, FitOnTrainingCoreset) {
+  testing::TempDir dir;
+  write_features(dir / "features");
+  BuildOptions b;
+  b.features = dir / "features";
+  b.optimized_for = "training";
+  b.chunk_size = 100;
+  b.out = dir / "t.tree";
+  std::ostringstream log;
+  ASSERT_EQ(run_build(b, Context(), log), 0);
+  FitOptions f;
+  f.tree = b.out;
+  f.out = dir / "model.npz";
+  std::ostringstream report;
+  ASSERT_EQ(run_fit(f, Context(), report), 0);
+  EXPECT_NE(report.str().find("5-fold AUC: coreset model"), std::string::npos) << report.str();
+  const auto model = io::read_npz(f.out);
+  EXPECT_EQ(model.at("coef").shape(), (std::vector<std::int64_t>{3, 5}));
+  EXPECT_EQ(model.at("classes").size(), 3);
+  EXPECT_LT(model.at("coreset_ids").size(), 300);
+  b.optimized_for = "cleaning";
+  ASSERT_EQ(run_build(b, Context(), log), 0);
+  EXPECT_THROW(run_fit(f, Context(), report), InvalidArgument);
 }
 
 }  // namespace

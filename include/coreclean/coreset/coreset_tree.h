@@ -211,6 +211,12 @@ class CoresetTree {
   [[nodiscard]] std::vector<Eigen::MatrixXd> class_grams() const;
   /// The mapped features φ(x) of every sample (n × r).
   [[nodiscard]] const RowMatrixXf& features() const;
+  /// Applies the build's feature map to new samples: x (m × d, the build's width) → m × r.
+  [[nodiscard]] RowMatrixXf map_features(MatrixRef x) const;
+  /// The feature map's centre μ (d) and, when the input was reduced, its PCA components (r × d;
+  /// empty otherwise): φ(x) = (x − μ) Pᵀ, or x − μ.
+  [[nodiscard]] const Eigen::VectorXd& feature_mean() const;
+  [[nodiscard]] const RowMatrixXd& feature_projection() const;
 
   /// Bitwise equality of the whole state (used to check save/load).
   [[nodiscard]] bool operator==(const CoresetTree& other) const;
