@@ -263,18 +263,9 @@ int run_fit(const FitOptions& options, const Context& context, std::ostream& out
   // Final models on everything, and the full-data objective of each.
   linear::LogisticRegression full(params), coreset_model(params);
   full.fit(x, y, w, context);
-  std::vector<Eigen::Index> core_rows;
-  for (Eigen::Index i = 0; i < x.rows(); ++i)
-    if (core_weight[i] > 0.0) core_rows.push_back(i);
-  RowMatrixXf xc(static_cast<Eigen::Index>(core_rows.size()), x.cols());
-  Labels yc(core_rows.size());
-  std::vector<double> wc(core_rows.size());
-  for (std::size_t j = 0; j < core_rows.size(); ++j) {
-    xc.row(static_cast<Eigen::Index>(j)) = x.row(core_rows[j]);
-    yc[j] = y[core_rows[j]];
-    wc[j] = core_weight[core_rows[j]];
-  }
-  coreset_model.fit(xc, yc, wc, context);
+  Eigen::Index core_rows = 0;
+  for (double cw : core_weight) core_rows += cw > 0.0 ? 1 : 0;
+  coreset_model = tree.fit(params, options.level, context);
   CORECLEAN_CLI_REQUIRE(coreset_model.classes() == classes,
                         "the coreset at level {} lacks some classes; use a deeper --level",
                         options.level);
@@ -305,7 +296,7 @@ int run_fit(const FitOptions& options, const Context& context, std::ostream& out
       "(relative excess {:+.3e})\n"
       "model written to {} (apply as: scores = ((x − feature_mean) · feature_projectionᵀ) · coefᵀ "
       "+ intercept)\n",
-      core_rows.size(), x.rows(), options.level, options.folds, auc_core, auc_full,
+      core_rows, x.rows(), options.level, options.folds, auc_core, auc_full,
       auc_core - auc_full, f_core, f_full, f_core / f_full - 1.0, options.out.string());
   return kExitOk;
 }

@@ -749,6 +749,22 @@ Coreset CoresetTree::coreset(int level) const {
   return out;
 }
 
+linear::LogisticRegression CoresetTree::fit(const linear::LogisticRegressionParams& params,
+                                            int level, const Context& context) const {
+  const State& s = built(state_);
+  const Coreset core = coreset(level);
+  RowMatrixXf x(static_cast<Eigen::Index>(core.ids.size()), s.phi.cols());
+  Labels y(core.ids.size());
+  for (std::size_t j = 0; j < core.ids.size(); ++j) {
+    const Eigen::Index i = s.require_index(core.ids[j]);
+    x.row(static_cast<Eigen::Index>(j)) = s.phi.row(i);
+    y[j] = s.classes[s.label[i]];
+  }
+  linear::LogisticRegression model(params);
+  model.fit(x, y, core.weights, context);
+  return model;
+}
+
 Eigen::Index CoresetTree::size() const { return built(state_).n(); }
 const Labels& CoresetTree::classes() const { return built(state_).classes; }
 const ClassNames& CoresetTree::class_names() const { return built(state_).class_names; }

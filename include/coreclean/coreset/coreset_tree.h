@@ -45,6 +45,7 @@
 #include <coreclean/core/class_names.h>
 #include <coreclean/core/context.h>
 #include <coreclean/core/types.h>
+#include <coreclean/linear/logistic_regression.h>
 
 #include <cstdint>
 #include <filesystem>
@@ -193,6 +194,11 @@ class CoresetTree {
   /// The weighted coreset of the nodes at `level` above the root (0 = the root's coreset; larger
   /// levels union the coresets of that many levels down). Training trees only.
   [[nodiscard]] Coreset coreset(int level = 0) const;
+  /// Trains a weighted logistic regression on coreset(level), in the tree's feature space:
+  /// apply it to map_features(x). Training trees only.
+  [[nodiscard]] linear::LogisticRegression fit(const linear::LogisticRegressionParams& params = {},
+                                               int level = 0,
+                                               const Context& context = Context()) const;
 
   /// Number of samples (removed ones included), classes, leaves and nodes.
   [[nodiscard]] Eigen::Index size() const;
