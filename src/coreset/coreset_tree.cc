@@ -260,9 +260,11 @@ void score_samples(State& s, const CoresetTreeParams& p, const std::vector<Eigen
     if (p.optimized_for == OptimizedFor::kCleaning) {
       s.importance[i] = s.misfit[i] + p.atypical_weight * s.atypical[i];
     } else {
-      // Sensitivity bound: leverage (undo the class-average scaling) plus the uniform share.
+      // Sensitivity bound: the leverage share a_i / r̃ = atypical_i / W_c plus the uniform share
+      // w_i / W_c, in equal parts (each sums to about 1 over the class), as lightweight coresets
+      // do (Bachem, Lucic, Krause, KDD 2018): leverage alone over-samples outliers.
       const double wc = s.nodes[s.root()].class_weight[y];
-      s.importance[i] = s.atypical[i] * static_cast<double>(s.r1()) / wc + s.weight[i] / wc;
+      s.importance[i] = 0.5 * (s.atypical[i] + s.weight[i]) / wc;
     }
   }
 }

@@ -32,9 +32,10 @@
 ///   importance_i = misfit_i + atypical_weight · atypical_i   (0 for deleted samples)
 ///
 /// Both parts depend on global sums only, so importances are comparable across leaves and
-/// classes. For training (optimized_for = training) the importance is the classical
-/// sensitivity bound a_i + w_i / W_c, and every node keeps a weighted coreset sampled from its
-/// children's coresets by importance.
+/// classes. For training (optimized_for = training) the importance is a sensitivity bound that
+/// mixes the leverage share and the uniform share in equal parts, ½ (a_i / r̃ + w_i / W_c), and
+/// every node keeps a weighted coreset sampled from its children's coresets by importance
+/// (per-class quotas, weights u / (m p)).
 ///
 /// Incremental updates recompute the summaries of the touched leaves and their ancestors exactly
 /// (equal to a fresh build over the same leaf assignment up to round-off), and the root's
