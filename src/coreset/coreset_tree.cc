@@ -148,19 +148,23 @@ void factor_class(State& s, int c, const CoresetTreeParams& p) {
 }
 
 // Rebuilds the global model from the root; chooses λ by leave-one-out error when asked.
-void solve_model(State& s, const CoresetTreeParams& p, bool choose_ridge,
+void solve_model(State& s, const CoresetTreeParams& p, bool choose_ridge, bool gram_changed,
                  const std::vector<int>& classes_to_factor);
 
-// LOO scores F₋ᵢ (rows) and h for the given samples under ridge λ.
-void loo_scores(const State& s, const std::vector<Eigen::Index>& rows, double lambda,
-                Eigen::MatrixXd& f_loo, Eigen::VectorXd& h) {
-  const Eigen::MatrixXd a = augmented_rows(s, rows);
-  const Eigen::MatrixXd proj = a * s.model.eigenvectors;  // P = Φ̃ V
+// P = Φ̃ V for the given samples: their coordinates in the eigenbasis of G. Computed once, it
+// serves every ridge λ: (G + λI)⁻¹ = V (E + λ)⁻¹ Vᵀ.
+Eigen::MatrixXd eigen_coordinates(const State& s, const std::vector<Eigen::Index>& rows) {
+  return augmented_rows(s, rows) * s.model.eigenvectors;
+}
+
+// LOO scores F₋ᵢ (rows) and h for the given samples under ridge λ, from their P.
+void loo_scores(const State& s, const std::vector<Eigen::Index>& rows, const Eigen::MatrixXd& proj,
+                double lambda, Eigen::MatrixXd& f_loo, Eigen::VectorXd& h) {
   const Eigen::VectorXd inv = (s.model.eigenvalues.array() + lambda).inverse().matrix();
   h.resize(static_cast<Eigen::Index>(rows.size()));
   for (Eigen::Index j = 0; j < h.size(); ++j)
     h[j] = s.weight[rows[j]] * (proj.row(j).array().square() * inv.transpose().array()).sum();
-  f_loo = proj * inv.asDiagonal() * s.model.vt_moments;  // F = Φ̃ Θ
+  f_loo = proj * (inv.asDiagonal() * s.model.vt_moments);  // F = Φ̃ Θ
   for (Eigen::Index j = 0; j < h.size(); ++j) {
     const int y = s.label[rows[j]];
     const double denom = std::max(1.0 - h[j], kMinOneMinusH);
@@ -169,15 +173,18 @@ void loo_scores(const State& s, const std::vector<Eigen::Index>& rows, double la
   }
 }
 
-void solve_model(State& s, const CoresetTreeParams& p, bool choose_ridge,
+void solve_model(State& s, const CoresetTreeParams& p, bool choose_ridge, bool gram_changed,
                  const std::vector<int>& classes_to_factor) {
   const TreeNode& root = s.nodes[s.root()];
-  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(root.gram);
-  CORECLEAN_THROW_IF_NOT_AS(InternalError, eig.info() == Eigen::Success,
-                            "coreset tree: eigendecomposition of the {} × {} Gram matrix failed",
-                            s.r1(), s.r1());
-  s.model.eigenvalues = eig.eigenvalues().cwiseMax(0.0);
-  s.model.eigenvectors = eig.eigenvectors();
+  // Relabels leave G (label-free) unchanged: only the moments move.
+  if (gram_changed || s.model.eigenvectors.size() == 0) {
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(root.gram);
+    CORECLEAN_THROW_IF_NOT_AS(InternalError, eig.info() == Eigen::Success,
+                              "coreset tree: eigendecomposition of the {} × {} Gram matrix failed",
+                              s.r1(), s.r1());
+    s.model.eigenvalues = eig.eigenvalues().cwiseMax(0.0);
+    s.model.eigenvectors = eig.eigenvectors();
+  }
   s.model.vt_moments = s.model.eigenvectors.transpose() * root.moments;
   const double scale = std::max(mean_feature_diagonal(root.gram), 1e-300);
   if (choose_ridge) {
@@ -185,11 +192,12 @@ void solve_model(State& s, const CoresetTreeParams& p, bool choose_ridge,
     std::vector<Eigen::Index> rows;
     for (Eigen::Index i = 0; i < s.n(); ++i)
       if (s.weight[i] > 0.0) rows.push_back(i);
+    const Eigen::MatrixXd proj = eigen_coordinates(s, rows);
     double best_err = 2.0, best_sq = 0.0;
     for (double rel : p.misfit_ridges) {
       Eigen::MatrixXd f;
       Eigen::VectorXd h;
-      loo_scores(s, rows, rel * scale, f, h);
+      loo_scores(s, rows, proj, rel * scale, f, h);
       double err = 0.0, sq = 0.0, total = 0.0;
       for (std::size_t j = 0; j < rows.size(); ++j) {
         const Eigen::Index jj = static_cast<Eigen::Index>(j);
@@ -230,7 +238,7 @@ void score_samples(State& s, const CoresetTreeParams& p, const std::vector<Eigen
   if (rows.empty()) return;
   Eigen::MatrixXd f;
   Eigen::VectorXd h;
-  loo_scores(s, rows, s.model.lambda, f, h);
+  loo_scores(s, rows, eigen_coordinates(s, rows), s.model.lambda, f, h);
   // Leverage within the labelled class, one class at a time.
   std::vector<std::vector<Eigen::Index>> by_class(s.k());
   for (std::size_t j = 0; j < rows.size(); ++j) by_class[s.label[rows[j]]].push_back(static_cast<Eigen::Index>(j));
@@ -489,7 +497,7 @@ void CoresetTree::build(MatrixRef x, std::span<const Label> y,
   s->suggested.assign(n, 0);
 
   context.report_progress(2, 3, "coreset tree: importance");
-  solve_model(*s, params_, true, all_classes(*s));
+  solve_model(*s, params_, true, true, all_classes(*s));
   score_samples(*s, params_, all_samples(*s));
   if (params_.optimized_for == OptimizedFor::kTraining) sample_all_coresets(*s, params_);
   context.report_progress(3, 3, "coreset tree: importance");
@@ -585,53 +593,55 @@ UpdateReport apply_changes(State& s, const CoresetTreeParams& p,
   UpdateReport report;
   std::set<Eigen::Index> touched_leaves;
   std::set<int> touched_classes;
+  std::vector<Eigen::Index> changed;
   bool gram_changed = false;
+  // Adds sign · w φ̃φ̃ᵀ of sample i (with its current label, weight, features) to its leaf and
+  // its class's root Gram: rank-one steps, O(r̃²) per sample however large the leaf.
+  auto account = [&](Eigen::Index i, double sign) {
+    if (s.weight[i] <= 0.0) return;
+    const Eigen::VectorXd v = s.augmented(i);
+    const double w = sign * s.weight[i];
+    TreeNode& leaf = s.nodes[s.leaf_of(i)];
+    leaf.gram.noalias() += w * v * v.transpose();
+    leaf.moments.col(s.label[i]) += w * v;
+    leaf.class_weight[s.label[i]] += w;
+    leaf.class_count[s.label[i]] += sign > 0 ? 1 : -1;
+    s.class_gram[s.label[i]].noalias() += w * v * v.transpose();
+    touched_classes.insert(s.label[i]);
+  };
   for (const SampleChange& ch : changes) {
     const Eigen::Index i = ch.index;
-    const int old_label = s.label[i];
-    const double old_weight = s.weight[i];
     const bool phi_changes = ch.new_phi.has_value();
-    if (old_label == ch.new_label && old_weight == ch.new_weight && !phi_changes) continue;
-    if (old_weight > 0.0) {
-      const Eigen::VectorXd v = s.augmented(i);
-      s.class_gram[old_label].noalias() -= old_weight * v * v.transpose();
-      touched_classes.insert(old_label);
-    }
+    if (s.label[i] == ch.new_label && s.weight[i] == ch.new_weight && !phi_changes) continue;
+    gram_changed = gram_changed || s.weight[i] != ch.new_weight || phi_changes;
+    account(i, -1.0);
     s.label[i] = ch.new_label;
     s.weight[i] = ch.new_weight;
     if (phi_changes) s.phi.row(i) = *ch.new_phi;
-    if (ch.new_weight > 0.0) {
-      const Eigen::VectorXd v = s.augmented(i);
-      s.class_gram[ch.new_label].noalias() += ch.new_weight * v * v.transpose();
-      touched_classes.insert(ch.new_label);
-    }
-    gram_changed = gram_changed || old_weight != ch.new_weight || phi_changes;
+    account(i, +1.0);
     touched_leaves.insert(s.leaf_of(i));
-    ++report.samples_changed;
+    changed.push_back(i);
   }
-  if (touched_leaves.empty()) return report;
-  // Leaves, then their ancestors level by level (a node's index exceeds its children's).
-  std::set<Eigen::Index> to_update(touched_leaves.begin(), touched_leaves.end());
+  report.samples_changed = static_cast<Eigen::Index>(changed.size());
+  if (changed.empty()) return report;
+  // Ancestors are exact sums of their children; a node's index exceeds its children's, so
+  // ascending order recomputes children first.
+  std::set<Eigen::Index> ancestors;
   for (Eigen::Index leaf : touched_leaves)
-    for (Eigen::Index a = s.nodes[leaf].parent; a >= 0; a = s.nodes[a].parent) to_update.insert(a);
-  for (Eigen::Index j : to_update) {
-    if (s.nodes[j].left < 0) {
-      summarize_leaf(s, s.nodes[j]);
-    } else {
-      summarize_internal(s.nodes, s.nodes[j]);
-    }
+    for (Eigen::Index a = s.nodes[leaf].parent; a >= 0; a = s.nodes[a].parent) ancestors.insert(a);
+  for (Eigen::Index j : ancestors) summarize_internal(s.nodes, s.nodes[j]);
+  report.nodes_touched = static_cast<Eigen::Index>(touched_leaves.size() + ancestors.size());
+  solve_model(s, p, false, gram_changed,
+              std::vector<int>(touched_classes.begin(), touched_classes.end()));
+  // Only the changed samples are re-scored now; the others keep their scores until refresh().
+  score_samples(s, p, changed);
+  report.samples_rescored = static_cast<Eigen::Index>(changed.size());
+  s.stale += 1;
+  if (p.optimized_for == OptimizedFor::kTraining) {
+    std::set<Eigen::Index> nodes(touched_leaves.begin(), touched_leaves.end());
+    nodes.insert(ancestors.begin(), ancestors.end());
+    for (Eigen::Index j : nodes) sample_coreset(s, p, j);
   }
-  report.nodes_touched = static_cast<Eigen::Index>(to_update.size());
-  (void)gram_changed;
-  solve_model(s, p, false, std::vector<int>(touched_classes.begin(), touched_classes.end()));
-  std::vector<Eigen::Index> rescore;
-  for (Eigen::Index leaf : touched_leaves)
-    for (Eigen::Index i = s.nodes[leaf].begin; i < s.nodes[leaf].end; ++i) rescore.push_back(i);
-  score_samples(s, p, rescore);
-  report.samples_rescored = static_cast<Eigen::Index>(rescore.size());
-  if (report.samples_rescored < s.n()) s.stale += 1;
-  if (p.optimized_for == OptimizedFor::kTraining)
-    for (Eigen::Index j : to_update) sample_coreset(s, p, j);
   return report;
 }
 
@@ -701,7 +711,7 @@ UpdateReport CoresetTree::update_features(std::span<const SampleId> ids, MatrixR
 void CoresetTree::refresh() {
   State& s = *state_;
   built(state_);
-  solve_model(s, params_, true, all_classes(s));
+  solve_model(s, params_, true, true, all_classes(s));
   score_samples(s, params_, all_samples(s));
   if (params_.optimized_for == OptimizedFor::kTraining) sample_all_coresets(s, params_);
   s.stale = 0;

@@ -3,43 +3,17 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <fstream>
 #include <limits>
-#include <typeinfo>
 
 #include "testing/helpers.h"
 
 namespace coreclean::io {
 namespace {
 
+using coreclean::testing::contains;
+using coreclean::testing::error_of;
 using coreclean::testing::TempDir;
-
-// Runs f and returns the message of the exception of type E it throws; any other outcome fails
-// the test (and returns "").
-template <typename E, typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected " << typeid(E).name() << ", got " << typeid(e).name() << ": "
-                  << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "expected " << typeid(E).name() << ", but nothing was thrown";
-  return {};
-}
-
-::testing::AssertionResult contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
-}
-
-void write_text(const std::filesystem::path& path, std::string_view text) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-}
+using coreclean::testing::write_text;
 
 // n x d samples with distinct values.
 RowMatrixXf samples(Eigen::Index n, Eigen::Index d, float offset = 0) {

@@ -3,111 +3,24 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
-#include <fstream>
-#include <iterator>
-#include <typeinfo>
 
 #include "testing/helpers.h"
+#include "testing/npy_fixtures.h"
 
 namespace coreclean::io {
 namespace {
 
+using coreclean::testing::contains;
+using coreclean::testing::element_count;
+using coreclean::testing::error_of;
+using coreclean::testing::expected_bytes;
+using coreclean::testing::kCodes;
+using coreclean::testing::numpy_files;
+using coreclean::testing::read_text;
+using coreclean::testing::shape_name;
 using coreclean::testing::TempDir;
-
-// Runs f and returns the message of the exception of type E it throws; any other outcome fails
-// the test (and returns "").
-template <typename E, typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected " << typeid(E).name() << ", got " << typeid(e).name() << ": "
-                  << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "expected " << typeid(E).name() << ", but nothing was thrown";
-  return {};
-}
-
-::testing::AssertionResult contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
-}
-
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_text(const std::filesystem::path& path, std::string_view text) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-}
-
-struct Code {
-  DType dtype;
-  const char* code;
-};
-constexpr Code kCodes[] = {{DType::kFloat32, "f4"}, {DType::kFloat64, "f8"}, {DType::kInt32, "i4"},
-                           {DType::kInt64, "i8"},   {DType::kUInt8, "u1"},   {DType::kBool, "b1"}};
-// The shapes every dtype is tested with: scalar, empty, 1-d, 2-d, 3-d, empty 2-d.
-const std::vector<std::vector<std::int64_t>>& test_shapes() {
-  static const std::vector<std::vector<std::int64_t>> shapes = {{},     {0},       {5},
-                                                                {3, 4}, {2, 3, 4}, {0, 3}};
-  return shapes;
-}
-
-std::string shape_name(const std::vector<std::int64_t>& shape) {
-  if (shape.empty()) return "scalar";
-  std::string out;
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    if (i > 0) out += 'x';
-    out += std::to_string(shape[i]);
-  }
-  return out;
-}
-
-std::int64_t element_count(const std::vector<std::int64_t>& shape) {
-  std::int64_t n = 1;
-  for (auto d : shape) n *= d;
-  return n;
-}
-
-// The deterministic values of tests/oracle/npy_roundtrip.py's `values`, as raw bytes (the same
-// formulas as in test_npy.cc).
-std::vector<std::byte> expected_bytes(DType dtype, std::int64_t n) {
-  std::vector<std::byte> out(static_cast<std::size_t>(n) * dtype_size(dtype));
-  for (std::int64_t s = 0; s < n; ++s) {
-    const auto i = static_cast<std::uint64_t>(s);
-    std::byte* dst = out.data() + static_cast<std::size_t>(s) * dtype_size(dtype);
-    const double small = static_cast<double>(static_cast<std::int64_t>((i * 7919) % 2001) - 1000);
-    const auto put = [&](auto v) { std::memcpy(dst, &v, sizeof v); };
-    switch (dtype) {
-      case DType::kFloat32:
-        put(static_cast<float>(small / 8.0));
-        break;
-      case DType::kFloat64:
-        put(small / 1024.0);
-        break;
-      case DType::kInt32:
-        put(static_cast<std::int32_t>(
-            static_cast<std::int64_t>((i * 2654435761ULL) % 4294967296ULL) - 2147483648LL));
-        break;
-      case DType::kInt64:
-        put(static_cast<std::int64_t>(i * 11400714819323198485ULL));
-        break;
-      case DType::kUInt8:
-        put(static_cast<std::uint8_t>((i * 37 + 11) % 256));
-        break;
-      case DType::kBool:
-        put(static_cast<std::uint8_t>(i % 3 == 0));
-        break;
-    }
-  }
-  return out;
-}
+using coreclean::testing::test_shapes;
+using coreclean::testing::write_text;
 
 // An NpyArray holding the expected values of (dtype, shape).
 NpyArray expected_array(DType dtype, const std::vector<std::int64_t>& shape) {
@@ -125,17 +38,6 @@ NpyArray expected_array(DType dtype, const std::vector<std::int64_t>& shape) {
   if (!expected.empty() && std::memcmp(a.bytes(), expected.data(), expected.size()) != 0)
     return ::testing::AssertionFailure() << "values differ";
   return ::testing::AssertionSuccess();
-}
-
-// Folder of files written by numpy (tests/oracle/npy_roundtrip.py write), created once.
-const std::filesystem::path& numpy_files() {
-  static const TempDir dir;
-  static const bool written = [] {
-    coreclean::testing::run_oracle("npy_roundtrip.py", {"write", dir.path().string()});
-    return true;
-  }();
-  (void)written;
-  return dir.path();
 }
 
 // Every dtype x shape, keyed "<code>_<shape>" as the oracle expects.

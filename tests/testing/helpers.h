@@ -1,10 +1,16 @@
 #ifndef CORECLEAN_TESTS_TESTING_HELPERS_H_
 #define CORECLEAN_TESTS_TESTING_HELPERS_H_
 
-// Test helpers: temporary folders, running the oracle scripts, locating shared data.
+// Test helpers: temporary folders, files, expected exceptions, running the oracle scripts,
+// locating shared data.
 
+#include <gtest/gtest.h>
+
+#include <exception>
 #include <filesystem>
 #include <string>
+#include <string_view>
+#include <typeinfo>
 #include <vector>
 
 namespace coreclean::testing {
@@ -22,6 +28,31 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+/// Runs f and returns the message of the E it throws; any other outcome fails the test ("").
+template <typename E, typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "expected " << typeid(E).name() << ", got " << typeid(e).name() << ": "
+                  << e.what();
+    return {};
+  }
+  ADD_FAILURE() << "expected " << typeid(E).name() << ", but nothing was thrown";
+  return {};
+}
+
+/// Success when `text` contains `part`; otherwise a failure quoting both.
+::testing::AssertionResult contains(const std::string& text, const std::string& part);
+
+/// Writes `text` to `path` as is (binary), replacing the file.
+void write_text(const std::filesystem::path& path, std::string_view text);
+
+/// The whole content of the file at `path` (binary); empty when it cannot be read.
+std::string read_text(const std::filesystem::path& path);
 
 /// Result of a child process.
 struct CommandResult {

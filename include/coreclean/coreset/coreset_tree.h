@@ -37,11 +37,14 @@
 /// every node keeps a weighted coreset sampled from its children's coresets by importance
 /// (per-class quotas, weights u / (m p)).
 ///
-/// Incremental updates recompute the summaries of the touched leaves and their ancestors exactly
-/// (equal to a fresh build over the same leaf assignment up to round-off), and the root's
-/// per-class Gram matrices by rank-one updates. The global ridge model is re-solved at once (an
-/// r̃ × r̃ factorisation), but only the samples in touched leaves are re-scored: importances
-/// elsewhere are refreshed lazily, by refresh().
+/// Incremental updates change the summaries of the touched leaves and the root's per-class Gram
+/// matrices by rank-one steps and recompute the leaves' ancestors as sums of their children: equal
+/// to a fresh build over the same leaf assignment up to round-off, in O(r̃² per sample + r̃² per
+/// node on the paths). The global ridge model is re-solved at once (relabels only move the
+/// moments; removals and new features also redo an r̃ × r̃ eigendecomposition), and the changed
+/// samples are re-scored. Every other sample keeps the score it had — computed against the model
+/// before the update — until refresh() re-scores all (O(n r̃²)). The drift this allows is small:
+/// a few edits barely move a model fitted on all samples.
 
 #include <coreclean/core/class_names.h>
 #include <coreclean/core/context.h>
@@ -133,7 +136,7 @@ struct ImportantSamples {
 struct UpdateReport {
   Eigen::Index samples_changed = 0;  ///< samples whose label, weight or features changed
   Eigen::Index nodes_touched = 0;    ///< leaves and ancestors recomputed
-  Eigen::Index samples_rescored = 0; ///< samples whose importance was recomputed
+  Eigen::Index samples_rescored = 0; ///< samples whose importance was recomputed (the changed ones)
 };
 
 /// A weighted subset of the samples.
@@ -184,7 +187,7 @@ class CoresetTree {
   UpdateReport update_features(std::span<const SampleId> ids, MatrixRef x);
   /// Re-scores every sample against the current summaries (makes lazily stale scores exact).
   void refresh();
-  /// Samples re-scored lazily since the last full scoring (0 = all scores exact).
+  /// Updates applied since the last full scoring (0 = every score is exact).
   [[nodiscard]] Eigen::Index stale_updates() const;
 
   /// Scores of every sample, in build order.
