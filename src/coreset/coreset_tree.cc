@@ -1,4 +1,5 @@
 #include <coreclean/coreset/coreset_tree.h>
+#include <coreclean/linear/metrics.h>
 #include <coreclean/linear/pca.h>
 
 #include "core/check.h"
@@ -42,6 +43,10 @@ void CoresetTreeParams::validate() const {
                            "coreset tree: misfit ridge {} (must be > 0)", r);
   CORECLEAN_THROW_IF_NOT(coreset_size >= 0, "coreset tree: coreset_size = {} (must be >= 0)",
                          coreset_size);
+  CORECLEAN_THROW_IF_NOT(cross_fit_folds == 0 || cross_fit_folds >= 2,
+                         "coreset tree: cross_fit_folds = {} (0 = off, or >= 2)", cross_fit_folds);
+  CORECLEAN_THROW_IF_NOT(std::isfinite(cross_fit_c) && cross_fit_c > 0.0,
+                         "coreset tree: cross_fit_c = {} (must be > 0)", cross_fit_c);
 }
 
 Eigen::VectorXd CoresetTreeState::augmented(Eigen::Index i) const {
@@ -224,6 +229,40 @@ void solve_model(State& s, const CoresetTreeParams& p, bool choose_ridge, bool g
   for (int c : classes_to_factor) factor_class(s, c, p);
 }
 
+// Fits one logistic regression per fold, each without that fold's samples.
+void fit_fold_models(State& s, const CoresetTreeParams& p, const Context& context) {
+  s.fold_models.clear();
+  const int folds = static_cast<int>(s.fold.empty() ? 0 : *std::max_element(s.fold.begin(), s.fold.end()) + 1);
+  linear::LogisticRegressionParams lp;
+  lp.c = p.cross_fit_c;
+  lp.tol = 1e-3;
+  lp.max_iter = 100;
+  for (int f = 0; f < folds; ++f) {
+    std::vector<Eigen::Index> rows;
+    for (Eigen::Index i = 0; i < s.n(); ++i)
+      if (s.fold[i] != f && s.weight[i] > 0.0) rows.push_back(i);
+    RowMatrixXf x(static_cast<Eigen::Index>(rows.size()), s.phi.cols());
+    Labels y(rows.size());
+    std::vector<double> w(rows.size());
+    for (std::size_t j = 0; j < rows.size(); ++j) {
+      x.row(static_cast<Eigen::Index>(j)) = s.phi.row(rows[j]);
+      y[j] = s.classes[s.label[rows[j]]];
+      w[j] = s.weight[rows[j]];
+    }
+    linear::LogisticRegression model(lp);
+    Labels present(y);
+    std::sort(present.begin(), present.end());
+    present.erase(std::unique(present.begin(), present.end()), present.end());
+    // A fold whose complement lacks a class would have nothing to say about it.
+    if (present.size() == s.classes.size()) {
+      Context quiet = context;
+      quiet.logger = nullptr;  // non-convergence at tol 1e-3 is harmless for scoring
+      model.fit(x, y, w, quiet);
+    }
+    s.fold_models.push_back(std::move(model));
+  }
+}
+
 // Scores the given samples against the current model.
 void score_samples(State& s, const CoresetTreeParams& p, const std::vector<Eigen::Index>& all) {
   std::vector<Eigen::Index> rows;
@@ -263,6 +302,12 @@ void score_samples(State& s, const CoresetTreeParams& p, const std::vector<Eigen
     Eigen::Index best = 0;
     f.row(jj).maxCoeff(&best);
     s.misfit[i] = 0.5 * std::max(0.0, 1.0 + other - f(jj, y));
+    if (!s.fold_models.empty() && s.fold_models[s.fold[i]].is_fitted()) {
+      // Cross-validated self-confidence loss of the fold model that did not see the sample.
+      const Eigen::RowVectorXd prob = s.fold_models[s.fold[i]].predict_proba(s.phi.row(i)).row(0);
+      s.misfit[i] = 0.5 * (s.misfit[i] + 1.0 - prob[y]);
+      (f.row(jj) + prob).maxCoeff(&best);
+    }
     s.atypical[i] = lev[jj];
     s.suggested[i] = static_cast<int>(best);
     if (p.optimized_for == OptimizedFor::kCleaning) {
@@ -497,6 +542,11 @@ void CoresetTree::build(MatrixRef x, std::span<const Label> y,
   s->suggested.assign(n, 0);
 
   context.report_progress(2, 3, "coreset tree: importance");
+  if (params_.optimized_for == OptimizedFor::kCleaning && params_.cross_fit_folds > 0) {
+    const int folds = static_cast<int>(std::min<Eigen::Index>(params_.cross_fit_folds, n));
+    s->fold = folds >= 2 ? linear::stratified_kfold(y, folds, context.seed) : std::vector<int>();
+    fit_fold_models(*s, params_, context);
+  }
   solve_model(*s, params_, true, true, all_classes(*s));
   score_samples(*s, params_, all_samples(*s));
   if (params_.optimized_for == OptimizedFor::kTraining) sample_all_coresets(*s, params_);
@@ -711,6 +761,7 @@ UpdateReport CoresetTree::update_features(std::span<const SampleId> ids, MatrixR
 void CoresetTree::refresh() {
   State& s = *state_;
   built(state_);
+  if (!s.fold.empty()) fit_fold_models(s, params_, Context());
   solve_model(s, params_, true, true, all_classes(s));
   score_samples(s, params_, all_samples(s));
   if (params_.optimized_for == OptimizedFor::kTraining) sample_all_coresets(s, params_);

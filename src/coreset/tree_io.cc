@@ -109,6 +109,8 @@ void write_payload(Writer& w, const CoresetTreeParams& p, const CoresetTreeState
   w.put<double>(p.leverage_ridge);
   w.put_vector(p.misfit_ridges);
   w.put<std::int64_t>(p.coreset_size);
+  w.put<std::int32_t>(p.cross_fit_folds);
+  w.put<double>(p.cross_fit_c);
 
   w.put<std::uint64_t>(s.seed);
   w.put<std::int64_t>(s.input_dim);
@@ -129,6 +131,15 @@ void write_payload(Writer& w, const CoresetTreeParams& p, const CoresetTreeState
   w.put_vector(s.misfit);
   w.put_vector(s.atypical);
   w.put_vector(s.suggested);
+  w.put_vector(s.fold);
+  w.put<std::uint64_t>(s.fold_models.size());
+  for (const auto& m : s.fold_models) {
+    w.put<std::uint8_t>(m.is_fitted() ? 1 : 0);
+    if (!m.is_fitted()) continue;
+    w.put_vector(m.classes());
+    w.put_matrix(m.coef());
+    w.put_matrix(m.intercept());
+  }
   w.put_matrix(s.phi);
   w.put_matrix(s.feature_mean);
   w.put_matrix(s.projection);
@@ -170,6 +181,8 @@ void read_payload(Reader& r, CoresetTreeParams& p, CoresetTreeState& s) {
   p.leverage_ridge = r.get<double>();
   p.misfit_ridges = r.get_vector<double>();
   p.coreset_size = r.get<std::int64_t>();
+  p.cross_fit_folds = r.get<std::int32_t>();
+  p.cross_fit_c = r.get<double>();
 
   s.seed = r.get<std::uint64_t>();
   s.input_dim = r.get<std::int64_t>();
@@ -191,6 +204,18 @@ void read_payload(Reader& r, CoresetTreeParams& p, CoresetTreeState& s) {
   s.misfit = r.get_vector<double>();
   s.atypical = r.get_vector<double>();
   s.suggested = r.get_vector<int>();
+  s.fold = r.get_vector<int>();
+  const auto models = r.get<std::uint64_t>();
+  CORECLEAN_THROW_IF_NOT_AS(FormatError, models <= 1000, "corrupt tree file ({} fold models)",
+                            models);
+  s.fold_models.resize(models);
+  for (auto& m : s.fold_models) {
+    if (r.get<std::uint8_t>() == 0) continue;
+    Labels classes = r.get_vector<Label>();
+    RowMatrixXd coef = r.get_matrix<RowMatrixXd>();
+    Eigen::VectorXd intercept = r.get_matrix<Eigen::VectorXd>();
+    m.set_model(std::move(classes), std::move(coef), std::move(intercept));
+  }
   s.phi = r.get_matrix<RowMatrixXf>();
   s.feature_mean = r.get_matrix<Eigen::VectorXd>();
   s.projection = r.get_matrix<RowMatrixXd>();
@@ -227,6 +252,7 @@ void read_payload(Reader& r, CoresetTreeParams& p, CoresetTreeState& s) {
                           s.importance.size() == n && s.misfit.size() == n &&
                           s.atypical.size() == n && s.suggested.size() == n &&
                           static_cast<std::size_t>(s.phi.rows()) == n && s.chunk > 0 &&
+                          (s.fold.empty() || s.fold.size() == n) &&
                           !s.nodes.empty() && s.class_gram.size() == s.classes.size();
   CORECLEAN_THROW_IF_NOT_AS(FormatError, consistent, "corrupt tree file (inconsistent sizes)");
   for (std::size_t i = 0; i < n; ++i) {

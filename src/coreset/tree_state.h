@@ -49,6 +49,9 @@ class CoresetTreeState {
   std::vector<SampleId> ids;
   std::unordered_map<SampleId, Eigen::Index> index_of;
   std::vector<std::uint8_t> seen;
+  // Cross-fitting: the fold of every sample and one model per fold (trained without it).
+  std::vector<int> fold;
+  std::vector<linear::LogisticRegression> fold_models;
   // Scores.
   std::vector<double> importance, misfit, atypical;
   std::vector<int> suggested;

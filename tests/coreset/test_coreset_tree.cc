@@ -21,6 +21,7 @@ CoresetTreeParams small_params(Eigen::Index chunk = 40) {
   CoresetTreeParams p;
   p.chunk_size = chunk;
   p.misfit_ridges = {0.05};
+  p.cross_fit_folds = 0;  // the ridge view alone; the cross-fitted one is tested separately
   return p;
 }
 
@@ -73,6 +74,42 @@ TEST(CoresetTree, ScoresMatchBruteForce) {
     const double lev = w[i] * a.row(i) * gi * a.row(i).transpose();
     EXPECT_NEAR(scores[i].atypical, lev * wc / r1, 1e-6 * std::max(1.0, lev * wc / r1));
     EXPECT_NEAR(scores[i].importance, scores[i].misfit + 0.05 * scores[i].atypical, 1e-12);
+  }
+}
+
+// With cross-fitting, the misfit averages the ridge hinge and 1 − p̂(label) of a logistic
+// regression fitted without the sample's (stratified, seeded) fold.
+TEST(CoresetTree, CrossFittedMisfitUsesModelsWithoutTheFold) {
+  const auto data = testing::make_blobs(200, 4, 3, 1.5, 0.1, 29);
+  CoresetTreeParams with = small_params();
+  with.cross_fit_folds = 4;
+  CoresetTree ridge_only(small_params()), tree(with);
+  ridge_only.build(data.x, data.y);
+  tree.build(data.x, data.y);
+  const std::vector<int> folds = linear::stratified_kfold(data.y, 4, 0);
+  const RowMatrixXf& phi = tree.features();
+  linear::LogisticRegressionParams lp;
+  lp.tol = 1e-3;
+  lp.max_iter = 100;
+  for (int f = 0; f < 4; ++f) {
+    RowMatrixXf x(0, phi.cols());
+    Labels y;
+    for (Eigen::Index i = 0; i < 200; ++i)
+      if (folds[i] != f) {
+        x.conservativeResize(x.rows() + 1, Eigen::NoChange);
+        x.row(x.rows() - 1) = phi.row(i);
+        y.push_back(data.y[i]);
+      }
+    linear::LogisticRegression model(lp);
+    model.fit(x, y);
+    for (Eigen::Index i = 0; i < 200; ++i) {
+      if (folds[i] != f) continue;
+      const RowMatrixXd prob = model.predict_proba(phi.row(i));
+      const auto c = std::find(model.classes().begin(), model.classes().end(), data.y[i]) -
+                     model.classes().begin();
+      const double expected = 0.5 * (ridge_only.score(i).misfit + 1.0 - prob(0, c));
+      EXPECT_NEAR(tree.score(i).misfit, expected, 1e-6) << "sample " << i;
+    }
   }
 }
 

@@ -29,6 +29,13 @@
 ///     geometric score; alone it ranks label errors poorly, next to misfit it breaks ties and
 ///     surfaces boxes that are wrong in ways no other class explains.
 ///
+///   With cross_fit_folds = F > 0, a second, non-linear-in-the-label view joins the misfit:
+///   samples are dealt into F stratified folds at build, a multinomial logistic regression is
+///   fitted on φ without each fold, and misfit_i = ½ (ridge hinge_i + 1 − p̂₋f(y_i | x_i)), the
+///   second term being the cross-validated self-confidence loss. Logistic regression is better
+///   calibrated where classes are not linear in one-hot least squares; the ridge term is exact
+///   and incremental. The suggested label is the argmax of the summed views.
+///
 ///   importance_i = misfit_i + atypical_weight · atypical_i   (0 for deleted samples)
 ///
 /// Both parts depend on global sums only, so importances are comparable across leaves and
@@ -42,7 +49,8 @@
 /// to a fresh build over the same leaf assignment up to round-off, in O(r̃² per sample + r̃² per
 /// node on the paths). The global ridge model is re-solved at once (relabels only move the
 /// moments; removals and new features also redo an r̃ × r̃ eigendecomposition), and the changed
-/// samples are re-scored. Every other sample keeps the score it had — computed against the model
+/// samples are re-scored (the cross-fitted logistic regressions are not refitted: they are
+/// refreshed lazily too). Every other sample keeps the score it had — computed against the model
 /// before the update — until refresh() re-scores all (O(n r̃²)). The drift this allows is small:
 /// a few edits barely move a model fitted on all samples.
 
@@ -82,6 +90,10 @@ struct CoresetTreeParams {
   std::vector<double> misfit_ridges = {1e-4, 1e-3, 1e-2, 1e-1, 1.0};
   /// Training coreset: samples kept per node; 0 = automatic (chunk_size / 2).
   Eigen::Index coreset_size = 0;
+  /// Folds of the cross-fitted logistic regressions that join the misfit (0 = ridge only).
+  int cross_fit_folds = 5;
+  /// Inverse regularisation of those logistic regressions (on the mapped features).
+  double cross_fit_c = 1.0;
 
   /// Throws InvalidArgument naming the first bad field and its value.
   void validate() const;
