@@ -233,10 +233,15 @@ void solve_model(State& s, const CoresetTreeParams& p, bool choose_ridge, bool g
 void fit_fold_models(State& s, const CoresetTreeParams& p, const Context& context) {
   s.fold_models.clear();
   const int folds = static_cast<int>(s.fold.empty() ? 0 : *std::max_element(s.fold.begin(), s.fold.end()) + 1);
+  // C relative to the feature scale (C · r / mean ‖φ‖²: as if every feature had unit variance),
+  // so that, like the ridge view, the misfit does not depend on the units of the embedding.
+  double mean_sq = 0.0;
+  for (Eigen::Index i = 0; i < s.n(); ++i) mean_sq += s.phi.row(i).cast<double>().squaredNorm();
+  mean_sq = std::max(mean_sq / static_cast<double>(s.n()), 1e-300);
   linear::LogisticRegressionParams lp;
-  lp.c = p.cross_fit_c;
+  lp.c = p.cross_fit_c * static_cast<double>(s.phi.cols()) / mean_sq;
   lp.tol = 1e-3;
-  lp.max_iter = 100;
+  lp.max_iter = 50;  // a scoring model: the last digits of the optimum do not change rankings
   for (int f = 0; f < folds; ++f) {
     std::vector<Eigen::Index> rows;
     for (Eigen::Index i = 0; i < s.n(); ++i)

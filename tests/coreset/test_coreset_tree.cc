@@ -88,9 +88,12 @@ TEST(CoresetTree, CrossFittedMisfitUsesModelsWithoutTheFold) {
   tree.build(data.x, data.y);
   const std::vector<int> folds = linear::stratified_kfold(data.y, 4, 0);
   const RowMatrixXf& phi = tree.features();
+  double mean_sq = 0.0;
+  for (Eigen::Index i = 0; i < 200; ++i) mean_sq += phi.row(i).cast<double>().squaredNorm();
   linear::LogisticRegressionParams lp;
+  lp.c = phi.cols() / (mean_sq / 200.0);
   lp.tol = 1e-3;
-  lp.max_iter = 100;
+  lp.max_iter = 50;
   for (int f = 0; f < 4; ++f) {
     RowMatrixXf x(0, phi.cols());
     Labels y;

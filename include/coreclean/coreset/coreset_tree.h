@@ -92,7 +92,8 @@ struct CoresetTreeParams {
   Eigen::Index coreset_size = 0;
   /// Folds of the cross-fitted logistic regressions that join the misfit (0 = ridge only).
   int cross_fit_folds = 5;
-  /// Inverse regularisation of those logistic regressions (on the mapped features).
+  /// Inverse regularisation of those logistic regressions, for features of unit variance (the
+  /// C used is cross_fit_c · r / mean ‖φ‖², so the units of the embedding do not matter).
   double cross_fit_c = 1.0;
 
   /// Throws InvalidArgument naming the first bad field and its value.
