@@ -768,7 +768,14 @@ UpdateReport CoresetTree::update_features(std::span<const SampleId> ids, MatrixR
 void CoresetTree::refresh() {
   State& s = *state_;
   built(state_);
-  if (!s.fold.empty()) fit_fold_models(s, params_, Context());
+  if (!s.fold.empty()) {
+    // Folds are stratified by the current labels, as a fresh build would deal them.
+    Labels current(s.n());
+    for (Eigen::Index i = 0; i < s.n(); ++i) current[i] = s.classes[s.label[i]];
+    const int folds = *std::max_element(s.fold.begin(), s.fold.end()) + 1;
+    s.fold = linear::stratified_kfold(current, folds, s.seed);
+    fit_fold_models(s, params_, Context());
+  }
   solve_model(s, params_, true, true, all_classes(s));
   score_samples(s, params_, all_samples(s));
   if (params_.optimized_for == OptimizedFor::kTraining) sample_all_coresets(s, params_);

@@ -178,6 +178,30 @@ TEST(CoresetTree, IncrementalUpdatesEqualFreshBuild) {
   EXPECT_EQ(a.score(removed[0]).importance, 0.0);
 }
 
+// With cross-fitting on, refresh() also re-deals the folds by the current labels and refits the
+// fold models: the refreshed tree scores exactly like a fresh build.
+TEST(CoresetTree, RefreshWithCrossFittingEqualsFreshBuild) {
+  auto data = testing::make_blobs(300, 5, 3, 1.2, 0.1, 31);
+  CoresetTreeParams p = small_params(50);
+  p.cross_fit_folds = 5;
+  CoresetTree tree(p);
+  tree.build(data.x, data.y);
+  std::vector<SampleId> ids;
+  Labels to;
+  for (SampleId i = 0; i < 300; i += 7) {
+    ids.push_back(i);
+    to.push_back(data.y[i] == 2 ? 8 : 2);
+    data.y[i] = to.back();
+  }
+  tree.update_targets(ids, to);
+  tree.refresh();
+  CoresetTree fresh(p);
+  fresh.build(data.x, data.y);
+  const auto a = tree.scores(), b = fresh.scores();
+  for (std::size_t i = 0; i < a.size(); ++i)
+    EXPECT_NEAR(a[i].importance, b[i].importance, 1e-6) << "sample " << i;
+}
+
 // Feature updates are exact too: the summaries equal a build whose feature map is the same.
 TEST(CoresetTree, FeatureUpdateMatchesSummariesFromScratch) {
   auto data = testing::make_blobs(200, 5, 2, 1.0, 0.0, 13);
