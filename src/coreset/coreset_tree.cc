@@ -189,6 +189,7 @@ void solve_model(State& s, const CoresetTreeParams& p, bool choose_ridge, bool g
                               s.r1(), s.r1());
     s.model.eigenvalues = eig.eigenvalues().cwiseMax(0.0);
     s.model.eigenvectors = eig.eigenvectors();
+    s.eigen_coords.resize(0, 0);
   }
   s.model.vt_moments = s.model.eigenvectors.transpose() * root.moments;
   const double scale = std::max(mean_feature_diagonal(root.gram), 1e-300);
@@ -270,8 +271,11 @@ void fit_fold_models(State& s, const CoresetTreeParams& p, const Context& contex
   }
 }
 
-// Scores the given samples against the current model.
-void score_samples(State& s, const CoresetTreeParams& p, const std::vector<Eigen::Index>& all) {
+// Scores the given samples against the current model. With with_leverage false, the samples'
+// atypicality is kept and only the misfit views are recomputed — O(r̃ K) per sample from the
+// cached eigen coordinates, cheap enough to run over every sample after each update.
+void score_samples(State& s, const CoresetTreeParams& p, const std::vector<Eigen::Index>& all,
+                   bool with_leverage = true) {
   std::vector<Eigen::Index> rows;
   for (Eigen::Index i : all) {
     if (s.weight[i] > 0.0) {
@@ -284,12 +288,24 @@ void score_samples(State& s, const CoresetTreeParams& p, const std::vector<Eigen
   if (rows.empty()) return;
   Eigen::MatrixXd f;
   Eigen::VectorXd h;
-  loo_scores(s, rows, eigen_coordinates(s, rows), s.model.lambda, f, h);
+  if (with_leverage) {
+    loo_scores(s, rows, eigen_coordinates(s, rows), s.model.lambda, f, h);
+  } else {
+    if (s.eigen_coords.rows() != s.n()) {
+      std::vector<Eigen::Index> every(s.n());
+      std::iota(every.begin(), every.end(), 0);
+      s.eigen_coords = eigen_coordinates(s, every).cast<float>();
+    }
+    Eigen::MatrixXd proj(static_cast<Eigen::Index>(rows.size()), s.r1());
+    for (std::size_t j = 0; j < rows.size(); ++j)
+      proj.row(static_cast<Eigen::Index>(j)) = s.eigen_coords.row(rows[j]).cast<double>();
+    loo_scores(s, rows, proj, s.model.lambda, f, h);
+  }
   // Leverage within the labelled class, one class at a time.
   std::vector<std::vector<Eigen::Index>> by_class(s.k());
   for (std::size_t j = 0; j < rows.size(); ++j) by_class[s.label[rows[j]]].push_back(static_cast<Eigen::Index>(j));
   Eigen::VectorXd lev = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(rows.size()));
-  for (int c = 0; c < s.k(); ++c) {
+  for (int c = 0; c < s.k() && with_leverage; ++c) {
     if (by_class[c].empty() || !s.model.class_ready[c]) continue;
     std::vector<Eigen::Index> members;
     for (Eigen::Index j : by_class[c]) members.push_back(rows[j]);
@@ -300,6 +316,22 @@ void score_samples(State& s, const CoresetTreeParams& p, const std::vector<Eigen
       lev[by_class[c][m]] = s.weight[members[m]] * at.col(static_cast<Eigen::Index>(m)).squaredNorm() * wc /
                             static_cast<double>(s.r1());
   }
+  // Cross-validated probabilities, one batched prediction per fold model.
+  Eigen::MatrixXd cv_prob;
+  if (!s.fold_models.empty()) {
+    cv_prob.setConstant(static_cast<Eigen::Index>(rows.size()), s.k(), -1.0);
+    for (std::size_t f = 0; f < s.fold_models.size(); ++f) {
+      if (!s.fold_models[f].is_fitted()) continue;
+      std::vector<Eigen::Index> at;
+      for (std::size_t j = 0; j < rows.size(); ++j)
+        if (s.fold[rows[j]] == static_cast<int>(f)) at.push_back(static_cast<Eigen::Index>(j));
+      if (at.empty()) continue;
+      RowMatrixXf x(static_cast<Eigen::Index>(at.size()), s.phi.cols());
+      for (std::size_t q = 0; q < at.size(); ++q) x.row(static_cast<Eigen::Index>(q)) = s.phi.row(rows[at[q]]);
+      const RowMatrixXd prob = s.fold_models[f].predict_proba(x);
+      for (std::size_t q = 0; q < at.size(); ++q) cv_prob.row(at[q]) = prob.row(static_cast<Eigen::Index>(q));
+    }
+  }
   for (std::size_t j = 0; j < rows.size(); ++j) {
     const Eigen::Index jj = static_cast<Eigen::Index>(j), i = rows[j];
     const int y = s.label[i];
@@ -309,13 +341,12 @@ void score_samples(State& s, const CoresetTreeParams& p, const std::vector<Eigen
     Eigen::Index best = 0;
     f.row(jj).maxCoeff(&best);
     s.misfit[i] = 0.5 * std::max(0.0, 1.0 + other - f(jj, y));
-    if (!s.fold_models.empty() && s.fold_models[s.fold[i]].is_fitted()) {
+    if (cv_prob.size() > 0 && cv_prob(jj, 0) >= 0.0) {
       // Cross-validated self-confidence loss of the fold model that did not see the sample.
-      const Eigen::RowVectorXd prob = s.fold_models[s.fold[i]].predict_proba(s.phi.row(i)).row(0);
-      s.misfit[i] = 0.5 * (s.misfit[i] + 1.0 - prob[y]);
-      (f.row(jj) + prob).maxCoeff(&best);
+      s.misfit[i] = 0.5 * (s.misfit[i] + 1.0 - cv_prob(jj, y));
+      (f.row(jj) + cv_prob.row(jj)).maxCoeff(&best);
     }
-    s.atypical[i] = lev[jj];
+    if (with_leverage) s.atypical[i] = lev[jj];
     s.suggested[i] = static_cast<int>(best);
     if (p.optimized_for == OptimizedFor::kCleaning) {
       s.importance[i] = s.misfit[i] + p.atypical_weight * s.atypical[i];
@@ -690,8 +721,18 @@ UpdateReport apply_changes(State& s, const CoresetTreeParams& p,
   report.nodes_touched = static_cast<Eigen::Index>(touched_leaves.size() + ancestors.size());
   solve_model(s, p, false, gram_changed,
               std::vector<int>(touched_classes.begin(), touched_classes.end()));
-  // Only the changed samples are re-scored now; the others keep their scores until refresh().
+  // The changed samples are re-scored in full; every other sample's misfit is recomputed from the
+  // cached eigen coordinates (the leave-one-out ridge view is exact again, the cross-fitted
+  // models are reused), while its atypicality waits for refresh().
   score_samples(s, p, changed);
+  if (p.optimized_for == OptimizedFor::kCleaning) {
+    std::vector<Eigen::Index> others;
+    std::vector<std::uint8_t> is_changed(s.n(), 0);
+    for (Eigen::Index i : changed) is_changed[i] = 1;
+    for (Eigen::Index i = 0; i < s.n(); ++i)
+      if (!is_changed[i] && s.weight[i] > 0.0) others.push_back(i);
+    score_samples(s, p, others, false);
+  }
   report.samples_rescored = static_cast<Eigen::Index>(changed.size());
   s.stale += 1;
   if (p.optimized_for == OptimizedFor::kTraining) {

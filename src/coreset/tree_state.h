@@ -64,6 +64,9 @@ class CoresetTreeState {
   std::uint64_t seed = 0;
 
   GlobalModel model;
+  // Φ̃V of every sample (n × r̃), valid while the eigenbasis of G is unchanged; empty = stale.
+  // A cache: never saved, rebuilt on first use.
+  RowMatrixXf eigen_coords;
 
   [[nodiscard]] Eigen::Index n() const { return static_cast<Eigen::Index>(ids.size()); }
   [[nodiscard]] int k() const { return static_cast<int>(classes.size()); }

@@ -49,10 +49,10 @@
 /// to a fresh build over the same leaf assignment up to round-off, in O(r̃² per sample + r̃² per
 /// node on the paths). The global ridge model is re-solved at once (relabels only move the
 /// moments; removals and new features also redo an r̃ × r̃ eigendecomposition), and the changed
-/// samples are re-scored (the cross-fitted logistic regressions are not refitted: they are
-/// refreshed lazily too). Every other sample keeps the score it had — computed against the model
-/// before the update — until refresh() re-scores all (O(n r̃²)). The drift this allows is small:
-/// a few edits barely move a model fitted on all samples.
+/// samples are re-scored in full. Every other sample's misfit is recomputed too, in O(r̃ K) per
+/// sample from cached coordinates in the eigenbasis of G (so the ridge view is exact after every
+/// update); what stays lazy until refresh() (O(n r̃²) plus the refits) is the atypicality of
+/// unchanged samples and the cross-fitted logistic regressions, which are not refitted.
 
 #include <coreclean/core/class_names.h>
 #include <coreclean/core/context.h>
