@@ -755,8 +755,8 @@ void require_unique(std::span<const SampleId> ids) {
 
 UpdateReport CoresetTree::update_targets(std::span<const SampleId> ids,
                                          std::span<const Label> labels) {
+  built(state_);  // throws before the state is dereferenced
   State& s = *state_;
-  built(state_);
   CORECLEAN_THROW_IF_NOT(ids.size() == labels.size(),
                          "coreset tree update: {} ids but {} labels", ids.size(), labels.size());
   require_unique(ids);
@@ -772,8 +772,8 @@ UpdateReport CoresetTree::update_targets(std::span<const SampleId> ids,
 }
 
 UpdateReport CoresetTree::remove_samples(std::span<const SampleId> ids) {
+  built(state_);  // throws before the state is dereferenced
   State& s = *state_;
-  built(state_);
   require_unique(ids);
   std::vector<SampleChange> changes;
   for (SampleId id : ids) {
@@ -784,8 +784,8 @@ UpdateReport CoresetTree::remove_samples(std::span<const SampleId> ids) {
 }
 
 UpdateReport CoresetTree::update_features(std::span<const SampleId> ids, MatrixRef x) {
+  built(state_);  // throws before the state is dereferenced
   State& s = *state_;
-  built(state_);
   CORECLEAN_THROW_IF_NOT(static_cast<Eigen::Index>(ids.size()) == x.rows(),
                          "coreset tree update: {} ids but {} feature rows", ids.size(), x.rows());
   CORECLEAN_THROW_IF_NOT(x.cols() == s.input_dim,
@@ -806,16 +806,16 @@ UpdateReport CoresetTree::update_features(std::span<const SampleId> ids, MatrixR
   return apply_changes(s, params_, changes);
 }
 
-void CoresetTree::refresh() {
+void CoresetTree::refresh(const Context& context) {
+  built(state_);  // throws before the state is dereferenced
   State& s = *state_;
-  built(state_);
   if (!s.fold.empty()) {
     // Folds are stratified by the current labels, as a fresh build would deal them.
     Labels current(s.n());
     for (Eigen::Index i = 0; i < s.n(); ++i) current[i] = s.classes[s.label[i]];
     const int folds = *std::max_element(s.fold.begin(), s.fold.end()) + 1;
     s.fold = linear::stratified_kfold(current, folds, s.seed);
-    fit_fold_models(s, params_, Context());
+    fit_fold_models(s, params_, context);
   }
   solve_model(s, params_, true, true, all_classes(s));
   score_samples(s, params_, all_samples(s));

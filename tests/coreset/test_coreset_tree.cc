@@ -359,6 +359,18 @@ TEST(CoresetTree, FindsInjectedFlipsInDigits) {
   EXPECT_GT(suggested_eight, errors / 2);
 }
 
+// Every operation on a tree that was never built is refused, not undefined.
+TEST(CoresetTree, UseBeforeBuildIsRefused) {
+  CoresetTree tree;
+  const std::vector<SampleId> ids{1};
+  EXPECT_THROW(tree.update_targets(ids, Labels{2}), InvalidArgument);
+  EXPECT_THROW(tree.remove_samples(ids), InvalidArgument);
+  EXPECT_THROW(tree.update_features(ids, RowMatrixXf::Zero(1, 3)), InvalidArgument);
+  EXPECT_THROW(tree.refresh(), InvalidArgument);
+  EXPECT_THROW((void)tree.scores(), InvalidArgument);
+  EXPECT_THROW(tree.important_samples({}), InvalidArgument);
+}
+
 // Training trees keep a weighted coreset whose weights stand for the data they replace.
 TEST(CoresetTree, TrainingCoresetWeightsStandForTheData) {
   const auto data = testing::make_blobs(2000, 5, 3, 1.0, 0.05, 23);

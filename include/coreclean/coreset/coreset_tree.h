@@ -199,7 +199,8 @@ class CoresetTree {
   /// Replaces the features of samples (x: ids.size() × d, the build's width).
   UpdateReport update_features(std::span<const SampleId> ids, MatrixRef x);
   /// Re-scores every sample against the current summaries (makes lazily stale scores exact).
-  void refresh();
+  /// `context` supplies threads, cancellation and the logger to the refits.
+  void refresh(const Context& context = Context());
   /// Updates applied since the last full scoring (0 = every score is exact).
   [[nodiscard]] Eigen::Index stale_updates() const;
 
