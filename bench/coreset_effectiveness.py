@@ -49,10 +49,11 @@ Protocol
 4. Review simulation of class C: total budget B = number of injected errors, 10 iterations of
    ⌈B/10⌉ samples (the last iterations smaller or empty once B is spent); the simulated reviewer
    sets every reviewed true error back to A.
-   * coreclean: important_samples({C: ⌈B/10⌉}, mark_seen) then update_targets of the fixes,
-     NO rebuild or refresh between iterations (lazy scores);
-   * coreclean + refresh (extra, only with --refresh-review): the same with refresh() after
-     every fix;
+   * coreclean: important_samples({C: ⌈B/10⌉}, mark_seen), then update_targets of the fixes
+     and refresh() (what `coreclean update` does by default: the exact incremental update, then
+     the cross-fitted models refitted on the corrected labels); never rebuilt;
+   * coreclean lazy (extra): update_targets only (`coreclean update --no-refresh`), the
+     cross-fitted part of the scores stays stale;
    * CV self-confidence: 5-fold OOF refit on the corrected labels every iteration (fold
      assignment fixed, fold models warm-started — same optimum), top unseen samples of C;
    * random: B samples of C drawn without replacement (expectation B · errors / |C|, reported
@@ -193,8 +194,6 @@ def main():
     ap.add_argument("--tree-seed", type=int, default=0, help="Context.seed of the tree and folds")
     ap.add_argument("--random-draws", type=int, default=200)
     ap.add_argument("--cv-tol", type=float, default=1e-3, help="tol of coreclean's CV LR")
-    ap.add_argument("--refresh-review", action="store_true",
-                    help="add the review with refresh() after every fix (extra, slower)")
     ap.add_argument("--check-cvp", action="store_true",
                     help="also run cross_val_predict_proba and record its largest difference")
     ap.add_argument("--sklearn-cv", action="store_true",
@@ -254,7 +253,7 @@ def main():
                         np.save(os.path.join(ddir, "y_true.npy"), y_clean)
                         odir = os.path.join(ddir, "out")
                         extra = (["--cv-tol", str(a.cv_tol)] + (["--check-cvp"] if a.check_cvp else [])
-                                 + (["--refresh-review"] if a.refresh_review else []))
+)
                         res = run_tool(a.tool, ddir, odir, tgt, src, n_flip, a.tree_seed, extra)
                         ld = lambda name: np.load(os.path.join(odir, name))
                         scores = {"coreclean": ld("importance.npy")[in_c],
@@ -274,9 +273,7 @@ def main():
                             "coreclean": review_summary(res["review_coreclean"], budget),
                             "cv_self_confidence": review_summary(res["review_cv"], budget),
                         }
-                        if a.refresh_review:
-                            review["coreclean_refresh"] = review_summary(
-                                res["review_coreclean_refresh"], budget)
+                        review["coreclean_lazy"] = review_summary(res["review_coreclean_lazy"], budget)
                         exp_random = budget * is_err.sum() / len(in_c)
                         review["random"] = {"found": float(exp_random), "reviewed": budget,
                                             "share": float(exp_random / budget)}
@@ -312,9 +309,7 @@ def main():
     methods = ["coreclean", "random", "leverage_only", "cv_self_confidence", "misfit_only"]
     if a.sklearn_cv:
         methods.append("sklearn_cv_self_confidence")
-    review_methods = ["coreclean", "random", "cv_self_confidence"]
-    if a.refresh_review:
-        review_methods.append("coreclean_refresh")
+    review_methods = ["coreclean", "random", "cv_self_confidence", "coreclean_lazy"]
     agg = []
     keys = sorted({(r["dataset"], r["features"], r["rate"]) for r in report["runs"]},
                   key=lambda k: (list(DATASETS).index(k[0]), k[1] != "raw", k[2]))
@@ -365,17 +360,17 @@ def main():
     print("\nReview simulation: budget B = injected errors, 10 iterations of ⌈B/10⌉; errors found "
           "(share of reviewed)")
     hdr = (f"{'dataset':8} {'features':8} {'rate':>4} {'B':>4}  {'coreclean':>14} {'CV self-conf':>14} "
-           f"{'random (exp.)':>14}" + (f" {'cc+refresh*':>14}" if a.refresh_review else ""))
+           f"{'random (exp.)':>14} {'cc lazy*':>14}")
     print(hdr)
     print("-" * len(hdr))
     for e in agg:
         rv = e["review"]
         cells = [f"{rv[m]['found']:5.1f} ({rv[m]['share']:.2f})" for m in
-                 ("coreclean", "cv_self_confidence", "random", "coreclean_refresh") if m in rv]
+                 ("coreclean", "cv_self_confidence", "random", "coreclean_lazy") if m in rv]
         print(f"{e['dataset']:8} {e['features']:8} {e['rate']:4.2f} {e['n_errors']:4.0f}  " +
               " ".join(f"{c:>14}" for c in cells))
-    if a.refresh_review:
-        print("  * extra: the tree refreshed after every fix (not the lazy protocol)")
+    print("  * extra: update_targets only between iterations (`update --no-refresh`); coreclean "
+          "refreshes after each update, as `coreclean update` does by default")
     print("\nTargets (pass/fail):")
     for e in agg:
         t = ", ".join(f"{k} {'PASS' if v else 'FAIL'}" for k, v in e["targets"].items())

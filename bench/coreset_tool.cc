@@ -6,7 +6,6 @@
 //   coreclean_bench_coreset effect DIR OUT --target C --source A --budget B
 //                                   [--iterations 10] [--seed 0] [--folds 5] [--cv-c 1]
 //                                   [--cv-tol 1e-3] [--threads 0] [--no-cv] [--check-cvp]
-//                                   [--refresh-review]
 //     DIR/X.npy (float32 n × d), DIR/y.npy (labels as given to the reviewer, i.e. with the
 //     injected errors), DIR/y_true.npy (clean labels).
 //     1. Builds a CoresetTree (default CoresetTreeParams: cleaning, sketch_dim 256, …;
@@ -21,9 +20,11 @@
 //        iterations of ⌈B / iterations⌉ samples (the last ones smaller when the budget runs
 //        out); a simulated reviewer sets every reviewed sample whose true label is A back to A:
 //        * "coreclean": important_samples({C: count m}, mark_seen) on the built tree, fixes by
-//          update_targets between iterations, never rebuilt nor refreshed (lazy scores);
-//        * "coreclean_refresh" (only with --refresh-review; extra, for context): the same with
-//          refresh() after each fix;
+//          update_targets + refresh() between iterations (what `coreclean update` does by
+//          default: the exact incremental update, then the cross-fitted models refitted on the
+//          corrected labels), never rebuilt;
+//        * "coreclean_lazy": the same with update_targets only (`update --no-refresh`; the
+//          cross-fitted part of the scores stays stale);
 //        * "cv_self_confidence" (unless --no-cv): per iteration, the five fold models are refit
 //          on the corrected labels (warm-started from the previous iteration: the same optimum,
 //          LogisticRegressionParams.warm_start), the top m unseen samples currently labelled C
@@ -125,7 +126,7 @@ double median(std::vector<double> v) {
       message +
       "\nusage: coreclean_bench_coreset effect DIR OUT --target C --source A --budget B"
       " [--iterations 10] [--seed 0] [--folds 5] [--cv-c 1] [--cv-tol 1e-3] [--threads 0]"
-      " [--no-cv] [--check-cvp] [--refresh-review]\n"
+      " [--no-cv] [--check-cvp]\n"
       "       coreclean_bench_coreset speed DIR OUT [--class C] [--top 60] [--edits 60]"
       " [--rounds 10] [--seed 0] [--query-repeats 5] [--threads 0] [--build-only]");
 }
@@ -436,15 +437,11 @@ int run_effect(const fs::path& dir, const fs::path& out_dir,
 
   const std::vector<Eigen::Index> sizes = batch_sizes(budget, iterations);
   j["batch_sizes"] = sizes;
-  {
+  for (const bool refresh : {true, false}) {
+    const std::string key = refresh ? "review_coreclean" : "review_coreclean_lazy";
     const Clock::time_point t0 = Clock::now();
-    j["review_coreclean"] = to_json(review_tree(tree, y_true, target, source, sizes, false));
-    j["review_coreclean_seconds"] = seconds_since(t0);
-  }
-  if (o.count("refresh-review")) {
-    const Clock::time_point t0 = Clock::now();
-    j["review_coreclean_refresh"] = to_json(review_tree(tree, y_true, target, source, sizes, true));
-    j["review_coreclean_refresh_seconds"] = seconds_since(t0);
+    j[key] = to_json(review_tree(tree, y_true, target, source, sizes, refresh));
+    j[key + "_seconds"] = seconds_since(t0);
   }
 
   if (with_cv) {
@@ -715,7 +712,7 @@ int main(int argc, char** argv) {
                         parse_options(argc, argv, 4,
                                       {"target", "source", "budget", "iterations", "seed", "folds",
                                        "cv-c", "cv-tol", "threads"},
-                                      {"no-cv", "check-cvp", "refresh-review"}));
+                                      {"no-cv", "check-cvp"}));
     if (task == "speed")
       return run_speed(dir, out,
                        parse_options(argc, argv, 4,

@@ -114,7 +114,7 @@ int run_rank(const RankOptions& options, const Context&, std::ostream& out) {
   return kExitOk;
 }
 
-int run_update(const UpdateOptions& options, const Context&, std::ostream& out) {
+int run_update(const UpdateOptions& options, const Context& context, std::ostream& out) {
   const auto start = std::chrono::steady_clock::now();
   coreset::CoresetTree tree = coreset::load_tree(options.tree);
   const io::CsvTable table = io::read_csv(options.decisions);
@@ -167,11 +167,16 @@ int run_update(const UpdateOptions& options, const Context&, std::ostream& out) 
   }
   const coreset::UpdateReport a = tree.update_targets(relabel_ids, relabel_to);
   const coreset::UpdateReport b = tree.remove_samples(delete_ids);
+  const double update_seconds = seconds_since(start);
+  const bool refresh = options.refresh && tree.stale_updates() > 0;
+  if (refresh) tree.refresh(context);
   coreset::save_tree(tree, options.tree);
-  out << fmt::format("{} relabelled, {} deleted, {} kept; {} tree nodes recomputed in {:.3f} s\n",
+  out << fmt::format("{} relabelled, {} deleted, {} kept; {} tree nodes recomputed in {:.3f} s",
                      relabel_ids.size(), delete_ids.size(),
                      table.rows.size() - relabel_ids.size() - delete_ids.size(),
-                     a.nodes_touched + b.nodes_touched, seconds_since(start));
+                     a.nodes_touched + b.nodes_touched, update_seconds);
+  if (refresh) out << fmt::format("; scores refreshed in {:.3f} s", seconds_since(start) - update_seconds);
+  out << "\n";
   return kExitOk;
 }
 

@@ -36,6 +36,10 @@ struct RankOptions {
 struct UpdateOptions {
   std::filesystem::path tree;
   std::filesystem::path decisions;  ///< CSV: id,decision,new_label
+  /// Re-score every sample after the decisions (CoresetTree::refresh: refits the cross-fitted
+  /// models on the corrected labels), so the next ranking equals a fresh build's. Off, only
+  /// the exact incremental update runs (faster on very large trees; scores partly stale).
+  bool refresh = true;
 };
 
 /// Options of `coreclean fit`.

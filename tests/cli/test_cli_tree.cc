@@ -12,18 +12,22 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 namespace coreclean::cli {
 namespace {
 
-// A features directory with labels 2, 5, 8 named two, five, eight and ids 100, 101, ...
-void write_features(const std::filesystem::path& dir) {
+// A features directory with labels 2, 5, 8 named two, five, eight and ids 100, 101, ...;
+// `relabel` (id → label) overrides some labels.
+void write_features(const std::filesystem::path& dir, const std::map<SampleId, Label>& relabel = {}) {
   const auto data = testing::make_blobs(300, 5, 3, 1.5, 0.1, 41);
   io::FeatureSet fs;
   fs.x_train = io::SampleMatrix(data.x);
   fs.y_train = data.y;
+  for (const auto& [id, label] : relabel) fs.y_train[id - 100] = label;
   for (int i = 0; i < 300; ++i) fs.ids.push_back(100 + i);
   fs.class_names = {{2, "two"}, {5, "five"}, {8, "eight"}};
   io::save_feature_set(dir, fs);
@@ -77,6 +81,53 @@ TEST(CliTree, BuildRankAndMarkSeen) {
   std::ostringstream second;
   ASSERT_EQ(run_rank(r, Context(), second), 0);
   for (SampleId id : ids) EXPECT_EQ(second.str().find("\n" + std::to_string(id) + ","), std::string::npos);
+}
+
+// update refreshes by default: the saved tree scores every sample as a fresh build over the
+// corrected labels does; with refresh off the cross-fitted part stays stale (and says so).
+TEST(CliTree, UpdateRefreshEqualsFreshBuild) {
+  testing::TempDir dir;
+  write_features(dir / "features");
+  BuildOptions b;
+  b.features = dir / "features";
+  b.out = dir / "t.tree";
+  std::ostringstream log;
+  ASSERT_EQ(run_build(b, Context(), log), 0);
+  const coreset::CoresetTree before = coreset::load_tree(b.out);
+  std::map<SampleId, Label> relabel;
+  for (SampleId id : {110, 150, 230}) relabel[id] = before.score(id).label == 2 ? 8 : 2;
+  std::ofstream csv(dir / "d.csv");
+  csv << "id,decision,new_label\n";
+  for (const auto& [id, label] : relabel) csv << id << ",relabel," << label << "\n";
+  csv.close();
+
+  std::filesystem::copy_file(b.out, dir / "lazy.tree");
+  UpdateOptions lazy{dir / "lazy.tree", dir / "d.csv"};
+  lazy.refresh = false;
+  ASSERT_EQ(run_update(lazy, Context(), log), 0);
+  EXPECT_GT(coreset::load_tree(lazy.tree).stale_updates(), 0);
+
+  UpdateOptions u{b.out, dir / "d.csv"};
+  ASSERT_EQ(run_update(u, Context(), log), 0);
+  const coreset::CoresetTree updated = coreset::load_tree(b.out);
+  EXPECT_EQ(updated.stale_updates(), 0);
+
+  write_features(dir / "fixed", relabel);
+  BuildOptions fresh_options{dir / "fixed", {}, 0, "cleaning", dir / "fresh.tree"};
+  ASSERT_EQ(run_build(fresh_options, Context(), log), 0);
+  const auto fresh = coreset::load_tree(fresh_options.out).scores();
+  const auto got = updated.scores();
+  const auto stale = coreset::load_tree(lazy.tree).scores();
+  ASSERT_EQ(got.size(), fresh.size());
+  double worst = 0.0, stale_worst = 0.0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    ASSERT_EQ(got[i].id, fresh[i].id);
+    EXPECT_EQ(got[i].label, fresh[i].label);
+    worst = std::max(worst, std::abs(got[i].importance - fresh[i].importance));
+    stale_worst = std::max(stale_worst, std::abs(stale[i].importance - fresh[i].importance));
+  }
+  EXPECT_LT(worst, 1e-9);
+  EXPECT_GT(stale_worst, 1e-6) << "the lazy update should differ, else this test shows nothing";
 }
 
 // update applies keep / relabel / delete; a bad row changes nothing and exits 2 naming the row,
