@@ -1,6 +1,9 @@
 // The coreclean command-line tool: argument parsing only; each subcommand is a run_<name>()
 // function over the public library API.
+#include "check.h"
 #include "cli_common.h"
+#include "embed.h"
+#include "make_demo.h"
 #include "pick.h"
 #include "tree_commands.h"
 
@@ -17,6 +20,13 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 0;
   app.add_option("--seed", seed, "Seed of every random choice (splits, PCA, sampling)")
       ->capture_default_str();
+
+  MakeDemoOptions make_demo;
+  CLI::App* make_demo_cmd = add_make_demo_command(app, make_demo);
+  CheckOptions check;
+  CLI::App* check_cmd = add_check_command(app, check);
+  EmbedOptions embed;
+  CLI::App* embed_cmd = add_embed_command(app, embed);
 
   PickOptions pick;
   auto* pick_cmd = app.add_subcommand(
@@ -79,6 +89,12 @@ int main(int argc, char** argv) {
   update_cmd->add_option("--tree", update.tree, "Tree file (updated in place, atomically)")
       ->required();
   update_cmd->add_option("--decisions", update.decisions, "Decisions CSV")->required();
+  update_cmd->add_flag("--refresh,!--no-refresh", update.refresh,
+                       "After the exact incremental update, refit the cross-fitted models on the "
+                       "corrected labels and re-score every sample, so the next ranking equals a "
+                       "fresh build's (default); --no-refresh leaves those scores stale until a "
+                       "later update refreshes them")
+      ->capture_default_str();
 
   FitOptions fit;
   auto* fit_cmd = app.add_subcommand(
@@ -104,6 +120,9 @@ int main(int argc, char** argv) {
   return run_guarded(
       [&] {
         const coreclean::Context ctx = make_cli_context(std::cerr, seed, true);
+        if (*make_demo_cmd) return run_make_demo(make_demo, ctx, std::cout);
+        if (*check_cmd) return run_check(check, ctx, std::cout);
+        if (*embed_cmd) return run_embed(embed, ctx, std::cout);
         if (*pick_cmd) return run_pick(pick, ctx, std::cout);
         if (*build_cmd) return run_build(build, ctx, std::cout);
         if (*rank_cmd) {
