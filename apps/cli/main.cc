@@ -5,6 +5,7 @@
 #include "embed.h"
 #include "make_demo.h"
 #include "pick.h"
+#include "session_commands.h"
 #include "tree_commands.h"
 
 #include <CLI/CLI.hpp>
@@ -111,6 +112,9 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   fit_cmd->add_option("--out", fit.out, "Model file (.npz)")->required();
 
+  SessionCommandOptions session;
+  const SessionCommands session_cmd = add_session_commands(app, session);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -131,6 +135,11 @@ int main(int argc, char** argv) {
         }
         if (*update_cmd) return run_update(update, ctx, std::cout);
         if (*fit_cmd) return run_fit(fit, ctx, std::cout);
+        if (*session_cmd.init) return run_init(session, ctx, std::cout);
+        if (*session_cmd.next) return run_next(session, ctx, std::cout);
+        if (*session_cmd.apply) return run_apply(session, ctx, std::cout);
+        if (*session_cmd.status) return run_status(session, ctx, std::cout);
+        if (*session_cmd.export_) return run_export(session, ctx, std::cout);
         return static_cast<int>(kExitBadInput);
       },
       std::cerr);

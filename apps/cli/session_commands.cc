@@ -1,0 +1,254 @@
+#include "session_commands.h"
+
+#include "cli_common.h"
+
+#include <coreclean/core/error.h>
+#include <coreclean/detect/coco.h>
+#include <coreclean/detect/render.h>
+#include <coreclean/io/csv.h>
+#include <coreclean/io/npy.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace coreclean::cli {
+namespace {
+
+std::string read_text_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(fmt::format("{}: cannot read", path.string()));
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void write_text_file(const std::filesystem::path& path, const std::string& text) {
+  const std::filesystem::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    out << text;
+    if (!out) throw IoError(fmt::format("{}: cannot write", tmp.string()));
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+std::string batch_folder_name(int number) { return fmt::format("{:03d}", number); }
+
+}  // namespace
+
+SessionCommands add_session_commands(CLI::App& app, SessionCommandOptions& o) {
+  SessionCommands c;
+  c.init = app.add_subcommand(
+      "init",
+      "Create a cleaning session folder: its database records every label, decision and "
+      "iteration, so the loop survives restarts. Picks the class to clean (--class auto: the "
+      "class a classifier confuses most), builds the coreset tree and records the starting AUC.");
+  c.init->add_option("session", o.session, "Session folder to create (must not exist)")->required();
+  c.init->add_option("--features", o.features, "Features directory (from `coreclean embed`)")
+      ->required();
+  c.init->add_option("--coco", o.coco, "The COCO file the features were made from (renderings, "
+                                       "corrected COCO export)");
+  c.init->add_option("--images", o.images, "Images directory of the COCO file");
+  c.init->add_option("--class", o.class_of_interest,
+                     "Class to clean: a name or id, or 'auto'")->capture_default_str();
+  c.init->add_option("--classes", o.classes,
+                     "Keep only these classes (names or ids, comma-separated), e.g. the class to "
+                     "clean and the one it is confused with")
+      ->delimiter(',');
+  c.init->add_option("--guidelines", o.guidelines,
+                     "Markdown file with the labelling rules (what counts as each class); shown "
+                     "with every batch");
+
+  c.next = app.add_subcommand(
+      "next", "Export the next batch to review: the most important unseen boxes of the class of "
+              "interest, as SESSION/batches/NNN/review.csv (+ three renderings per box when the "
+              "session has images). An unapplied batch is exported again, not replaced.");
+  c.next->add_option("session", o.session, "Session folder")->required();
+  c.next->add_option("-n,--size", o.batch_size, "Boxes per batch")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+
+  c.apply = app.add_subcommand(
+      "apply", "Apply the open batch's decisions: those recorded by the review page and, when "
+               "given, the rows of a review.csv (decision: keep, relabel with new_label, or "
+               "delete; an empty decision is skipped; a CSV row replaces the page's). Every row "
+               "is checked first; boxes without a decision count as kept. Updates the tree "
+               "incrementally and records the iteration's cross-validated AUC. Idempotent.");
+  c.apply->add_option("session", o.session, "Session folder")->required();
+  c.apply->add_option("review_csv", o.review_csv, "Filled-in review.csv (optional)");
+
+  c.status = app.add_subcommand(
+      "status", "Show the session: reviewed, fixed and deleted boxes, the AUC per iteration and "
+                "whether it has plateaued (the signal to stop reviewing this class).");
+  c.status->add_option("session", o.session, "Session folder")->required();
+  c.status->add_flag("--json", o.json, "Print one JSON object");
+
+  c.export_ = app.add_subcommand(
+      "export", "Write the corrected labels: a COCO file with relabels and deletions applied "
+                "(every other field kept as it was), or y_train with the current labels (-1 for "
+                "deleted boxes).");
+  c.export_->add_option("session", o.session, "Session folder")->required();
+  auto* coco = c.export_->add_option("--coco-out", o.coco_out, "Corrected COCO file to write");
+  auto* labels = c.export_->add_option("--labels-out", o.labels_out,
+                                       "Corrected labels (.npy, int64, rows of X_train)");
+  coco->excludes(labels);
+  return c;
+}
+
+std::filesystem::path export_batch(const session::Session& session, const session::Batch& batch,
+                                   const Context& context) {
+  namespace fs = std::filesystem;
+  const fs::path folder = session.dir() / "batches" / batch_folder_name(batch.number);
+  fs::create_directories(folder);
+  std::map<SampleId, std::string> image_of;
+  if (!session.coco_path().empty()) {
+    const detect::CocoDataset coco = detect::read_coco(session.coco_path());
+    // Group the batch by image so that each image is decoded once.
+    std::map<std::size_t, std::vector<std::size_t>> by_image;
+    for (const session::BatchItem& it : batch.items) {
+      const auto a = coco.annotation_index(it.id);
+      if (!a) continue;
+      const auto im = coco.image_index(coco.annotations[*a].image_id);
+      if (!im) continue;
+      image_of[it.id] = coco.images[*im].file_name;
+      by_image[*im].push_back(*a);
+    }
+    if (!session.images_dir().empty()) {
+      std::int64_t done = 0;
+      for (const auto& [im, annotations] : by_image) {
+        context.throw_if_cancelled();
+        const cv::Mat image = detect::read_image(session.images_dir() / coco.images[im].file_name);
+        for (std::size_t a : annotations) {
+          const detect::CocoAnnotation& ann = coco.annotations[a];
+          const detect::BoxViews views =
+              detect::render_views(image, ann, session.class_name(ann.category_id));
+          detect::write_image(folder / fmt::format("{}_crop.jpg", ann.id), views.crop);
+          detect::write_image(folder / fmt::format("{}_attention.jpg", ann.id), views.attention);
+          detect::write_image(folder / fmt::format("{}_overlay.jpg", ann.id), views.overlay);
+          context.report_progress(++done, static_cast<std::int64_t>(batch.items.size()),
+                                  "rendering");
+        }
+      }
+    }
+  }
+  std::string csv = "id,image,label,importance,decision,new_label\n";
+  for (const session::BatchItem& it : batch.items)
+    csv += fmt::format("{},{},{},{:.6g},,\n", it.id, io::csv_field(image_of[it.id]),
+                       io::csv_field(session.class_name(it.label)), it.importance);
+  write_text_file(folder / "review.csv", csv);
+  if (!session.guidelines().empty()) write_text_file(folder / "guidelines.md", session.guidelines());
+  return folder;
+}
+
+int run_init(const SessionCommandOptions& o, const Context& context, std::ostream& out) {
+  session::SessionOptions so;
+  so.features = o.features;
+  so.coco = o.coco;
+  so.images = o.images;
+  so.class_of_interest = o.class_of_interest;
+  so.classes = o.classes;
+  CORECLEAN_CLI_REQUIRE(o.images.empty() || !o.coco.empty(), "--images needs --coco");
+  if (!o.guidelines.empty()) so.guidelines = read_text_file(o.guidelines);
+  const session::Session s = session::Session::create(o.session, so, context);
+  const session::SessionStatus st = s.status();
+  out << fmt::format(
+      "session {}: {} samples in {} classes; cleaning '{}' ({} samples), most confused with "
+      "'{}'; cross-validated AUC {:.4f}\nnext: coreclean next {}\n",
+      o.session.string(), st.samples, s.classes().size(), s.class_name(st.class_of_interest),
+      st.class_size, s.class_name(st.confused_with), st.iterations.front().auc, o.session.string());
+  return kExitOk;
+}
+
+int run_next(const SessionCommandOptions& o, const Context& context, std::ostream& out) {
+  session::Session s = session::Session::open(o.session, context);
+  const session::Batch b = s.next_batch(o.batch_size, context);
+  if (b.items.empty()) {
+    out << fmt::format("every sample of '{}' has been reviewed\n", s.class_name(s.class_of_interest()));
+    return kExitOk;
+  }
+  const std::filesystem::path folder = export_batch(s, b, context);
+  out << fmt::format("batch {}: {} boxes of '{}' in {}\n", b.number, b.items.size(),
+                     s.class_name(s.class_of_interest()), folder.string());
+  if (!s.guidelines().empty()) out << "guidelines: " << (folder / "guidelines.md").string() << "\n";
+  out << fmt::format("fill in the decision column of review.csv (keep, relabel + new_label, "
+                     "delete), then: coreclean apply {} {}\n",
+                     o.session.string(), (folder / "review.csv").string());
+  return kExitOk;
+}
+
+int run_apply(const SessionCommandOptions& o, const Context& context, std::ostream& out) {
+  session::Session s = session::Session::open(o.session, context);
+  const session::ApplyReport r = s.apply(o.review_csv, context);
+  if (r.batch == 0) {
+    out << "no open batch: nothing to apply (run `coreclean next` for a new batch)\n";
+    return kExitOk;
+  }
+  const session::SessionStatus st = s.status();
+  out << fmt::format("batch {}: {} reviewed, {} relabelled, {} deleted, {} kept ({} from the CSV); "
+                     "cross-validated AUC {:.4f} (start {:.4f}) in {:.2f} s\n",
+                     r.batch, r.metrics.reviewed, r.metrics.relabelled, r.metrics.deleted,
+                     r.metrics.kept, r.imported_rows, r.metrics.auc, st.iterations.front().auc,
+                     r.metrics.seconds);
+  return kExitOk;
+}
+
+int run_status(const SessionCommandOptions& o, const Context& context, std::ostream& out) {
+  const session::Session s = session::Session::open(o.session, context);
+  const session::SessionStatus st = s.status();
+  const std::string rule = fmt::format(
+      "AUC gained less than {} over the last {} iterations", session::SessionStatus::plateau_gain,
+      session::SessionStatus::plateau_window);
+  if (o.json) {
+    nlohmann::json iterations = nlohmann::json::array();
+    for (const auto& m : st.iterations)
+      iterations.push_back({{"iteration", m.iteration}, {"auc", m.auc}, {"reviewed", m.reviewed},
+                            {"relabelled", m.relabelled}, {"deleted", m.deleted},
+                            {"kept", m.kept}, {"seconds", m.seconds}});
+    nlohmann::json j = {
+        {"class_of_interest", {{"id", st.class_of_interest}, {"name", s.class_name(st.class_of_interest)}}},
+        {"confused_with", {{"id", st.confused_with}, {"name", s.class_name(st.confused_with)}}},
+        {"samples", st.samples}, {"class_size", st.class_size}, {"reviewed", st.reviewed},
+        {"relabelled", st.relabelled}, {"deleted", st.deleted}, {"batches", st.batches},
+        {"open_batch", st.open_batch ? nlohmann::json(*st.open_batch) : nlohmann::json()},
+        {"pending", st.pending}, {"iterations", iterations}, {"plateaued", st.plateaued},
+        {"plateau_rule", rule}};
+    out << j.dump(2) << "\n";
+    return kExitOk;
+  }
+  out << fmt::format("session {}: cleaning '{}' (confused with '{}'), {} samples, {} in the class\n",
+                     o.session.string(), s.class_name(st.class_of_interest),
+                     s.class_name(st.confused_with), st.samples, st.class_size);
+  out << fmt::format("reviewed {}, relabelled {}, deleted {}; {} batches", st.reviewed,
+                     st.relabelled, st.deleted, st.batches);
+  if (st.open_batch)
+    out << fmt::format(" (batch {} open, {} decisions recorded)", *st.open_batch, st.pending);
+  out << "\n\niteration      AUC  reviewed  relabelled  deleted\n";
+  for (const auto& m : st.iterations)
+    out << fmt::format("{:>9}  {:.4f}  {:>8}  {:>10}  {:>7}\n", m.iteration, m.auc, m.reviewed,
+                       m.relabelled, m.deleted);
+  out << (st.plateaued ? "\nthe AUC has plateaued (" + rule + "): reviewing more of this class "
+                                                              "is unlikely to pay off\n"
+                       : "\nthe AUC has not plateaued (rule: " + rule + ")\n");
+  return kExitOk;
+}
+
+int run_export(const SessionCommandOptions& o, const Context& context, std::ostream& out) {
+  CORECLEAN_CLI_REQUIRE(o.coco_out.has_value() != o.labels_out.has_value(),
+                        "export needs one of --coco-out FIXED.json or --labels-out y_fixed.npy");
+  const session::Session s = session::Session::open(o.session, context);
+  if (o.coco_out) {
+    s.export_coco(*o.coco_out);
+    out << fmt::format("wrote {}\n", o.coco_out->string());
+  }
+  if (o.labels_out) {
+    const Labels y = s.corrected_labels(-1);
+    io::write_npy(*o.labels_out, std::span<const std::int64_t>(y));
+    out << fmt::format("wrote {} ({} labels; -1 = deleted)\n", o.labels_out->string(), y.size());
+  }
+  return kExitOk;
+}
+
+}  // namespace coreclean::cli

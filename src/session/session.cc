@@ -1,0 +1,803 @@
+#include <coreclean/session/session.h>
+
+#include "core/check.h"
+#include "session/sqlite.h"
+
+#include <coreclean/core/error.h>
+#include <coreclean/coreset/coreset_tree.h>
+#include <coreclean/detect/coco.h>
+#include <coreclean/io/csv.h>
+#include <coreclean/io/feature_set.h>
+#include <coreclean/linear/class_selection.h>
+#include <coreclean/linear/logistic_regression.h>
+#include <coreclean/linear/metrics.h>
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+namespace coreclean::session {
+
+const char* to_string(DecisionKind kind) {
+  switch (kind) {
+    case DecisionKind::kKeep:
+      return "keep";
+    case DecisionKind::kRelabel:
+      return "relabel";
+    case DecisionKind::kDelete:
+      return "delete";
+  }
+  return "keep";
+}
+
+std::optional<DecisionKind> parse_decision_kind(std::string_view text) {
+  if (text == "keep") return DecisionKind::kKeep;
+  if (text == "relabel") return DecisionKind::kRelabel;
+  if (text == "delete") return DecisionKind::kDelete;
+  return std::nullopt;
+}
+
+namespace {
+
+using detail::Database;
+using detail::Statement;
+using detail::Transaction;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE classes(label INTEGER PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE samples(
+  id INTEGER PRIMARY KEY,          -- the sample id (e.g. COCO annotation id)
+  row INTEGER NOT NULL,            -- row in the features' X_train
+  fold INTEGER NOT NULL,           -- fold of the cross-validated AUC (fixed at creation)
+  original_label INTEGER NOT NULL,
+  label INTEGER NOT NULL,          -- current label
+  weight REAL NOT NULL DEFAULT 1,  -- 0 = deleted
+  seen INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE batches(
+  number INTEGER PRIMARY KEY,
+  created_at TEXT NOT NULL,
+  applied_at TEXT);                -- NULL while the batch is open
+CREATE TABLE batch_items(
+  batch INTEGER NOT NULL REFERENCES batches(number),
+  position INTEGER NOT NULL,
+  sample_id INTEGER NOT NULL REFERENCES samples(id),
+  label INTEGER NOT NULL, importance REAL NOT NULL, misfit REAL NOT NULL,
+  atypical REAL NOT NULL, suggested_label INTEGER NOT NULL,
+  PRIMARY KEY(batch, position), UNIQUE(batch, sample_id));
+CREATE TABLE decisions(
+  batch INTEGER NOT NULL REFERENCES batches(number),
+  sample_id INTEGER NOT NULL REFERENCES samples(id),
+  decision TEXT NOT NULL CHECK(decision IN ('keep', 'relabel', 'delete')),
+  old_label INTEGER NOT NULL,
+  new_label INTEGER,
+  reviewer TEXT NOT NULL DEFAULT '',
+  decided_at TEXT NOT NULL,
+  applied INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(batch, sample_id));
+CREATE TABLE iterations(
+  iteration INTEGER PRIMARY KEY,   -- 0 = at creation; n = after batch n
+  auc REAL NOT NULL,
+  reviewed INTEGER NOT NULL, relabelled INTEGER NOT NULL, deleted INTEGER NOT NULL,
+  kept INTEGER NOT NULL, seconds REAL NOT NULL,
+  importance BLOB NOT NULL,        -- float64 importances of the class of interest
+  created_at TEXT NOT NULL);
+)sql";
+
+std::string now_utc() {
+  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}",
+                     std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+}
+
+std::span<const std::byte> as_bytes(const std::vector<double>& v) {
+  return std::as_bytes(std::span<const double>(v));
+}
+
+std::vector<double> to_doubles(const std::vector<std::byte>& b) {
+  std::vector<double> out(b.size() / sizeof(double));
+  if (!out.empty()) std::memcpy(out.data(), b.data(), out.size() * sizeof(double));
+  return out;
+}
+
+std::optional<std::int64_t> parse_int(std::string_view text) {
+  std::int64_t v = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+struct Session::State {
+  std::filesystem::path dir;
+  std::unique_ptr<Database> db;
+  // Settings from the meta table.
+  std::filesystem::path features, coco, images;
+  Label class_of_interest = 0, confused_with = 0;
+  std::string guidelines;
+  std::uint64_t seed = 0;
+  int folds = 5;
+  double auc_c = 1.0;
+  ClassNames names;
+  Labels classes;
+  // Samples in row order of the session (the tree's build order).
+  std::vector<SampleId> ids;
+  std::vector<Eigen::Index> rows;
+  std::vector<int> fold;
+  Labels original, label;
+  std::vector<double> weight;
+  std::vector<std::uint8_t> seen;
+  std::unordered_map<SampleId, std::size_t> index_of;
+  coreset::CoresetTree tree;
+
+  std::filesystem::path tree_path() const { return dir / "tree.bin"; }
+
+  std::string meta(const std::string& key) const {
+    Statement st = db->prepare("SELECT value FROM meta WHERE key = ?");
+    st.bind(1, std::string_view(key));
+    if (!st.step()) throw FormatError(fmt::format("{}: meta '{}' missing", db->path().string(), key));
+    return st.text(0);
+  }
+
+  std::size_t require_index(SampleId id) const {
+    const auto it = index_of.find(id);
+    CORECLEAN_THROW_IF_NOT(it != index_of.end(), "sample {} is not in the session {}", id,
+                           dir.string());
+    return it->second;
+  }
+
+  void load_samples() {
+    ids.clear(); rows.clear(); fold.clear(); original.clear(); label.clear(); weight.clear();
+    seen.clear(); index_of.clear();
+    Statement st = db->prepare(
+        "SELECT id, row, fold, original_label, label, weight, seen FROM samples ORDER BY row");
+    while (st.step()) {
+      index_of[st.int64(0)] = ids.size();
+      ids.push_back(st.int64(0));
+      rows.push_back(st.int64(1));
+      fold.push_back(static_cast<int>(st.int64(2)));
+      original.push_back(st.int64(3));
+      label.push_back(st.int64(4));
+      weight.push_back(st.real(5));
+      seen.push_back(static_cast<std::uint8_t>(st.int64(6)));
+    }
+  }
+
+  // The session's rows of X (a copy: the tree and the AUC need them contiguous).
+  RowMatrixXf session_features() const {
+    const io::FeatureSet fs = io::load_feature_set(features);
+    const auto x = fs.x_train.view();
+    RowMatrixXf out(static_cast<Eigen::Index>(rows.size()), x.cols());
+    for (std::size_t j = 0; j < rows.size(); ++j) {
+      CORECLEAN_THROW_IF_NOT(rows[j] < x.rows() && fs.ids[rows[j]] == ids[j],
+                             "{}: the features directory {} changed since the session was "
+                             "created (row {} is no longer sample {})",
+                             dir.string(), features.string(), rows[j], ids[j]);
+      out.row(static_cast<Eigen::Index>(j)) = x.row(rows[j]);
+    }
+    return out;
+  }
+
+  // k-fold cross-validated AUC on the given labels (weight-0 samples left out), on the tree's
+  // feature map: binary between the two classes when the session has two, one-vs-rest macro
+  // otherwise. Folds were fixed at creation, so iterations differ only by the labels.
+  double cross_validated_auc(const RowMatrixXf& phi, const Labels& y, const std::vector<double>& w,
+                             const Context& context) const {
+    std::vector<Eigen::Index> keep;
+    for (std::size_t i = 0; i < y.size(); ++i)
+      if (w[i] > 0.0) keep.push_back(static_cast<Eigen::Index>(i));
+    RowMatrixXf xk(static_cast<Eigen::Index>(keep.size()), phi.cols());
+    Labels yk(keep.size());
+    std::vector<int> fk(keep.size());
+    for (std::size_t j = 0; j < keep.size(); ++j) {
+      xk.row(static_cast<Eigen::Index>(j)) = phi.row(keep[j]);
+      yk[j] = y[keep[j]];
+      fk[j] = fold[keep[j]];
+    }
+    Labels present = yk;
+    std::sort(present.begin(), present.end());
+    present.erase(std::unique(present.begin(), present.end()), present.end());
+    if (present.size() < 2) return 0.5;
+    linear::LogisticRegressionParams p;
+    // Features of unit scale: C is relative to the mean squared norm, as the tree's cross-fit.
+    const double msq = xk.rows() > 0 ? xk.cast<double>().rowwise().squaredNorm().mean() : 1.0;
+    p.c = auc_c * static_cast<double>(xk.cols()) / std::max(msq, 1e-300);
+    p.max_iter = 200;
+    const RowMatrixXd proba = linear::cross_val_predict_proba(p, xk, yk, fk, {}, context);
+    return linear::roc_auc_ovr(proba, yk, present);
+  }
+
+  std::vector<double> interest_importances() const {
+    std::vector<double> out;
+    for (const coreset::SampleScore& s : tree.scores())
+      if (s.weight > 0.0 && s.label == class_of_interest) out.push_back(s.importance);
+    return out;
+  }
+
+  // Brings the tree cache in line with the database (labels, deletions, seen flags).
+  void reconcile_tree(const Context& context) {
+    std::vector<SampleId> relabel_ids, remove_ids, seen_ids, unseen_ids;
+    Labels relabel_to;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      const coreset::SampleScore s = tree.score(ids[i]);
+      if (weight[i] <= 0.0 && s.weight > 0.0) remove_ids.push_back(ids[i]);
+      if (weight[i] > 0.0 && s.label != label[i]) {
+        relabel_ids.push_back(ids[i]);
+        relabel_to.push_back(label[i]);
+      }
+      if (seen[i] && !s.seen) seen_ids.push_back(ids[i]);
+      if (!seen[i] && s.seen) unseen_ids.push_back(ids[i]);
+    }
+    bool changed = !seen_ids.empty() || !unseen_ids.empty();
+    if (!relabel_ids.empty()) tree.update_targets(relabel_ids, relabel_to);
+    if (!remove_ids.empty()) tree.remove_samples(remove_ids);
+    if (tree.stale_updates() > 0) {
+      tree.refresh(context);
+      changed = true;
+    }
+    tree.set_seen(seen_ids, true);
+    tree.set_seen(unseen_ids, false);
+    if (changed) coreset::save_tree(tree, tree_path());
+  }
+
+  void insert_iteration(const IterationMetrics& m) {
+    Statement st = db->prepare(
+        "INSERT OR REPLACE INTO iterations(iteration, auc, reviewed, relabelled, deleted, kept, "
+        "seconds, importance, created_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    st.bind(1, m.iteration).bind(2, m.auc).bind(3, m.reviewed).bind(4, m.relabelled);
+    st.bind(5, m.deleted).bind(6, m.kept).bind(7, m.seconds).bind(8, as_bytes(m.importance));
+    st.bind(9, std::string_view(now_utc()));
+    st.run();
+  }
+
+  Label find_class(const std::string& name_or_id) const {
+    return coreclean::find_class(names, classes, name_or_id);
+  }
+};
+
+Session::Session(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+Session::~Session() = default;
+
+Session Session::create(const std::filesystem::path& dir, const SessionOptions& options,
+                        const Context& context) {
+  namespace fs = std::filesystem;
+  CORECLEAN_THROW_IF_NOT(!fs::exists(dir) || (fs::is_directory(dir) && fs::is_empty(dir)),
+                         "{}: already exists and is not an empty folder (open the session, or "
+                         "choose a new folder)",
+                         dir.string());
+  CORECLEAN_THROW_IF_NOT(options.folds >= 2, "session: folds = {} (must be >= 2)", options.folds);
+  const io::FeatureSet features = io::load_feature_set(options.features);
+
+  // The class of interest: given, or the pick logic (largest off-diagonal confusion).
+  Label interest = 0, confused = 0;
+  if (options.class_of_interest == "auto") {
+    linear::ClassSelectionParams params;
+    std::optional<MatrixRef> x_test;
+    if (features.x_test) x_test.emplace(features.x_test->view());
+    const linear::ClassSelection s = linear::select_class_to_clean(
+        features.x_train.view(), features.y_train, x_test, features.y_test, params, context);
+    interest = s.class_of_interest;
+    confused = s.confused_with;
+  } else {
+    interest = features.find_class(options.class_of_interest);
+  }
+  std::set<Label> keep;
+  for (const std::string& c : options.classes) keep.insert(features.find_class(c));
+  CORECLEAN_THROW_IF_NOT(keep.empty() || keep.contains(interest),
+                         "session: --classes must include the class of interest '{}'",
+                         features.class_name(interest));
+
+  auto s = std::make_unique<State>();
+  s->dir = dir;
+  s->features = fs::absolute(options.features);
+  s->coco = options.coco.empty() ? fs::path() : fs::absolute(options.coco);
+  s->images = options.images.empty() ? fs::path() : fs::absolute(options.images);
+  s->class_of_interest = interest;
+  s->guidelines = options.guidelines;
+  s->seed = context.seed;
+  s->folds = options.folds;
+  s->auc_c = options.auc_c;
+  for (std::size_t i = 0; i < features.y_train.size(); ++i) {
+    if (!keep.empty() && !keep.contains(features.y_train[i])) continue;
+    s->index_of[features.ids[i]] = s->ids.size();
+    s->ids.push_back(features.ids[i]);
+    s->rows.push_back(static_cast<Eigen::Index>(i));
+    s->original.push_back(features.y_train[i]);
+  }
+  s->label = s->original;
+  s->weight.assign(s->ids.size(), 1.0);
+  s->seen.assign(s->ids.size(), 0);
+  s->classes = s->label;
+  std::sort(s->classes.begin(), s->classes.end());
+  s->classes.erase(std::unique(s->classes.begin(), s->classes.end()), s->classes.end());
+  CORECLEAN_THROW_IF_NOT(s->classes.size() >= 2, "session: need at least two classes, got {}",
+                         s->classes.size());
+  if (options.class_of_interest != "auto" || !keep.empty()) {
+    // The class it is most confused with, among the kept ones: the pick logic's partner when
+    // kept, else the other class of a two-class session.
+    if (!std::binary_search(s->classes.begin(), s->classes.end(), confused) || confused == interest)
+      confused = s->classes[0] == interest ? s->classes[1] : s->classes[0];
+  }
+  s->confused_with = confused;
+  for (Label l : s->classes) s->names[l] = features.class_name(l);
+  s->fold = linear::stratified_kfold(s->original, options.folds, context.seed);
+
+  const RowMatrixXf x = s->session_features();
+  s->tree.build(x, s->label, {}, s->ids, context);
+  s->tree.set_class_names(s->names);
+
+  IterationMetrics first;
+  first.iteration = 0;
+  first.auc = s->cross_validated_auc(s->tree.map_features(x), s->label, s->weight, context);
+  first.importance = s->interest_importances();
+
+  fs::create_directories(dir);
+  const fs::path db_path = dir / "session.db";
+  // A half-created session (killed here) leaves a folder that create() refuses; the database is
+  // written in one transaction, so it is either complete or absent of tables.
+  s->db = std::make_unique<Database>(db_path, true);
+  Transaction t(*s->db);
+  s->db->exec(kSchema);
+  {
+    Statement st = s->db->prepare("INSERT INTO meta(key, value) VALUES(?, ?)");
+    const std::vector<std::pair<std::string, std::string>> meta = {
+        {"schema_version", std::to_string(kSchemaVersion)},
+        {"features", s->features.string()},
+        {"coco", s->coco.string()},
+        {"images", s->images.string()},
+        {"class_of_interest", std::to_string(interest)},
+        {"confused_with", std::to_string(s->confused_with)},
+        {"guidelines", s->guidelines},
+        {"seed", std::to_string(s->seed)},
+        {"folds", std::to_string(s->folds)},
+        {"auc_c", fmt::format("{}", s->auc_c)},
+        {"created_at", now_utc()}};
+    for (const auto& [k, v] : meta) {
+      st.bind(1, std::string_view(k)).bind(2, std::string_view(v));
+      st.run();
+    }
+  }
+  {
+    Statement st = s->db->prepare("INSERT INTO classes(label, name) VALUES(?, ?)");
+    for (const auto& [l, name] : s->names) {
+      st.bind(1, l).bind(2, std::string_view(name));
+      st.run();
+    }
+  }
+  {
+    Statement st = s->db->prepare(
+        "INSERT INTO samples(id, row, fold, original_label, label) VALUES(?, ?, ?, ?, ?)");
+    for (std::size_t i = 0; i < s->ids.size(); ++i) {
+      st.bind(1, s->ids[i]).bind(2, static_cast<std::int64_t>(s->rows[i])).bind(3, s->fold[i]);
+      st.bind(4, s->original[i]).bind(5, s->label[i]);
+      st.run();
+    }
+  }
+  s->insert_iteration(first);
+  coreset::save_tree(s->tree, s->tree_path());
+  t.commit();
+  return Session(std::move(s));
+}
+
+Session Session::open(const std::filesystem::path& dir, const Context& context) {
+  const std::filesystem::path db_path = dir / "session.db";
+  CORECLEAN_THROW_IF_NOT(std::filesystem::is_regular_file(db_path),
+                         "{}: not a session (no session.db; create one with `coreclean init`)",
+                         dir.string());
+  auto s = std::make_unique<State>();
+  s->dir = dir;
+  s->db = std::make_unique<Database>(db_path, false);
+  {
+    Statement st = s->db->prepare(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'");
+    st.step();
+    if (st.int64(0) == 0)
+      throw FormatError(fmt::format("{}: the session was never completely created; delete the "
+                                    "folder and run `coreclean init` again",
+                                    dir.string()));
+  }
+  const int version = std::stoi(s->meta("schema_version"));
+  if (version > kSchemaVersion)
+    throw FormatError(fmt::format("{}: session schema version {} is newer than this coreclean "
+                                  "supports ({}); upgrade coreclean",
+                                  db_path.string(), version, kSchemaVersion));
+  s->features = s->meta("features");
+  s->coco = s->meta("coco");
+  s->images = s->meta("images");
+  s->class_of_interest = std::stoll(s->meta("class_of_interest"));
+  s->confused_with = std::stoll(s->meta("confused_with"));
+  s->guidelines = s->meta("guidelines");
+  s->seed = std::stoull(s->meta("seed"));
+  s->folds = std::stoi(s->meta("folds"));
+  s->auc_c = std::stod(s->meta("auc_c"));
+  {
+    Statement st = s->db->prepare("SELECT label, name FROM classes ORDER BY label");
+    while (st.step()) {
+      s->names[st.int64(0)] = st.text(1);
+      s->classes.push_back(st.int64(0));
+    }
+  }
+  s->load_samples();
+  // The tree is a cache: rebuild it from the database when it is missing or unreadable.
+  Context seeded(context);
+  seeded.seed = s->seed;
+  bool loaded = false;
+  if (std::filesystem::exists(s->tree_path())) {
+    try {
+      s->tree = coreset::load_tree(s->tree_path());
+      loaded = s->tree.size() == static_cast<Eigen::Index>(s->ids.size());
+    } catch (const FormatError&) {
+      loaded = false;
+    }
+  }
+  if (!loaded) {
+    const RowMatrixXf x = s->session_features();
+    s->tree = coreset::CoresetTree();
+    s->tree.build(x, s->original, {}, s->ids, seeded);
+    s->tree.set_class_names(s->names);
+  }
+  s->reconcile_tree(seeded);
+  if (!loaded) coreset::save_tree(s->tree, s->tree_path());
+  return Session(std::move(s));
+}
+
+Batch Session::batch(int number) const {
+  State& s = *state_;
+  Batch b;
+  b.number = number;
+  {
+    Statement st = s.db->prepare("SELECT applied_at FROM batches WHERE number = ?");
+    st.bind(1, number);
+    CORECLEAN_THROW_IF_NOT(st.step(), "session {}: there is no batch {}", s.dir.string(), number);
+    b.applied = !st.is_null(0);
+  }
+  Statement st = s.db->prepare(
+      "SELECT sample_id, label, importance, misfit, atypical, suggested_label FROM batch_items "
+      "WHERE batch = ? ORDER BY position");
+  st.bind(1, number);
+  while (st.step())
+    b.items.push_back({st.int64(0), st.int64(1), st.real(2), st.real(3), st.real(4), st.int64(5)});
+  return b;
+}
+
+std::optional<Batch> Session::open_batch() const {
+  Statement st = state_->db->prepare(
+      "SELECT number FROM batches WHERE applied_at IS NULL ORDER BY number DESC LIMIT 1");
+  if (!st.step()) return std::nullopt;
+  return batch(static_cast<int>(st.int64(0)));
+}
+
+Batch Session::next_batch(std::int64_t n, const Context&) {
+  CORECLEAN_THROW_IF_NOT(n >= 1, "next: batch size {} (must be >= 1)", n);
+  if (std::optional<Batch> open = open_batch()) return *open;
+  State& s = *state_;
+  coreset::ImportantSamplesQuery q;
+  q.class_size[s.class_of_interest] = {coreset::ClassQuota::Kind::kCount, n};
+  q.ignore_seen = true;
+  q.mark_seen = false;
+  const coreset::ImportantSamples chosen = s.tree.important_samples(q);
+
+  Transaction t(*s.db);
+  int number = 1;
+  {
+    Statement st = s.db->prepare("SELECT coalesce(max(number), 0) + 1 FROM batches");
+    st.step();
+    number = static_cast<int>(st.int64(0));
+  }
+  {
+    Statement st = s.db->prepare("INSERT INTO batches(number, created_at) VALUES(?, ?)");
+    st.bind(1, number).bind(2, std::string_view(now_utc()));
+    st.run();
+  }
+  Statement item = s.db->prepare(
+      "INSERT INTO batch_items(batch, position, sample_id, label, importance, misfit, atypical, "
+      "suggested_label) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+  Statement mark = s.db->prepare("UPDATE samples SET seen = 1 WHERE id = ?");
+  Batch b;
+  b.number = number;
+  for (std::size_t k = 0; k < chosen.ids.size(); ++k) {
+    const coreset::SampleScore sc = s.tree.score(chosen.ids[k]);
+    item.bind(1, number).bind(2, static_cast<std::int64_t>(k)).bind(3, sc.id).bind(4, sc.label);
+    item.bind(5, sc.importance).bind(6, sc.misfit).bind(7, sc.atypical).bind(8, sc.suggested_label);
+    item.run();
+    mark.bind(1, sc.id);
+    mark.run();
+    b.items.push_back({sc.id, sc.label, sc.importance, sc.misfit, sc.atypical, sc.suggested_label});
+  }
+  t.commit();
+  for (const BatchItem& it : b.items) s.seen[s.require_index(it.id)] = 1;
+  s.tree.set_seen(chosen.ids, true);
+  coreset::save_tree(s.tree, s.tree_path());
+  return b;
+}
+
+namespace {
+
+// Checks a decision against the open batch and the session's classes.
+void validate_decision(const Batch& open, const Session& session, const Decision& d) {
+  const bool in_batch = std::any_of(open.items.begin(), open.items.end(),
+                                    [&](const BatchItem& it) { return it.id == d.id; });
+  CORECLEAN_THROW_IF_NOT(in_batch, "sample {} is not in the open batch {}", d.id, open.number);
+  if (d.kind == DecisionKind::kRelabel) {
+    const Labels& classes = session.classes();
+    CORECLEAN_THROW_IF_NOT(std::binary_search(classes.begin(), classes.end(), d.new_label),
+                           "new label {} is not a class of the session", d.new_label);
+  }
+}
+
+void upsert_decision(Database& db, int batch, Label old_label, const Decision& d) {
+  Statement st = db.prepare(
+      "INSERT INTO decisions(batch, sample_id, decision, old_label, new_label, reviewer, "
+      "decided_at) VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(batch, sample_id) DO UPDATE SET "
+      "decision = excluded.decision, new_label = excluded.new_label, reviewer = "
+      "excluded.reviewer, decided_at = excluded.decided_at WHERE applied = 0");
+  st.bind(1, batch).bind(2, d.id).bind(3, std::string_view(to_string(d.kind))).bind(4, old_label);
+  if (d.kind == DecisionKind::kRelabel) st.bind(5, d.new_label); else st.bind_null(5);
+  st.bind(6, std::string_view(d.reviewer)).bind(7, std::string_view(now_utc()));
+  st.run();
+}
+
+}  // namespace
+
+void Session::record_decision(const Decision& decision) {
+  const std::optional<Batch> open = open_batch();
+  CORECLEAN_THROW_IF_NOT(open.has_value(), "session {}: no open batch (run `coreclean next`)",
+                         state_->dir.string());
+  validate_decision(*open, *this, decision);
+  Transaction t(*state_->db);
+  upsert_decision(*state_->db, open->number,
+                  state_->label[state_->require_index(decision.id)], decision);
+  t.commit();
+}
+
+bool Session::undo_decision(SampleId id) {
+  const std::optional<Batch> open = open_batch();
+  if (!open) return false;
+  Statement st = state_->db->prepare(
+      "DELETE FROM decisions WHERE batch = ? AND sample_id = ? AND applied = 0");
+  st.bind(1, open->number).bind(2, id);
+  st.run();
+  Statement changes = state_->db->prepare("SELECT changes()");
+  changes.step();
+  return changes.int64(0) > 0;
+}
+
+std::vector<Decision> Session::pending_decisions() const {
+  std::vector<Decision> out;
+  const std::optional<Batch> open = open_batch();
+  if (!open) return out;
+  Statement st = state_->db->prepare(
+      "SELECT sample_id, decision, new_label, reviewer FROM decisions WHERE batch = ? AND "
+      "applied = 0 ORDER BY sample_id");
+  st.bind(1, open->number);
+  while (st.step()) {
+    Decision d;
+    d.id = st.int64(0);
+    d.kind = parse_decision_kind(st.text(1)).value_or(DecisionKind::kKeep);
+    d.new_label = st.is_null(2) ? 0 : st.int64(2);
+    d.reviewer = st.text(3);
+    out.push_back(d);
+  }
+  return out;
+}
+
+ApplyReport Session::apply(const std::optional<std::filesystem::path>& csv,
+                           const Context& context) {
+  const auto start = std::chrono::steady_clock::now();
+  State& s = *state_;
+  ApplyReport report;
+  const std::optional<Batch> open = open_batch();
+  if (!open) return report;
+
+  // 1. Read and validate every CSV row before anything is written.
+  std::vector<Decision> imported;
+  if (csv) {
+    const io::CsvTable table = io::read_csv(*csv);
+    const std::string file = csv->string();
+    const int c_id = table.column("id"), c_decision = table.column("decision"),
+              c_label = table.column("new_label"), c_reviewer = table.column("reviewer");
+    CORECLEAN_THROW_IF_NOT(c_id >= 0 && c_decision >= 0,
+                           "{}: the header must have columns id,decision[,new_label,reviewer]",
+                           file);
+    std::set<SampleId> in_batch;
+    for (const BatchItem& it : open->items) in_batch.insert(it.id);
+    std::set<SampleId> seen_ids;
+    for (std::size_t r = 0; r < table.rows.size(); ++r) {
+      const auto& row = table.rows[r];
+      const int line = table.line[r];
+      auto field = [&](int c) { return c >= 0 && c < static_cast<int>(row.size()) ? row[c] : std::string(); };
+      const std::string decision = field(c_decision);
+      if (decision.empty()) continue;  // not reviewed in the spreadsheet
+      const std::optional<std::int64_t> id = parse_int(field(c_id));
+      CORECLEAN_THROW_IF_NOT(id.has_value(), "{}:{}: column id: '{}' is not an integer", file,
+                             line, field(c_id));
+      CORECLEAN_THROW_IF_NOT(in_batch.contains(*id), "{}:{}: column id: {} is not in the open "
+                             "batch {}", file, line, *id, open->number);
+      CORECLEAN_THROW_IF_NOT(seen_ids.insert(*id).second, "{}:{}: column id: {} appears twice",
+                             file, line, *id);
+      const std::optional<DecisionKind> kind = parse_decision_kind(decision);
+      CORECLEAN_THROW_IF_NOT(kind.has_value(), "{}:{}: column decision: '{}' (must be keep, "
+                             "relabel or delete)", file, line, decision);
+      Decision d;
+      d.id = *id;
+      d.kind = *kind;
+      d.reviewer = field(c_reviewer);
+      if (*kind == DecisionKind::kRelabel) {
+        const std::string name = field(c_label);
+        CORECLEAN_THROW_IF_NOT(!name.empty(), "{}:{}: column new_label: empty (relabel needs the "
+                               "new class)", file, line);
+        try {
+          d.new_label = s.find_class(name);
+        } catch (const InvalidArgument& e) {
+          throw InvalidArgument(fmt::format("{}:{}: column new_label: {}", file, line, e.what()));
+        }
+      }
+      imported.push_back(d);
+    }
+  }
+  report.imported_rows = static_cast<std::int64_t>(imported.size());
+
+  // 2. The batch's final decisions: CSV rows replace the page's; the rest count as kept.
+  std::map<SampleId, Decision> final;
+  for (const Decision& d : pending_decisions()) final[d.id] = d;
+  for (const Decision& d : imported) final[d.id] = d;
+  Labels new_label = s.label;
+  std::vector<double> new_weight = s.weight;
+  std::vector<SampleId> relabel_ids, delete_ids;
+  Labels relabel_to;
+  IterationMetrics m;
+  m.iteration = open->number;
+  m.reviewed = static_cast<std::int64_t>(open->items.size());
+  for (const BatchItem& it : open->items) {
+    const std::size_t i = s.require_index(it.id);
+    const auto f = final.find(it.id);
+    const DecisionKind kind = f == final.end() ? DecisionKind::kKeep : f->second.kind;
+    if (kind == DecisionKind::kRelabel && f->second.new_label != s.label[i]) {
+      new_label[i] = f->second.new_label;
+      relabel_ids.push_back(it.id);
+      relabel_to.push_back(new_label[i]);
+      ++m.relabelled;
+    } else if (kind == DecisionKind::kDelete) {
+      new_weight[i] = 0.0;
+      delete_ids.push_back(it.id);
+      ++m.deleted;
+    } else {
+      ++m.kept;
+    }
+  }
+
+  // 3. The tree and the metrics on the new labels, in memory (nothing is written yet).
+  Context seeded(context);
+  seeded.seed = s.seed;
+  coreset::CoresetTree tree = s.tree;
+  if (!relabel_ids.empty()) tree.update_targets(relabel_ids, relabel_to);
+  if (!delete_ids.empty()) tree.remove_samples(delete_ids);
+  if (tree.stale_updates() > 0) tree.refresh(seeded);
+  const RowMatrixXf x = s.session_features();
+  m.auc = s.cross_validated_auc(tree.map_features(x), new_label, new_weight, seeded);
+  std::swap(s.tree, tree);
+  m.importance = s.interest_importances();
+  std::swap(s.tree, tree);
+
+  // 4. One transaction: decisions, labels, weights, metrics, the batch closed.
+  {
+    Transaction t(*s.db);
+    for (const Decision& d : imported) upsert_decision(*s.db, open->number, s.label[s.require_index(d.id)], d);
+    for (const BatchItem& it : open->items)
+      if (!final.contains(it.id))
+        upsert_decision(*s.db, open->number, s.label[s.require_index(it.id)], {it.id, DecisionKind::kKeep, 0, ""});
+    Statement applied = s.db->prepare("UPDATE decisions SET applied = 1 WHERE batch = ?");
+    applied.bind(1, open->number);
+    applied.run();
+    Statement upd = s.db->prepare("UPDATE samples SET label = ?, weight = ? WHERE id = ?");
+    for (const BatchItem& it : open->items) {
+      const std::size_t i = s.require_index(it.id);
+      upd.bind(1, new_label[i]).bind(2, new_weight[i]).bind(3, it.id);
+      upd.run();
+    }
+    m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    s.insert_iteration(m);
+    Statement close = s.db->prepare("UPDATE batches SET applied_at = ? WHERE number = ?");
+    close.bind(1, std::string_view(now_utc())).bind(2, open->number);
+    close.run();
+    t.commit();
+  }
+  s.label = std::move(new_label);
+  s.weight = std::move(new_weight);
+  s.tree = std::move(tree);
+  // 5. The cache. A kill before this line leaves an older tree, reconciled by open().
+  coreset::save_tree(s.tree, s.tree_path());
+  report.batch = open->number;
+  report.metrics = m;
+  return report;
+}
+
+SessionStatus Session::status() const {
+  const State& s = *state_;
+  SessionStatus st;
+  st.class_of_interest = s.class_of_interest;
+  st.confused_with = s.confused_with;
+  st.samples = static_cast<std::int64_t>(s.ids.size());
+  for (std::size_t i = 0; i < s.ids.size(); ++i) {
+    if (s.weight[i] > 0.0 && s.label[i] == s.class_of_interest) ++st.class_size;
+    st.reviewed += s.seen[i];
+    if (s.weight[i] <= 0.0) ++st.deleted;
+    else if (s.label[i] != s.original[i]) ++st.relabelled;
+  }
+  {
+    Statement q = s.db->prepare("SELECT count(*) FROM batches");
+    q.step();
+    st.batches = static_cast<int>(q.int64(0));
+  }
+  if (const std::optional<Batch> open = open_batch()) {
+    st.open_batch = open->number;
+    st.pending = static_cast<std::int64_t>(pending_decisions().size());
+  }
+  Statement q = s.db->prepare(
+      "SELECT iteration, auc, reviewed, relabelled, deleted, kept, seconds, importance FROM "
+      "iterations ORDER BY iteration");
+  while (q.step()) {
+    IterationMetrics m;
+    m.iteration = static_cast<int>(q.int64(0));
+    m.auc = q.real(1);
+    m.reviewed = q.int64(2);
+    m.relabelled = q.int64(3);
+    m.deleted = q.int64(4);
+    m.kept = q.int64(5);
+    m.seconds = q.real(6);
+    m.importance = to_doubles(q.blob(7));
+    st.iterations.push_back(std::move(m));
+  }
+  const int n = static_cast<int>(st.iterations.size());
+  if (n > SessionStatus::plateau_window) {
+    const double gain = st.iterations[n - 1].auc - st.iterations[n - 1 - SessionStatus::plateau_window].auc;
+    st.plateaued = gain < SessionStatus::plateau_gain;
+  }
+  return st;
+}
+
+Labels Session::corrected_labels(Label deleted_label) const {
+  const State& s = *state_;
+  const io::FeatureSet fs = io::load_feature_set(s.features);
+  Labels y = fs.y_train;
+  for (std::size_t i = 0; i < s.ids.size(); ++i)
+    y[s.rows[i]] = s.weight[i] > 0.0 ? s.label[i] : deleted_label;
+  return y;
+}
+
+void Session::export_coco(const std::filesystem::path& out) const {
+  const State& s = *state_;
+  CORECLEAN_THROW_IF_NOT(!s.coco.empty(), "session {} has no COCO file (create it with "
+                         "`coreclean init --coco ANN.json`); export --labels-out instead",
+                         s.dir.string());
+  std::vector<detect::AnnotationEdit> edits;
+  for (std::size_t i = 0; i < s.ids.size(); ++i) {
+    if (s.weight[i] <= 0.0)
+      edits.push_back({s.ids[i], detect::AnnotationEdit::Kind::kDelete, 0});
+    else if (s.label[i] != s.original[i])
+      edits.push_back({s.ids[i], detect::AnnotationEdit::Kind::kRelabel, s.label[i]});
+  }
+  detect::write_corrected_coco(s.coco, out, edits);
+}
+
+const std::filesystem::path& Session::dir() const { return state_->dir; }
+const ClassNames& Session::class_names() const { return state_->names; }
+std::string Session::class_name(Label label) const { return coreclean::class_name(state_->names, label); }
+Label Session::find_class(const std::string& name_or_id) const { return state_->find_class(name_or_id); }
+const Labels& Session::classes() const { return state_->classes; }
+Label Session::class_of_interest() const { return state_->class_of_interest; }
+const std::string& Session::guidelines() const { return state_->guidelines; }
+const std::filesystem::path& Session::coco_path() const { return state_->coco; }
+const std::filesystem::path& Session::images_dir() const { return state_->images; }
+std::filesystem::path Session::tree_path() const { return state_->tree_path(); }
+
+}  // namespace coreclean::session

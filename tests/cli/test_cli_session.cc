@@ -1,0 +1,262 @@
+// The session commands as processes: the whole loop, and durability under SIGKILL.
+#include "session_commands.h"
+
+#include <coreclean/coreset/coreset_tree.h>
+#include <coreclean/io/feature_set.h>
+#include <coreclean/io/npy.h>
+#include <coreclean/session/session.h>
+
+#include "testing/data.h"
+#include "testing/helpers.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <coreclean/io/csv.h>
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <fcntl.h>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <random>
+#include <set>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <thread>
+
+extern char** environ;
+
+namespace coreclean::cli {
+namespace {
+
+// Blobs with classes 2, 5, 8 (ids 1000 + row); 20 samples of class 2 carry label 5.
+Labels write_features(const std::filesystem::path& dir) {
+  const auto data = testing::make_blobs(500, 6, 3, 3.0, 0.0, 11);
+  io::FeatureSet fs;
+  fs.x_train = io::SampleMatrix(data.x);
+  fs.y_train = data.y;
+  int flips = 0;
+  for (int i = 0; i < 500; ++i) {
+    fs.ids.push_back(1000 + i);
+    if (data.y[i] == 2 && flips < 20) {
+      fs.y_train[i] = 5;
+      ++flips;
+    }
+  }
+  fs.class_names = {{2, "two"}, {5, "five"}, {8, "eight"}};
+  io::save_feature_set(dir, fs);
+  return data.y;
+}
+
+// Starts the CLI with `args`; returns the pid.
+pid_t spawn_cli(const std::vector<std::string>& args) {
+  std::vector<std::string> all = {CORECLEAN_CLI_PATH};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::runtime_error("posix_spawn failed");
+  return pid;
+}
+
+// Runs the CLI, killing it with SIGKILL after `delay` unless it exits first. Returns the exit
+// code, or -1 when it was killed.
+int run_or_kill(const std::vector<std::string>& args, std::chrono::microseconds delay) {
+  const pid_t pid = spawn_cli(args);
+  const auto deadline = std::chrono::steady_clock::now() + delay;
+  int status = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string integrity_check(const std::filesystem::path& db_path) {
+  sqlite3* db = nullptr;
+  sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, nullptr);
+  std::string result;
+  while (sqlite3_step(st) == SQLITE_ROW) result += reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return result;
+}
+
+// Everything a session knows, for comparisons.
+struct Snapshot {
+  Labels labels;
+  session::SessionStatus status;
+};
+
+Snapshot snapshot(const std::filesystem::path& dir) {
+  const session::Session s = session::Session::open(dir);
+  return {s.corrected_labels(), s.status()};
+}
+
+// SIGKILL at seeded random moments of `next` and `apply`, over and over: afterwards the
+// database passes integrity_check, every apply that reported success is in it, every batch is
+// either wholly applied or not at all, the tree equals one rebuilt from the database, and
+// re-running apply changes nothing.
+TEST(CliSession, SurvivesSigkillDuringNextAndApply) {
+  testing::TempDir dir;
+  const Labels truth = write_features(dir / "features");
+  const std::string session = (dir / "s").string();
+  ASSERT_EQ(run_or_kill({"init", session, "--features", (dir / "features").string(), "--class",
+                         "five"},
+                        std::chrono::seconds(60)),
+            0);
+  std::mt19937_64 rng(2026);
+  // Delays spread over a process's whole life (start-up, open, work, commit, tree save).
+  std::uniform_int_distribution<int> delay_us(0, 120000);
+  int kills = 0, rounds = 0;
+  std::map<int, std::map<SampleId, Label>> committed;  // batch → relabels it applied
+  std::map<SampleId, Label> open_relabels;  // the decisions in review.csv for an open batch
+  while (kills < 50 && rounds < 400) {
+    ++rounds;
+    if (run_or_kill({"next", session, "-n", "5"}, std::chrono::microseconds(delay_us(rng))) < 0)
+      ++kills;
+    std::optional<session::Batch> open;
+    std::map<SampleId, Label> relabels;
+    {
+      const session::Session s = session::Session::open(dir / "s");
+      open = s.open_batch();
+      if (!open) continue;  // next was killed before its commit
+    }
+    std::string csv = "id,decision,new_label\n";
+    for (const session::BatchItem& it : open->items) {
+      const Label t = truth[it.id - 1000];
+      if (t != it.label) {
+        csv += std::to_string(it.id) + ",relabel," + std::to_string(t) + "\n";
+        relabels[it.id] = t;
+      } else {
+        csv += std::to_string(it.id) + ",keep,\n";
+      }
+    }
+    testing::write_text(dir / "review.csv", csv);
+    const int rc = run_or_kill({"apply", session, (dir / "review.csv").string()},
+                               std::chrono::microseconds(delay_us(rng)));
+    if (rc < 0) ++kills;
+    if (rc == 0) committed[open->number] = relabels;
+    const session::Session s = session::Session::open(dir / "s");
+    const session::Batch b = s.batch(open->number);
+    if (b.applied) committed[open->number] = relabels;  // killed after its commit
+    open_relabels = b.applied ? std::map<SampleId, Label>() : relabels;
+  }
+  ASSERT_GE(kills, 50) << "rounds " << rounds;
+
+  EXPECT_EQ(integrity_check(dir / "s" / "session.db"), "ok");
+  const session::Session s = session::Session::open(dir / "s");
+  const Labels y = s.corrected_labels();
+  for (const auto& [batch, relabels] : committed) {
+    EXPECT_TRUE(s.batch(batch).applied) << "batch " << batch;
+    for (const auto& [id, label] : relabels) EXPECT_EQ(y[id - 1000], label) << id;
+  }
+  // Batches not applied changed nothing: every changed label belongs to a committed batch.
+  std::set<SampleId> changed_ids;
+  for (const auto& [batch, relabels] : committed)
+    for (const auto& [id, label] : relabels) changed_ids.insert(id);
+  io::FeatureSet original = io::load_feature_set(dir / "features");
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    if (y[i] != original.y_train[i]) {
+      EXPECT_TRUE(changed_ids.contains(1000 + static_cast<SampleId>(i))) << i;
+    }
+  }
+
+  // The tree cache equals a tree rebuilt from the database.
+  const auto cached = coreset::load_tree(s.tree_path()).scores();
+  std::filesystem::remove(s.tree_path());
+  const session::Session rebuilt = session::Session::open(dir / "s");
+  const auto fresh = coreset::load_tree(rebuilt.tree_path()).scores();
+  ASSERT_EQ(cached.size(), fresh.size());
+  for (std::size_t i = 0; i < cached.size(); ++i) {
+    EXPECT_EQ(cached[i].label, fresh[i].label);
+    EXPECT_EQ(cached[i].seen, fresh[i].seen);
+    EXPECT_NEAR(cached[i].importance, fresh[i].importance, 1e-9);
+  }
+
+  // Re-running apply gives the state an uninterrupted apply gives (the open batch, if a kill
+  // left one, with its review.csv), and running it again changes nothing.
+  const Snapshot before = snapshot(dir / "s");
+  Labels expected = before.labels;
+  for (const auto& [id, label] : open_relabels) expected[id - 1000] = label;
+  ASSERT_EQ(run_or_kill({"apply", session, (dir / "review.csv").string()}, std::chrono::seconds(60)), 0);
+  const Snapshot once = snapshot(dir / "s");
+  EXPECT_EQ(once.labels, expected);
+  EXPECT_EQ(once.status.iterations.size(),
+            before.status.iterations.size() + (before.status.open_batch ? 1 : 0));
+  EXPECT_FALSE(once.status.open_batch.has_value());
+  ASSERT_EQ(run_or_kill({"apply", session}, std::chrono::seconds(60)), 0);
+  const Snapshot twice = snapshot(dir / "s");
+  EXPECT_EQ(twice.labels, once.labels);
+  EXPECT_EQ(twice.status.iterations.size(), once.status.iterations.size());
+}
+
+// The loop through the command line: init, next writes review.csv, apply takes it, status and
+// export report the corrections.
+TEST(CliSession, InitNextApplyStatusExport) {
+  testing::TempDir dir;
+  const Labels truth = write_features(dir / "features");
+  SessionCommandOptions o;
+  o.session = dir / "s";
+  o.features = dir / "features";
+  o.class_of_interest = "five";
+  std::ostringstream log;
+  ASSERT_EQ(run_init(o, Context(), log), 0);
+  o.batch_size = 8;
+  ASSERT_EQ(run_next(o, Context(), log), 0);
+  const io::CsvTable sheet = io::read_csv(dir / "s" / "batches" / "001" / "review.csv");
+  EXPECT_EQ(sheet.header, (std::vector<std::string>{"id", "image", "label", "importance",
+                                                      "decision", "new_label"}));
+  ASSERT_EQ(sheet.rows.size(), 8u);
+  std::string csv = "id,image,label,importance,decision,new_label\n";
+  std::map<SampleId, Label> relabels;
+  for (const auto& row : sheet.rows) {
+    EXPECT_EQ(row[2], "five");
+    const SampleId id = std::stoll(row[0]);
+    const Label t = truth[id - 1000];
+    csv += row[0] + ",,five," + row[3] + "," + (t == 5 ? "keep," : "relabel,two") + "\n";
+    if (t != 5) relabels[id] = t;
+  }
+  testing::write_text(dir / "filled.csv", csv);
+  o.review_csv = dir / "filled.csv";
+  ASSERT_EQ(run_apply(o, Context(), log), 0);
+  EXPECT_GT(relabels.size(), 3u) << "the first batch should hold injected errors";
+
+  o.json = true;
+  std::ostringstream status;
+  ASSERT_EQ(run_status(o, Context(), status), 0);
+  const auto j = nlohmann::json::parse(status.str());
+  EXPECT_EQ(j["relabelled"], relabels.size());
+  EXPECT_EQ(j["iterations"].size(), 2u);
+
+  o.labels_out = dir / "y.npy";
+  ASSERT_EQ(run_export(o, Context(), log), 0);
+  const Labels y = io::to_labels(io::read_npy(dir / "y.npy"), "y.npy");
+  const io::FeatureSet fs = io::load_feature_set(dir / "features");
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    const auto it = relabels.find(1000 + static_cast<SampleId>(i));
+    EXPECT_EQ(y[i], it == relabels.end() ? fs.y_train[i] : it->second) << i;
+  }
+  // A session without a COCO file cannot export one (exit 2 with the reason).
+  const auto r = testing::run_command(testing::shell_quote(CORECLEAN_CLI_PATH) + " export " +
+                                      testing::shell_quote((dir / "s").string()) +
+                                      " --coco-out " + testing::shell_quote((dir / "x.json").string()));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("has no COCO file"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace coreclean::cli

@@ -1,0 +1,224 @@
+// The cleaning session: creation, batches, decisions, apply, the tree as a cache of the
+// database, CSV validation.
+#include <coreclean/core/error.h>
+#include <coreclean/coreset/coreset_tree.h>
+#include <coreclean/io/feature_set.h>
+#include <coreclean/session/session.h>
+
+#include "testing/data.h"
+#include "testing/helpers.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <set>
+
+namespace coreclean::session {
+namespace {
+
+// Blobs with classes 2, 5, 8 (ids 1000 + row); `flipped` samples of class 2 carry label 5.
+struct Fixture {
+  testing::TempDir dir;
+  std::filesystem::path features = dir / "features";
+  Labels truth;
+  std::set<SampleId> flipped;
+
+  Fixture() {
+    const auto data = testing::make_blobs(600, 6, 3, 3.0, 0.0, 7);
+    truth = data.y;
+    io::FeatureSet fs;
+    fs.x_train = io::SampleMatrix(data.x);
+    fs.y_train = data.y;
+    int flips = 0;
+    for (int i = 0; i < 600; ++i) {
+      fs.ids.push_back(1000 + i);
+      if (data.y[i] == 2 && flips < 12) {
+        fs.y_train[i] = 5;
+        flipped.insert(1000 + i);
+        ++flips;
+      }
+    }
+    fs.class_names = {{2, "two"}, {5, "five"}, {8, "eight"}};
+    io::save_feature_set(features, fs);
+  }
+
+  SessionOptions options() const {
+    SessionOptions o;
+    o.features = features;
+    o.class_of_interest = "five";
+    return o;
+  }
+};
+
+// The reviewer who knows the truth: relabel injected errors to their class, keep the rest.
+void review(Session& session, const Batch& batch, const Labels& truth) {
+  for (const BatchItem& it : batch.items) {
+    const Label t = truth[it.id - 1000];
+    Decision d{it.id, t == it.label ? DecisionKind::kKeep : DecisionKind::kRelabel, t, "tester"};
+    session.record_decision(d);
+  }
+}
+
+std::vector<coreset::SampleScore> tree_scores(const Session& s) {
+  return coreset::load_tree(s.tree_path()).scores();
+}
+
+// Expects two trees' scores to agree: labels, weights and seen flags exactly, importances to
+// 1e-9.
+void expect_same_scores(const std::vector<coreset::SampleScore>& a,
+                        const std::vector<coreset::SampleScore>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  double worst = 0.0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].id, b[i].id);
+    EXPECT_EQ(a[i].label, b[i].label);
+    EXPECT_EQ(a[i].weight, b[i].weight);
+    EXPECT_EQ(a[i].seen, b[i].seen);
+    worst = std::max(worst, std::abs(a[i].importance - b[i].importance));
+  }
+  EXPECT_LT(worst, 1e-9);
+}
+
+TEST(Session, CreateRecordsIterationZeroAndTheClassOfInterest) {
+  Fixture f;
+  Session s = Session::create(f.dir / "s", f.options());
+  const SessionStatus st = s.status();
+  EXPECT_EQ(st.class_of_interest, 5);
+  EXPECT_EQ(st.samples, 600);
+  ASSERT_EQ(st.iterations.size(), 1u);
+  EXPECT_EQ(st.iterations[0].iteration, 0);
+  EXPECT_GT(st.iterations[0].auc, 0.5);
+  EXPECT_LE(st.iterations[0].auc, 1.0);
+  EXPECT_EQ(static_cast<std::int64_t>(st.iterations[0].importance.size()), st.class_size);
+  EXPECT_EQ(st.reviewed, 0);
+  EXPECT_FALSE(st.open_batch.has_value());
+  // A second create into the same folder is refused; open() finds the session.
+  EXPECT_NE(testing::error_of<InvalidArgument>([&] { Session::create(f.dir / "s", f.options()); })
+                .find("already exists"),
+            std::string::npos);
+  EXPECT_EQ(Session::open(f.dir / "s").status().samples, 600);
+  EXPECT_NE(testing::error_of<InvalidArgument>([&] { Session::open(f.dir / "nothing"); })
+                .find("not a session"),
+            std::string::npos);
+}
+
+// A batch holds the most important unseen samples of the class of interest; re-asking returns
+// the same open batch; the next batch continues after it.
+TEST(Session, NextBatchIsTheTopUnseenAndIdempotent) {
+  Fixture f;
+  Session s = Session::create(f.dir / "s", f.options());
+  const auto scores = tree_scores(s);
+  std::vector<double> interest;
+  for (const auto& sc : scores)
+    if (sc.label == 5) interest.push_back(sc.importance);
+  std::sort(interest.rbegin(), interest.rend());
+
+  const Batch b1 = s.next_batch(10);
+  ASSERT_EQ(b1.items.size(), 10u);
+  EXPECT_EQ(b1.number, 1);
+  for (std::size_t k = 0; k < b1.items.size(); ++k) {
+    EXPECT_EQ(b1.items[k].label, 5);
+    EXPECT_DOUBLE_EQ(b1.items[k].importance, interest[k]);
+  }
+  const Batch again = s.next_batch(25);
+  EXPECT_EQ(again.number, 1);
+  EXPECT_EQ(again.items.size(), 10u);
+  EXPECT_EQ(s.status().reviewed, 10);
+
+  s.apply();
+  const Batch b2 = s.next_batch(10);
+  EXPECT_EQ(b2.number, 2);
+  std::set<SampleId> first;
+  for (const auto& it : b1.items) first.insert(it.id);
+  for (const auto& it : b2.items) EXPECT_FALSE(first.contains(it.id)) << it.id;
+}
+
+// Decisions change labels and weights, metrics are stored, apply is idempotent, and the saved
+// tree equals a tree rebuilt from the database (delete the cache, open again).
+TEST(Session, ApplyUpdatesLabelsAndTheTreeEqualsARebuild) {
+  Fixture f;
+  Session s = Session::create(f.dir / "s", f.options());
+  const Batch b = s.next_batch(15);
+  review(s, b, f.truth);
+  s.record_decision({b.items.back().id, DecisionKind::kDelete, 0, "tester"});
+  ASSERT_TRUE(s.undo_decision(b.items.back().id));
+  s.record_decision({b.items.back().id, DecisionKind::kDelete, 0, "tester"});
+  std::int64_t expected_fixed = 0;
+  for (std::size_t k = 0; k + 1 < b.items.size(); ++k)
+    expected_fixed += f.flipped.contains(b.items[k].id) ? 1 : 0;
+  ASSERT_GT(expected_fixed, 3) << "the top of the ranking should hold injected errors";
+
+  const ApplyReport r = s.apply();
+  EXPECT_EQ(r.batch, 1);
+  EXPECT_EQ(r.metrics.reviewed, 15);
+  EXPECT_EQ(r.metrics.relabelled, expected_fixed);
+  EXPECT_EQ(r.metrics.deleted, 1);
+  EXPECT_EQ(s.apply().batch, 0) << "a second apply has nothing to do";
+  const SessionStatus st = s.status();
+  EXPECT_EQ(st.relabelled, expected_fixed);
+  EXPECT_EQ(st.deleted, 1);
+  ASSERT_EQ(st.iterations.size(), 2u);
+  EXPECT_GT(st.iterations[1].auc, st.iterations[0].auc) << "fixing errors should raise the AUC";
+
+  const Labels y = s.corrected_labels();
+  for (const BatchItem& it : b.items) {
+    const Label want = it.id == b.items.back().id ? -1 : f.truth[it.id - 1000];
+    EXPECT_EQ(y[it.id - 1000], want) << it.id;
+  }
+
+  const auto cached = tree_scores(s);
+  std::filesystem::remove(s.tree_path());
+  const Session reopened = Session::open(f.dir / "s");
+  expect_same_scores(cached, tree_scores(reopened));
+}
+
+// A stale cache (a kill between the commit and the tree's save) is reconciled on open.
+TEST(Session, OpenReconcilesAStaleTree) {
+  Fixture f;
+  Session s = Session::create(f.dir / "s", f.options());
+  const std::filesystem::path stale = f.dir / "stale.bin";
+  std::filesystem::copy_file(s.tree_path(), stale);
+  const Batch b = s.next_batch(10);
+  review(s, b, f.truth);
+  s.apply();
+  const auto want = tree_scores(s);
+  std::filesystem::copy_file(stale, s.tree_path(), std::filesystem::copy_options::overwrite_existing);
+  expect_same_scores(want, tree_scores(Session::open(f.dir / "s")));
+}
+
+// CSV rows replace the page's decisions; a bad row names file, line, column and value and
+// nothing is applied.
+TEST(Session, ApplyCsvValidatesEveryRowFirst) {
+  Fixture f;
+  Session s = Session::create(f.dir / "s", f.options());
+  const Batch b = s.next_batch(5);
+  const SampleId a = b.items[0].id, c = b.items[1].id;
+  s.record_decision({a, DecisionKind::kDelete, 0, "page"});
+  struct Bad {
+    std::string body, expect;
+  };
+  for (const Bad& bad :
+       {Bad{"id,decision,new_label\n" + std::to_string(a) + ",relabel,nine\n", ":2: column new_label"},
+        Bad{"id,decision,new_label\n1,keep,\n", ":2: column id: 1 is not in the open batch 1"},
+        Bad{"id,decision,new_label\n" + std::to_string(a) + ",maybe,\n", ":2: column decision: 'maybe'"},
+        Bad{"id,decision,new_label\n" + std::to_string(a) + ",keep,\n" + std::to_string(a) + ",keep,\n",
+            ":3: column id: " + std::to_string(a) + " appears twice"}}) {
+    testing::write_text(f.dir / "bad.csv", bad.body);
+    const std::string message =
+        testing::error_of<InvalidArgument>([&] { s.apply(f.dir / "bad.csv"); });
+    EXPECT_NE(message.find("bad.csv" + bad.expect), std::string::npos) << message;
+    EXPECT_TRUE(s.open_batch().has_value()) << "nothing applied";
+  }
+  testing::write_text(f.dir / "ok.csv", "id,decision,new_label,reviewer\n" + std::to_string(a) +
+                                            ",relabel,eight,sheet\n" + std::to_string(c) + ",,\n");
+  const ApplyReport r = s.apply(f.dir / "ok.csv");
+  EXPECT_EQ(r.imported_rows, 1);
+  EXPECT_EQ(r.metrics.relabelled, 1);
+  EXPECT_EQ(r.metrics.deleted, 0) << "the CSV row replaces the page's delete";
+  EXPECT_EQ(s.corrected_labels()[a - 1000], 8);
+}
+
+}  // namespace
+}  // namespace coreclean::session
