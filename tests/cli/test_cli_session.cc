@@ -2,6 +2,7 @@
 #include "session_commands.h"
 
 #include <coreclean/coreset/coreset_tree.h>
+#include <coreclean/detect/coco.h>
 #include <coreclean/io/feature_set.h>
 #include <coreclean/io/npy.h>
 #include <coreclean/session/session.h>
@@ -9,6 +10,7 @@
 #include "testing/data.h"
 #include "testing/helpers.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -256,6 +258,69 @@ TEST(CliSession, InitNextApplyStatusExport) {
                                       " --coco-out " + testing::shell_quote((dir / "x.json").string()));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("has no COCO file"), std::string::npos) << r.output;
+}
+
+
+// export --coco-out writes exactly the applied corrections: relabelled boxes carry their new
+// category, deleted boxes are gone, every other annotation is as it was.
+TEST(CliSession, ExportCocoHasExactlyTheAppliedCorrections) {
+  testing::TempDir dir;
+  const Labels truth = write_features(dir / "features");
+  const io::FeatureSet fs = io::load_feature_set(dir / "features");
+  std::string coco = R"({"info": {"note": "kept"}, "images": [{"id": 1, "file_name": "a.jpg", )"
+                     R"("width": 100, "height": 100}], "categories": [{"id": 2, "name": "two"}, )"
+                     R"({"id": 5, "name": "five"}, {"id": 8, "name": "eight"}], "annotations": [)";
+  for (std::size_t i = 0; i < fs.ids.size(); ++i)
+    coco += (i ? ", " : "") + fmt::format(R"({{"id": {}, "image_id": 1, "category_id": {}, )"
+                                          R"("bbox": [1, 2, 30, 40], "area": 1200, "extra": {}}})",
+                                          fs.ids[i], fs.y_train[i], i);
+  coco += "]}";
+  testing::write_text(dir / "ann.json", coco);
+
+  SessionCommandOptions o;
+  o.session = dir / "s";
+  o.features = dir / "features";
+  o.coco = dir / "ann.json";
+  o.class_of_interest = "five";
+  std::ostringstream log;
+  ASSERT_EQ(run_init(o, Context(), log), 0);
+  std::map<SampleId, Label> relabels;
+  std::set<SampleId> deleted;
+  for (int round = 0; round < 2; ++round) {
+    o.batch_size = 6;
+    ASSERT_EQ(run_next(o, Context(), log), 0);
+    session::Session s = session::Session::open(dir / "s");
+    const session::Batch b = *s.open_batch();
+    for (std::size_t k = 0; k < b.items.size(); ++k) {
+      const SampleId id = b.items[k].id;
+      if (k == 0) {
+        s.record_decision({id, session::DecisionKind::kDelete, 0, "t"});
+        deleted.insert(id);
+      } else if (truth[id - 1000] != b.items[k].label) {
+        s.record_decision({id, session::DecisionKind::kRelabel, truth[id - 1000], "t"});
+        relabels[id] = truth[id - 1000];
+      }
+    }
+    o.review_csv.reset();
+    ASSERT_EQ(run_apply(o, Context(), log), 0);
+  }
+  ASSERT_FALSE(relabels.empty());
+  o.coco_out = dir / "fixed.json";
+  ASSERT_EQ(run_export(o, Context(), log), 0);
+  const detect::CocoDataset fixed = detect::read_coco(dir / "fixed.json");
+  EXPECT_EQ(fixed.annotations.size(), fs.ids.size() - deleted.size());
+  for (std::size_t i = 0; i < fs.ids.size(); ++i) {
+    const SampleId id = fs.ids[i];
+    const auto at = fixed.annotation_index(id);
+    if (deleted.contains(id)) {
+      EXPECT_FALSE(at.has_value()) << id;
+      continue;
+    }
+    ASSERT_TRUE(at.has_value()) << id;
+    const auto r = relabels.find(id);
+    EXPECT_EQ(fixed.annotations[*at].category_id, r == relabels.end() ? fs.y_train[i] : r->second) << id;
+  }
+  EXPECT_NE(testing::read_text(dir / "fixed.json").find(R"("info": {"note": "kept"})"), std::string::npos);
 }
 
 }  // namespace
