@@ -6,7 +6,6 @@
 #include <coreclean/embed/embedder.h>
 #include <coreclean/io/feature_set.h>
 #include <coreclean/io/npy.h>
-#include <coreclean/io/npz.h>
 #include <coreclean/linear/pca.h>
 #include <fcntl.h>   // for open
 #include <unistd.h>  // for write, fsync, close
@@ -34,7 +33,7 @@ using nlohmann::ordered_json;
 
 constexpr const char* kPartialDir = ".partial";
 constexpr const char* kManifest = "manifest.json";
-constexpr const char* kPartialFormat = "coreclean embed partial 1";
+constexpr const char* kPartialFormat = "coreclean embed partial 2";
 // Random stream of the train/test split (Context::rng), fixed so the split depends on the seed
 // only.
 constexpr std::uint64_t kSplitStream = 0x5eed'0001;
@@ -243,33 +242,25 @@ class CropMaker {
   std::list<std::pair<std::size_t, Decoded>> cache_;
 };
 
-std::filesystem::path shard_path(const std::filesystem::path& partial, std::int64_t batch) {
-  return partial / fmt::format("batch-{:06d}.npz", batch);
+// A shard is two files: batch-NNNNNN.json (the ids of its rows and the boxes it skipped),
+// written first, then batch-NNNNNN.npy (the rows, float32, uncompressed: compressing cost 5 % of
+// the CPU time of a run). Each is written atomically, so the .npy existing means the shard is
+// complete.
+std::filesystem::path shard_rows(const std::filesystem::path& partial, std::int64_t batch) {
+  return partial / fmt::format("batch-{:06d}.npy", batch);
 }
 
-io::NpyArray owned_array(io::DType dtype, std::vector<std::int64_t> shape,
-                         std::shared_ptr<const void> storage, const void* bytes) {
-  return io::NpyArray(dtype, std::move(shape), std::move(storage),
-                      static_cast<const std::byte*>(bytes));
+std::filesystem::path shard_meta(const std::filesystem::path& partial, std::int64_t batch) {
+  return partial / fmt::format("batch-{:06d}.json", batch);
 }
 
-void write_shard(const std::filesystem::path& path, RowMatrixXf x, std::vector<SampleId> ids,
-                 const std::vector<Skip>& skips) {
-  ordered_json meta = ordered_json::array();
+void write_shard(const std::filesystem::path& partial, std::int64_t batch, const RowMatrixXf& x,
+                 const std::vector<SampleId>& ids, const std::vector<Skip>& skips) {
+  ordered_json meta = {{"ids", ids}, {"skipped", ordered_json::array()}};
   for (const Skip& s : skips)
-    meta.push_back({{"id", s.id}, {"image", s.image}, {"reason", s.reason}});
-  auto x_owned = std::make_shared<RowMatrixXf>(std::move(x));
-  auto ids_owned = std::make_shared<std::vector<SampleId>>(std::move(ids));
-  auto meta_owned = std::make_shared<std::string>(dump(meta, -1));
-  std::map<std::string, io::NpyArray> members;
-  members["x"] = owned_array(io::DType::kFloat32, {x_owned->rows(), x_owned->cols()}, x_owned,
-                             x_owned->data());
-  members["ids"] = owned_array(io::DType::kInt64, {static_cast<std::int64_t>(ids_owned->size())},
-                               ids_owned, ids_owned->data());
-  members["skipped"] =
-      owned_array(io::DType::kUInt8, {static_cast<std::int64_t>(meta_owned->size())}, meta_owned,
-                  meta_owned->data());
-  io::write_npz(path, members);
+    meta["skipped"].push_back({{"id", s.id}, {"image", s.image}, {"reason", s.reason}});
+  write_text_atomically(shard_meta(partial, batch), dump(meta, -1));
+  io::write_npy(shard_rows(partial, batch), x);
 }
 
 struct Shard {
@@ -278,38 +269,33 @@ struct Shard {
   std::vector<Skip> skips;
 };
 
-Shard read_shard(const std::filesystem::path& path, int dim) {
+Shard read_shard(const std::filesystem::path& partial, std::int64_t batch, int dim) {
+  const std::filesystem::path rows_path = shard_rows(partial, batch);
   const auto bad = [&](const std::string& what) {
-    return FormatError(fmt::format("{}: {}; delete it (or the whole .partial folder) and run again",
-                                   path.string(), what));
+    return FormatError(fmt::format("{}: {}; delete the folder {} and run again", rows_path.string(),
+                                   what, partial.string()));
   };
-  const std::map<std::string, io::NpyArray> members = io::read_npz(path);
-  const auto x = members.find("x");
-  const auto ids = members.find("ids");
-  const auto skipped = members.find("skipped");
-  if (x == members.end() || ids == members.end() || skipped == members.end())
-    throw bad("not a shard of coreclean embed");
-  if (x->second.dtype() != io::DType::kFloat32 || x->second.shape().size() != 2 ||
-      x->second.shape()[1] != dim || ids->second.dtype() != io::DType::kInt64 ||
-      ids->second.shape() != std::vector<std::int64_t>{x->second.shape()[0]} ||
-      skipped->second.dtype() != io::DType::kUInt8) {
-    throw bad("arrays of unexpected type or shape");
-  }
+  const io::NpyArray x = io::read_npy(rows_path);
+  if (x.dtype() != io::DType::kFloat32 || x.shape().size() != 2 || x.shape()[1] != dim)
+    throw bad(fmt::format("expected float32 rows of {} values", dim));
   Shard s;
-  const Eigen::Index rows = x->second.shape()[0];
+  const Eigen::Index rows = x.shape()[0];
   s.x = RowMatrixXf(rows, dim);
-  if (rows > 0) s.x = Eigen::Map<const RowMatrixXf>(x->second.data<float>(), rows, dim);
-  const std::int64_t* id = rows > 0 ? ids->second.data<std::int64_t>() : nullptr;
-  s.ids.assign(id, id + rows);
-  const auto* text = reinterpret_cast<const char*>(skipped->second.bytes());
+  if (rows > 0) s.x = Eigen::Map<const RowMatrixXf>(x.data<float>(), rows, dim);
   try {
-    for (const auto& j : nlohmann::json::parse(text, text + skipped->second.size())) {
+    std::ifstream in(shard_meta(partial, batch));
+    const nlohmann::json meta = nlohmann::json::parse(in);
+    s.ids = meta.at("ids").get<std::vector<SampleId>>();
+    for (const auto& j : meta.at("skipped")) {
       s.skips.push_back({j.at("id").get<SampleId>(), j.at("image").get<std::string>(),
                          j.at("reason").get<std::string>()});
     }
   } catch (const nlohmann::json::exception& e) {
-    throw bad(fmt::format("unreadable list of skipped boxes ({})", e.what()));
+    throw bad(fmt::format("its list of ids {} is unreadable ({})",
+                          shard_meta(partial, batch).string(), e.what()));
   }
+  if (static_cast<Eigen::Index>(s.ids.size()) != rows)
+    throw bad(fmt::format("{} rows but {} ids", rows, s.ids.size()));
   return s;
 }
 
@@ -584,7 +570,7 @@ int run_embed(const EmbedOptions& options, const Context& context, std::ostream&
   // first bad image), so its settings may change freely.
   bool has_shards = false;
   for (const auto& entry : std::filesystem::directory_iterator(partial)) {
-    has_shards = has_shards || entry.path().extension() == ".npz";
+    has_shards = has_shards || entry.path().extension() == ".npy";
   }
   if (has_shards && std::filesystem::exists(manifest_path)) {
     check_resumable(manifest_path, manifest);
@@ -595,7 +581,7 @@ int run_embed(const EmbedOptions& options, const Context& context, std::ostream&
   // Shards are written atomically, so a shard that exists is complete.
   std::vector<std::int64_t> pending;
   for (std::int64_t b = 0; b < n_batches; ++b) {
-    if (!std::filesystem::exists(shard_path(partial, b))) pending.push_back(b);
+    if (!std::filesystem::exists(shard_rows(partial, b))) pending.push_back(b);
   }
   std::size_t remaining_boxes = 0;
   for (std::int64_t b : pending) {
@@ -612,7 +598,7 @@ int run_embed(const EmbedOptions& options, const Context& context, std::ostream&
   CropMaker maker(dataset, candidates, options, context);
   std::vector<std::vector<SampleId>> slot_ids(pending.size());
   std::vector<std::vector<Skip>> slot_skips(pending.size());
-  // Shards are compressed and fsync'ed on a writer thread, so that inference never waits for the
+  // Shards are written and fsync'ed on a writer thread, so that inference never waits for the
   // disk. At most one write is in flight; its error surfaces at the next batch. Progress counts
   // boxes whose shard is on disk.
   std::size_t done_boxes = 0;
@@ -639,12 +625,12 @@ int run_embed(const EmbedOptions& options, const Context& context, std::ostream&
         const std::size_t covered =
             std::min(candidates.size(), static_cast<std::size_t>(b + 1) * batch) -
             static_cast<std::size_t>(b) * batch;
-        writing = std::async(std::launch::async, [path = shard_path(partial, b), x = std::move(x),
-                                                  ids = std::move(slot_ids[slot]),
-                                                  skips = slot_skips[slot], covered]() mutable {
-          write_shard(path, std::move(x), std::move(ids), skips);
-          return covered;
-        });
+        writing = std::async(std::launch::async,
+                             [partial, b, x = std::move(x), ids = std::move(slot_ids[slot]),
+                              skips = slot_skips[slot], covered] {
+                               write_shard(partial, b, x, ids, skips);
+                               return covered;
+                             });
       },
       context);
   finish_write();
@@ -657,7 +643,7 @@ int run_embed(const EmbedOptions& options, const Context& context, std::ostream&
   std::vector<SampleId> ids;
   std::vector<Skip> skips;
   for (std::int64_t b = 0; b < n_batches; ++b) {
-    Shard s = read_shard(shard_path(partial, b), embedder.dim());
+    Shard s = read_shard(partial, b, embedder.dim());
     ids.insert(ids.end(), s.ids.begin(), s.ids.end());
     skips.insert(skips.end(), s.skips.begin(), s.skips.end());
     shards.push_back(std::move(s));
