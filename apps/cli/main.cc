@@ -2,6 +2,7 @@
 // function over the public library API.
 #include "check.h"
 #include "cli_common.h"
+#include "demo.h"
 #include "embed.h"
 #include "make_demo.h"
 #include "pick.h"
@@ -114,6 +115,8 @@ int main(int argc, char** argv) {
 
   SessionCommandOptions session;
   const SessionCommands session_cmd = add_session_commands(app, session);
+  DemoOptions demo;
+  CLI::App* demo_cmd = add_demo_command(app, demo);
 
   try {
     app.parse(argc, argv);
@@ -140,6 +143,7 @@ int main(int argc, char** argv) {
         if (*session_cmd.apply) return run_apply(session, ctx, std::cout);
         if (*session_cmd.status) return run_status(session, ctx, std::cout);
         if (*session_cmd.export_) return run_export(session, ctx, std::cout);
+        if (*demo_cmd) return run_demo(demo, ctx, std::cout);
         return static_cast<int>(kExitBadInput);
       },
       std::cerr);

@@ -1,0 +1,40 @@
+#ifndef CORECLEAN_APPS_CLI_DEMO_H_
+#define CORECLEAN_APPS_CLI_DEMO_H_
+
+// `coreclean demo`: the whole cleaning loop on built-in data, with a simulated reviewer, next to
+// random review of the same budget.
+
+#include <coreclean/core/context.h>
+
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <ostream>
+
+namespace coreclean::cli {
+
+/// Options of `coreclean demo`.
+struct DemoOptions {
+  std::filesystem::path out = "demo-output";  ///< folder for the data, features and session
+  int images = 4100;           ///< scenes to generate (≈ 5 boxes each)
+  double error_rate = 0.03;    ///< share of boxes with an injected error
+  int iterations = 10;         ///< review iterations
+  double batch_share = 0.01;   ///< batch size as a share of the class of interest
+  std::filesystem::path fashion_dir = "/usr/share/datasets/fashion-mnist";
+};
+
+/// Adds the `demo` subcommand and its options to `app`.
+CLI::App* add_demo_command(CLI::App& app, DemoOptions& options);
+
+/// Generates the demo data (make-demo on Fashion-MNIST's training split), embeds it with the
+/// built-in features, picks the class to clean and creates a session with it and the class it
+/// is confused with (as the seed keeps orange and apple), runs `iterations` batches of
+/// ⌈batch_share · class size⌉ boxes answered from the ground truth (flips relabelled, faulty
+/// boxes deleted, the rest kept), exports the corrected COCO file, and writes `summary.json`
+/// {"budget", "injected_errors", "coreclean_found", "random_found", "auc_start", "auc_end",
+/// "seconds", "box_errors_found", ...}. Label errors are counted; box errors found are beside.
+int run_demo(const DemoOptions& options, const Context& context, std::ostream& out);
+
+}  // namespace coreclean::cli
+
+#endif  // CORECLEAN_APPS_CLI_DEMO_H_
