@@ -33,6 +33,15 @@ void write_features(const std::filesystem::path& dir, const std::map<SampleId, L
   io::save_feature_set(dir, fs);
 }
 
+// Writes the blob features into dir/features; build options reading them into dir/t.tree.
+BuildOptions blob_build_options(const testing::TempDir& dir) {
+  write_features(dir / "features");
+  BuildOptions b;
+  b.features = dir / "features";
+  b.out = dir / "t.tree";
+  return b;
+}
+
 std::string slurp(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), {}};
@@ -42,11 +51,8 @@ std::string slurp(const std::filesystem::path& p) {
 // for a class given by name; --mark-seen makes the next rank continue after those.
 TEST(CliTree, BuildRankAndMarkSeen) {
   testing::TempDir dir;
-  write_features(dir / "features");
-  BuildOptions b;
-  b.features = dir / "features";
+  BuildOptions b = blob_build_options(dir);
   b.classes = {"five", "8"};
-  b.out = dir / "t.tree";
   std::ostringstream log;
   ASSERT_EQ(run_build(b, Context(), log), 0);
   const coreset::CoresetTree tree = coreset::load_tree(b.out);
@@ -87,10 +93,7 @@ TEST(CliTree, BuildRankAndMarkSeen) {
 // corrected labels does; with refresh off the cross-fitted part stays stale (and says so).
 TEST(CliTree, UpdateRefreshEqualsFreshBuild) {
   testing::TempDir dir;
-  write_features(dir / "features");
-  BuildOptions b;
-  b.features = dir / "features";
-  b.out = dir / "t.tree";
+  BuildOptions b = blob_build_options(dir);
   std::ostringstream log;
   ASSERT_EQ(run_build(b, Context(), log), 0);
   const coreset::CoresetTree before = coreset::load_tree(b.out);
@@ -134,10 +137,7 @@ TEST(CliTree, UpdateRefreshEqualsFreshBuild) {
 // the column and the value.
 TEST(CliTree, UpdateAppliesDecisionsOrNothing) {
   testing::TempDir dir;
-  write_features(dir / "features");
-  BuildOptions b;
-  b.features = dir / "features";
-  b.out = dir / "t.tree";
+  BuildOptions b = blob_build_options(dir);
   std::ostringstream log;
   ASSERT_EQ(run_build(b, Context(), log), 0);
   const coreset::CoresetTree before = coreset::load_tree(b.out);
@@ -183,12 +183,9 @@ TEST(CliTree, UpdateAppliesDecisionsOrNothing) {
 // the tree's classes; a cleaning tree is refused.
 TEST(CliTree, FitOnTrainingCoreset) {
   testing::TempDir dir;
-  write_features(dir / "features");
-  BuildOptions b;
-  b.features = dir / "features";
+  BuildOptions b = blob_build_options(dir);
   b.optimized_for = "training";
   b.chunk_size = 100;
-  b.out = dir / "t.tree";
   std::ostringstream log;
   ASSERT_EQ(run_build(b, Context(), log), 0);
   FitOptions f;
