@@ -210,7 +210,7 @@ int run_status(const SessionCommandOptions& o, const Context& context, std::ostr
     nlohmann::json j = {
         {"class_of_interest", {{"id", st.class_of_interest}, {"name", s.class_name(st.class_of_interest)}}},
         {"confused_with", {{"id", st.confused_with}, {"name", s.class_name(st.confused_with)}}},
-        {"samples", st.samples}, {"class_size", st.class_size}, {"reviewed", st.reviewed},
+        {"samples", st.samples}, {"class_size", st.class_size}, {"reviewed", st.reviewed}, {"exported", st.exported},
         {"relabelled", st.relabelled}, {"deleted", st.deleted}, {"batches", st.batches},
         {"open_batch", st.open_batch ? nlohmann::json(*st.open_batch) : nlohmann::json()},
         {"pending", st.pending}, {"iterations", iterations}, {"plateaued", st.plateaued},

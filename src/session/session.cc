@@ -590,6 +590,26 @@ std::vector<Decision> Session::pending_decisions() const {
   return out;
 }
 
+std::vector<DecisionRecord> Session::decisions() const {
+  std::vector<DecisionRecord> out;
+  Statement st = state_->db->prepare(
+      "SELECT batch, sample_id, decision, old_label, new_label, reviewer, decided_at, applied "
+      "FROM decisions ORDER BY batch, sample_id");
+  while (st.step()) {
+    DecisionRecord d;
+    d.batch = static_cast<int>(st.int64(0));
+    d.id = st.int64(1);
+    d.kind = parse_decision_kind(st.text(2)).value_or(DecisionKind::kKeep);
+    d.old_label = st.int64(3);
+    d.new_label = st.is_null(4) ? 0 : st.int64(4);
+    d.reviewer = st.text(5);
+    d.decided_at = st.text(6);
+    d.applied = st.int64(7) != 0;
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
 ApplyReport Session::apply(const std::optional<std::filesystem::path>& csv,
                            const Context& context) {
   const auto start = std::chrono::steady_clock::now();
@@ -729,7 +749,7 @@ SessionStatus Session::status() const {
   st.samples = static_cast<std::int64_t>(s.ids.size());
   for (std::size_t i = 0; i < s.ids.size(); ++i) {
     if (s.weight[i] > 0.0 && s.label[i] == s.class_of_interest) ++st.class_size;
-    st.reviewed += s.seen[i];
+    st.exported += s.seen[i];
     if (s.weight[i] <= 0.0) ++st.deleted;
     else if (s.label[i] != s.original[i]) ++st.relabelled;
   }
@@ -755,6 +775,7 @@ SessionStatus Session::status() const {
     m.kept = q.int64(5);
     m.seconds = q.real(6);
     m.importance = to_doubles(q.blob(7));
+    st.reviewed += m.reviewed;
     st.iterations.push_back(std::move(m));
   }
   const int n = static_cast<int>(st.iterations.size());

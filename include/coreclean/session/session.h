@@ -46,6 +46,18 @@ struct Decision {
   std::string reviewer;   ///< who decided (free text; may be empty)
 };
 
+/// A decision as stored: pending (its batch open) or applied.
+struct DecisionRecord {
+  int batch = 0;
+  SampleId id = 0;
+  DecisionKind kind = DecisionKind::kKeep;
+  Label old_label = 0;   ///< the label when the decision was made
+  Label new_label = 0;   ///< kRelabel only
+  std::string reviewer;
+  std::string decided_at;  ///< UTC, ISO 8601
+  bool applied = false;
+};
+
 /// How a session is created.
 struct SessionOptions {
   std::filesystem::path features;          ///< features directory (kept by absolute path)
@@ -100,7 +112,9 @@ struct SessionStatus {
   Label confused_with = 0;      ///< the class it is most confused with (from the pick logic)
   std::int64_t samples = 0;     ///< in the session (all kept classes)
   std::int64_t class_size = 0;  ///< samples currently labelled with the class of interest
-  std::int64_t reviewed = 0, relabelled = 0, deleted = 0;
+  std::int64_t reviewed = 0;    ///< samples of applied batches (decided, or kept by default)
+  std::int64_t exported = 0;    ///< samples of every batch exported so far (the open one too)
+  std::int64_t relabelled = 0, deleted = 0;
   int batches = 0;               ///< batches exported
   std::optional<int> open_batch;  ///< a batch exported but not applied
   std::int64_t pending = 0;       ///< decisions recorded for the open batch
@@ -144,6 +158,8 @@ class Session {
   bool undo_decision(SampleId id);
   /// Pending decisions of the open batch.
   [[nodiscard]] std::vector<Decision> pending_decisions() const;
+  /// Every stored decision (pending and applied), by batch then sample id.
+  [[nodiscard]] std::vector<DecisionRecord> decisions() const;
 
   /// Applies the open batch: first imports `csv` (columns id,decision,new_label[,reviewer];
   /// rows with an empty decision are skipped; every row is validated before anything is
