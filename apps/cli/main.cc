@@ -6,6 +6,8 @@
 #include "embed.h"
 #include "make_demo.h"
 #include "pick.h"
+#include "report_command.h"
+#include "review_command.h"
 #include "session_commands.h"
 #include "tree_commands.h"
 
@@ -115,6 +117,10 @@ int main(int argc, char** argv) {
 
   SessionCommandOptions session;
   const SessionCommands session_cmd = add_session_commands(app, session);
+  ReportCommandOptions report;
+  CLI::App* report_cmd = add_report_command(app, report);
+  ReviewCommandOptions review;
+  CLI::App* review_cmd = add_review_command(app, review);
   DemoOptions demo;
   CLI::App* demo_cmd = add_demo_command(app, demo);
 
@@ -126,7 +132,7 @@ int main(int argc, char** argv) {
   }
   return run_guarded(
       [&] {
-        const coreclean::Context ctx = make_cli_context(std::cerr, seed, true);
+        coreclean::Context ctx = make_cli_context(std::cerr, seed, true);
         if (*make_demo_cmd) return run_make_demo(make_demo, ctx, std::cout);
         if (*check_cmd) return run_check(check, ctx, std::cout);
         if (*embed_cmd) return run_embed(embed, ctx, std::cout);
@@ -143,6 +149,8 @@ int main(int argc, char** argv) {
         if (*session_cmd.apply) return run_apply(session, ctx, std::cout);
         if (*session_cmd.status) return run_status(session, ctx, std::cout);
         if (*session_cmd.export_) return run_export(session, ctx, std::cout);
+        if (*report_cmd) return run_report(report, ctx, std::cout);
+        if (*review_cmd) return run_review(review, ctx, std::cout, std::cerr);
         if (*demo_cmd) return run_demo(demo, ctx, std::cout);
         return static_cast<int>(kExitBadInput);
       },

@@ -1,0 +1,71 @@
+#ifndef CORECLEAN_REVIEW_REVIEW_SERVER_H_
+#define CORECLEAN_REVIEW_REVIEW_SERVER_H_
+/// @file
+/// The review page's local web server: serves the open batch of a session to a browser, takes
+/// the reviewer's decisions one by one (each committed to `session.db` the moment it is made)
+/// and runs "apply and fetch the next batch" with the same code as `coreclean apply` and `next`.
+///
+/// HTTP interface (JSON; the page is embedded in the binary, see web/src/review.*):
+///   GET  /                       the page;  GET /assets/NAME   its scripts and styles
+///   GET  /api/state              session, classes, guidelines, status, open batch + decisions
+///   GET  /api/report             the report data (charts tab), as report::report_data_json
+///   GET  /batch/N/ID_VIEW.jpg    a rendering of a box of batch N (VIEW = crop|attention|overlay)
+///   POST /api/decision           {"id", "decision": keep|relabel|delete, "new_label", "reviewer"}
+///   POST /api/undo               {"id"} → {"removed": bool, "decision": the removed one}
+///   POST /api/apply              {"n"}: apply the open batch (if any), then export the next n
+///                                boxes (so with no open batch it just fetches the next one)
+/// Security: only the files above are served (anything else, e.g. a path with "..", is 404);
+/// writes need `Content-Type: application/json` and a same-origin request (an `Origin` that is
+/// not this server, or `Sec-Fetch-Site: cross-site`, gets 403); on a loopback address the
+/// `Host` header must name the loopback (a defence against DNS rebinding).
+
+#include <coreclean/core/context.h>
+#include <coreclean/session/session.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace coreclean::review {
+
+/// How the server runs.
+struct ReviewServerOptions {
+  std::string host = "127.0.0.1";  ///< address to bind; anything but loopback exposes the session
+  int port = 8765;                 ///< 0 = any free port (see ReviewServer::port())
+  std::int64_t batch_size = 60;    ///< default size of the batch "apply and fetch next" exports
+  /// Writes the renderings and review.csv of a new batch (as `coreclean next` does); called
+  /// after each batch the page fetches. May be empty.
+  std::function<void(const session::Session&, const session::Batch&)> export_batch;
+};
+
+/// True for 127.0.0.0/8, ::1 and "localhost".
+bool is_loopback_host(const std::string& host);
+
+/// A review server over one open session (the server owns it while it runs).
+class ReviewServer {
+ public:
+  ReviewServer(session::Session session, ReviewServerOptions options,
+               const Context& context = Context());
+  ~ReviewServer();
+  ReviewServer(const ReviewServer&) = delete;
+  ReviewServer& operator=(const ReviewServer&) = delete;
+
+  /// Binds the address; returns the port (the chosen one when options.port is 0). Throws
+  /// IoError when the address cannot be bound (e.g. the port is in use).
+  int bind();
+  /// Serves requests until stop() is called (blocks). bind() must have succeeded.
+  void run();
+  /// Stops run() (from any thread).
+  void stop();
+  /// The bound port (0 before bind()).
+  [[nodiscard]] int port() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace coreclean::review
+
+#endif  // CORECLEAN_REVIEW_REVIEW_SERVER_H_

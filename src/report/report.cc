@@ -1,0 +1,324 @@
+#include <coreclean/report/report.h>
+
+#include <coreclean/core/error.h>
+
+#include "web/web_assets.h"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace coreclean::report {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+/// Counts of `first` and `last` over `bins` equal bins on [0, max of both] (importances are
+/// non-negative); the last bin is closed.
+struct Histogram {
+  std::vector<double> edges;
+  std::vector<std::int64_t> first, last;
+};
+
+Histogram histogram(const std::vector<double>& first, const std::vector<double>& last, int bins) {
+  bins = std::max(bins, 1);
+  double top = 0.0;
+  for (double v : first) top = std::max(top, v);
+  for (double v : last) top = std::max(top, v);
+  if (!(top > 0.0)) top = 1.0;
+  Histogram h;
+  h.edges.resize(static_cast<std::size_t>(bins) + 1);
+  for (int i = 0; i <= bins; ++i) h.edges[static_cast<std::size_t>(i)] = top * i / bins;
+  auto count = [&](const std::vector<double>& values) {
+    std::vector<std::int64_t> c(static_cast<std::size_t>(bins), 0);
+    for (double v : values) {
+      const auto b = std::clamp(static_cast<int>(v / top * bins), 0, bins - 1);
+      ++c[static_cast<std::size_t>(b)];
+    }
+    return c;
+  };
+  h.first = count(first);
+  h.last = count(last);
+  return h;
+}
+
+Histogram session_histogram(const session::SessionStatus& st, int bins) {
+  if (st.iterations.empty()) return histogram({}, {}, bins);
+  return histogram(st.iterations.front().importance, st.iterations.back().importance, bins);
+}
+
+std::string base64(std::string_view bytes) {
+  static constexpr char kDigits[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const auto v = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16 |
+                   static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8 |
+                   static_cast<unsigned char>(bytes[i + 2]);
+    for (int s = 18; s >= 0; s -= 6) out += kDigits[(v >> s) & 63];
+  }
+  if (i < bytes.size()) {
+    auto v = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
+    if (i + 1 < bytes.size()) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
+    out += kDigits[(v >> 18) & 63];
+    out += kDigits[(v >> 12) & 63];
+    out += i + 1 < bytes.size() ? kDigits[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+/// One row of the iteration series.
+struct IterationRow {
+  const session::IterationMetrics* m = nullptr;
+  std::int64_t fixed = 0, cumulative_reviewed = 0, cumulative_fixed = 0;
+  std::optional<double> fixed_share;
+};
+
+std::vector<IterationRow> iteration_rows(const session::SessionStatus& st) {
+  std::vector<IterationRow> rows;
+  std::int64_t reviewed = 0, fixed = 0;
+  for (const session::IterationMetrics& m : st.iterations) {
+    IterationRow r;
+    r.m = &m;
+    r.fixed = m.relabelled + m.deleted;
+    reviewed += m.reviewed;
+    fixed += r.fixed;
+    r.cumulative_reviewed = reviewed;
+    r.cumulative_fixed = fixed;
+    if (m.reviewed > 0) r.fixed_share = static_cast<double>(r.fixed) / static_cast<double>(m.reviewed);
+    rows.push_back(r);
+  }
+  return rows;
+}
+
+void check_baselines(const std::vector<Baseline>& baselines, std::size_t iterations) {
+  for (const Baseline& b : baselines)
+    if (b.cumulative_found.size() != iterations)
+      throw InvalidArgument(fmt::format(
+          "baseline '{}' has {} values; the session has {} iterations (one value each)", b.name,
+          b.cumulative_found.size(), iterations));
+}
+
+json examples_json(const session::Session& s, const ReportOptions& o) {
+  // Fixed boxes (relabelled or deleted, applied), highest importance first.
+  struct Example {
+    session::DecisionRecord d;
+    session::BatchItem item;
+  };
+  std::map<int, std::map<SampleId, session::BatchItem>> items_of_batch;
+  std::vector<Example> fixed;
+  for (const session::DecisionRecord& d : s.decisions()) {
+    if (!d.applied || d.kind == session::DecisionKind::kKeep) continue;
+    auto it = items_of_batch.find(d.batch);
+    if (it == items_of_batch.end()) {
+      std::map<SampleId, session::BatchItem> items;
+      for (const session::BatchItem& item : s.batch(d.batch).items) items[item.id] = item;
+      it = items_of_batch.emplace(d.batch, std::move(items)).first;
+    }
+    const auto item = it->second.find(d.id);
+    if (item != it->second.end()) fixed.push_back({d, item->second});
+  }
+  std::stable_sort(fixed.begin(), fixed.end(), [](const Example& a, const Example& b) {
+    return a.item.importance > b.item.importance;
+  });
+  if (fixed.size() > static_cast<std::size_t>(std::max(o.max_examples, 0)))
+    fixed.resize(static_cast<std::size_t>(std::max(o.max_examples, 0)));
+  json out = json::array();
+  for (const Example& e : fixed) {
+    json x = {{"id", e.d.id},
+              {"batch", e.d.batch},
+              {"decision", session::to_string(e.d.kind)},
+              {"old_label", s.class_name(e.d.old_label)},
+              {"new_label", e.d.kind == session::DecisionKind::kRelabel
+                                ? json(s.class_name(e.d.new_label)) : json(nullptr)},
+              {"importance", e.item.importance},
+              {"misfit", e.item.misfit},
+              {"atypical", e.item.atypical},
+              {"suggested_label", s.class_name(e.item.suggested_label)},
+              {"reviewer", e.d.reviewer}};
+    if (o.embed_images) {
+      json images = json::object();
+      const fs::path folder = s.dir() / "batches" / fmt::format("{:03d}", e.d.batch);
+      for (const char* view : {"crop", "attention", "overlay"}) {
+        const fs::path file = folder / fmt::format("{}_{}.jpg", e.d.id, view);
+        if (fs::is_regular_file(file))
+          images[view] = "data:image/jpeg;base64," + base64(read_file(file));
+      }
+      if (!images.empty()) x["images"] = std::move(images);
+    }
+    out.push_back(std::move(x));
+  }
+  return out;
+}
+
+void write_atomically(const fs::path& path, const std::string& text) {
+  if (path.has_parent_path()) fs::create_directories(path.parent_path());
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    out << text;
+    if (!out) throw IoError(fmt::format("{}: cannot write", tmp.string()));
+  }
+  fs::rename(tmp, path);
+}
+
+}  // namespace
+
+std::string report_data_json(const session::Session& s, const ReportOptions& o) {
+  const session::SessionStatus st = s.status();
+  check_baselines(o.baselines, st.iterations.size());
+  json iterations = json::array();
+  for (const IterationRow& r : iteration_rows(st))
+    iterations.push_back({{"iteration", r.m->iteration},
+                          {"auc", r.m->auc},
+                          {"reviewed", r.m->reviewed},
+                          {"relabelled", r.m->relabelled},
+                          {"deleted", r.m->deleted},
+                          {"kept", r.m->kept},
+                          {"fixed", r.fixed},
+                          {"fixed_share", r.fixed_share ? json(*r.fixed_share) : json(nullptr)},
+                          {"cumulative_reviewed", r.cumulative_reviewed},
+                          {"cumulative_fixed", r.cumulative_fixed},
+                          {"seconds", r.m->seconds}});
+  json baselines = json::array();
+  for (const Baseline& b : o.baselines)
+    baselines.push_back({{"name", b.name}, {"cumulative_found", b.cumulative_found}});
+  const Histogram h = session_histogram(st, o.histogram_bins);
+  json classes = json::array();
+  for (Label c : s.classes()) classes.push_back(s.class_name(c));
+  const bool any = !st.iterations.empty();
+  const json summary = {
+      {"samples", st.samples},
+      {"class_size", st.class_size},
+      {"reviewed", st.reviewed},
+      {"relabelled", st.relabelled},
+      {"deleted", st.deleted},
+      {"iterations", any ? st.iterations.back().iteration : 0},
+      {"auc_start", any ? json(st.iterations.front().auc) : json(nullptr)},
+      {"auc_end", any ? json(st.iterations.back().auc) : json(nullptr)},
+      {"plateaued", st.plateaued},
+      {"plateau_rule", fmt::format("AUC gained less than {} over the last {} iterations",
+                                   session::SessionStatus::plateau_gain,
+                                   session::SessionStatus::plateau_window)}};
+  const json data = {
+      {"title", "coreclean cleaning report"},
+      {"generated_at", fmt::format("{:%Y-%m-%dT%H:%M:%SZ}",
+                                   std::chrono::floor<std::chrono::seconds>(
+                                       std::chrono::system_clock::now()))},
+      {"session", fs::absolute(s.dir()).lexically_normal().string()},
+      {"class_of_interest", s.class_name(st.class_of_interest)},
+      {"confused_with", s.class_name(st.confused_with)},
+      {"classes", classes},
+      {"summary", summary},
+      {"iterations", iterations},
+      {"baselines", baselines},
+      {"importance", {{"edges", h.edges}, {"first", h.first}, {"last", h.last}}},
+      {"examples", examples_json(s, o)}};
+  return data.dump();
+}
+
+std::string report_html(const std::string& data_json) {
+  // The data sits in a JSON script element: only "</" could end it early, and JSON allows
+  // "<\/" for it.
+  std::string data;
+  data.reserve(data_json.size());
+  for (std::size_t i = 0; i < data_json.size(); ++i) {
+    data += data_json[i];
+    if (data_json[i] == '<' && i + 1 < data_json.size() && data_json[i + 1] == '/') data += '\\';
+  }
+  const json parsed = json::parse(data_json);
+  const std::string title = parsed.value("class_of_interest", std::string());
+  std::string escaped_title;
+  for (char c : title) {
+    switch (c) {
+      case '<': escaped_title += "&lt;"; break;
+      case '>': escaped_title += "&gt;"; break;
+      case '&': escaped_title += "&amp;"; break;
+      default: escaped_title += c;
+    }
+  }
+  using web::require_asset;
+  std::string html;
+  html += "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>"
+          "coreclean report — " + escaped_title + "</title>\n<style>";
+  html += require_asset("uPlot.min.css").content;
+  html += "</style>\n<style>";
+  html += require_asset("report.css").content;
+  html += "</style></head>\n<body>\n<script type=\"application/json\" id=\"report-data\">";
+  html += data;
+  html += "</script>\n<main id=\"report\"></main>\n<script>";
+  html += require_asset("uPlot.iife.min.js").content;
+  html += "</script>\n<script>";
+  html += require_asset("charts.js").content;
+  html += "</script>\n<script>";
+  html += require_asset("report.js").content;
+  html += "</script>\n</body></html>\n";
+  return html;
+}
+
+std::string iterations_csv(const session::Session& s, const std::vector<Baseline>& baselines) {
+  const session::SessionStatus st = s.status();
+  check_baselines(baselines, st.iterations.size());
+  std::string csv =
+      "iteration,auc,reviewed,relabelled,deleted,kept,fixed,fixed_share,cumulative_reviewed,"
+      "cumulative_fixed";
+  for (const Baseline& b : baselines) {
+    std::string name = b.name;
+    std::replace(name.begin(), name.end(), ' ', '_');
+    std::erase_if(name, [](char c) { return c == ',' || c == '"' || c == '\n'; });
+    csv += "," + name + "_found";
+  }
+  csv += "\n";
+  std::size_t i = 0;
+  for (const IterationRow& r : iteration_rows(st)) {
+    csv += fmt::format("{},{:.6f},{},{},{},{},{},{},{},{}", r.m->iteration, r.m->auc, r.m->reviewed,
+                       r.m->relabelled, r.m->deleted, r.m->kept, r.fixed,
+                       r.fixed_share ? fmt::format("{:.6f}", *r.fixed_share) : std::string(),
+                       r.cumulative_reviewed, r.cumulative_fixed);
+    for (const Baseline& b : baselines) csv += fmt::format(",{:.4f}", b.cumulative_found[i]);
+    csv += "\n";
+    ++i;
+  }
+  return csv;
+}
+
+std::string importance_csv(const session::Session& s, int bins) {
+  const Histogram h = session_histogram(s.status(), bins);
+  std::string csv = "bin_start,bin_end,first,last\n";
+  for (std::size_t i = 0; i + 1 < h.edges.size(); ++i)
+    csv += fmt::format("{:.6g},{:.6g},{},{}\n", h.edges[i], h.edges[i + 1], h.first[i], h.last[i]);
+  return csv;
+}
+
+ReportFiles write_report(const session::Session& s, const fs::path& html,
+                         const ReportOptions& o) {
+  ReportFiles files;
+  files.html = html;
+  const fs::path stem = html.parent_path() / html.stem();
+  files.iterations_csv = stem.string() + "-iterations.csv";
+  files.importance_csv = stem.string() + "-importance.csv";
+  write_atomically(files.html, report_html(report_data_json(s, o)));
+  write_atomically(files.iterations_csv, iterations_csv(s, o.baselines));
+  write_atomically(files.importance_csv, importance_csv(s, o.histogram_bins));
+  return files;
+}
+
+}  // namespace coreclean::report

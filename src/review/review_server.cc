@@ -1,0 +1,399 @@
+#include <coreclean/review/review_server.h>
+
+#include <coreclean/core/error.h>
+#include <coreclean/detect/coco.h>
+#include <coreclean/report/report.h>
+
+#include "web/web_assets.h"
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <map>
+#include <mutex>
+#include <optional>
+
+namespace coreclean::review {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr std::size_t kMaxBody = 64 * 1024;
+constexpr std::size_t kMaxReviewer = 100;
+constexpr std::int64_t kMaxBatch = 100000;
+
+/// An error answered with a status code and {"error": message}.
+struct HttpError {
+  int status;
+  std::string message;
+};
+
+void send_json(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_header("Cache-Control", "no-store");
+  res.set_content(body.dump(), "application/json");
+}
+
+json class_json(const session::Session& s, Label label) {
+  return {{"id", label}, {"name", s.class_name(label)}};
+}
+
+}  // namespace
+
+bool is_loopback_host(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
+
+struct ReviewServer::Impl {
+  session::Session session;
+  ReviewServerOptions options;
+  Context context;
+  httplib::Server server;
+  std::mutex mutex;  // the session is not thread-safe; requests arrive on a thread pool
+  int port = 0;
+  // stop() may come before run() has started listening (httplib's stop() is then a no-op):
+  // each side announces itself before looking at the other, so one of them always sees it.
+  std::atomic<bool> running{false}, stop_requested{false};
+  std::map<SampleId, std::string> image_of;  // annotation id → image file name
+
+  Impl(session::Session s, ReviewServerOptions o, const Context& c)
+      : session(std::move(s)), options(std::move(o)), context(c) {
+    if (!session.coco_path().empty()) {
+      const detect::CocoDataset coco = detect::read_coco(session.coco_path());
+      std::map<std::int64_t, const std::string*> file_of_image;
+      for (const detect::CocoImage& im : coco.images) file_of_image[im.id] = &im.file_name;
+      for (const detect::CocoAnnotation& a : coco.annotations)
+        if (const auto f = file_of_image.find(a.image_id); f != file_of_image.end())
+          image_of[a.id] = *f->second;
+    }
+    routes();
+  }
+
+  fs::path batch_folder(int number) const {
+    return session.dir() / "batches" / fmt::format("{:03d}", number);
+  }
+
+  // ---- guards -------------------------------------------------------------------------------
+
+  /// The Host header must name this server on a loopback binding: a page of another site that
+  /// resolves its own name to 127.0.0.1 (DNS rebinding) sends its own name as Host.
+  bool host_allowed(const httplib::Request& req) const {
+    if (!is_loopback_host(options.host)) return true;
+    const std::string host = req.get_header_value("Host");
+    const std::string suffix = fmt::format(":{}", port);
+    if (host.size() <= suffix.size() || host.compare(host.size() - suffix.size(), suffix.size(), suffix) != 0)
+      return false;
+    return is_loopback_host(host.substr(0, host.size() - suffix.size()));
+  }
+
+  /// Writes must come from this server's own page: JSON bodies (which a cross-site form cannot
+  /// send without a CORS preflight we never grant) and no foreign Origin.
+  void check_write(const httplib::Request& req) const {
+    const std::string type = req.get_header_value("Content-Type");
+    if (type.rfind("application/json", 0) != 0)
+      throw HttpError{415, "writes need Content-Type: application/json"};
+    if (req.get_header_value("Sec-Fetch-Site") == "cross-site")
+      throw HttpError{403, "cross-origin write refused"};
+    if (req.has_header("Origin")) {
+      const std::string origin = req.get_header_value("Origin");
+      if (origin != "http://" + req.get_header_value("Host"))
+        throw HttpError{403, fmt::format("cross-origin write refused (Origin {})", origin)};
+    }
+  }
+
+  static json parse_body(const httplib::Request& req) {
+    if (req.body.size() > kMaxBody) throw HttpError{413, "request body too large"};
+    json body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object())
+      throw HttpError{400, "the body must be a JSON object"};
+    return body;
+  }
+
+  static SampleId body_id(const json& body) {
+    const auto it = body.find("id");
+    if (it == body.end() || !it->is_number_integer())
+      throw HttpError{400, "\"id\" must be an integer sample id"};
+    return it->get<SampleId>();
+  }
+
+  /// Runs `handler` under the session lock, turning errors into JSON answers.
+  template <class Handler>
+  void guarded(httplib::Response& res, Handler&& handler) {
+    try {
+      std::lock_guard lock(mutex);
+      send_json(res, 200, handler());
+    } catch (const HttpError& e) {
+      send_json(res, e.status, {{"error", e.message}});
+    } catch (const InvalidArgument& e) {
+      send_json(res, 400, {{"error", e.what()}});
+    } catch (const std::exception& e) {
+      send_json(res, 500, {{"error", e.what()}});
+    }
+  }
+
+  // ---- answers ------------------------------------------------------------------------------
+
+  json decision_json(const session::Decision& d) const {
+    json out = {{"decision", session::to_string(d.kind)}, {"reviewer", d.reviewer}};
+    if (d.kind == session::DecisionKind::kRelabel) {
+      out["new_label"] = d.new_label;
+      out["new_label_name"] = session.class_name(d.new_label);
+    }
+    return out;
+  }
+
+  json batch_json(const session::Batch& b) const {
+    std::map<SampleId, session::Decision> decided;
+    if (!b.applied)
+      for (const session::Decision& d : session.pending_decisions()) decided[d.id] = d;
+    json items = json::array();
+    const fs::path folder = batch_folder(b.number);
+    for (const session::BatchItem& it : b.items) {
+      json item = {{"id", it.id},
+                   {"image", image_of.count(it.id) ? json(image_of.at(it.id)) : json(nullptr)},
+                   {"label", it.label},
+                   {"label_name", session.class_name(it.label)},
+                   {"importance", it.importance},
+                   {"misfit", it.misfit},
+                   {"atypical", it.atypical},
+                   {"suggested_label", it.suggested_label},
+                   {"suggested_name", session.class_name(it.suggested_label)},
+                   {"images", nullptr},
+                   {"decision", nullptr}};
+      if (fs::is_regular_file(folder / fmt::format("{}_crop.jpg", it.id))) {
+        json views = json::object();
+        for (const char* view : {"crop", "attention", "overlay"})
+          views[view] = fmt::format("/batch/{}/{}_{}.jpg", b.number, it.id, view);
+        item["images"] = std::move(views);
+      }
+      if (const auto d = decided.find(it.id); d != decided.end())
+        item["decision"] = decision_json(d->second);
+      items.push_back(std::move(item));
+    }
+    return {{"number", b.number}, {"applied", b.applied}, {"items", std::move(items)}};
+  }
+
+  json state_json() const {
+    const session::SessionStatus st = session.status();
+    json classes = json::array();
+    for (Label c : session.classes()) classes.push_back(class_json(session, c));
+    const session::IterationMetrics* last = st.iterations.empty() ? nullptr : &st.iterations.back();
+    const std::optional<session::Batch> open = session.open_batch();
+    return {{"session", session.dir().filename().string()},
+            {"classes", std::move(classes)},
+            {"class_of_interest", class_json(session, st.class_of_interest)},
+            {"confused_with", class_json(session, st.confused_with)},
+            {"guidelines", session.guidelines()},
+            {"default_batch_size", options.batch_size},
+            {"status",
+             {{"iteration", last ? last->iteration : 0},
+              {"auc", last ? json(last->auc) : json(nullptr)},
+              {"reviewed", st.reviewed},
+              {"exported", st.exported},
+              {"pending", st.pending},
+              {"relabelled", st.relabelled},
+              {"deleted", st.deleted},
+              {"class_size", st.class_size},
+              {"batches", st.batches},
+              {"plateaued", st.plateaued}}},
+            {"batch", open ? batch_json(*open) : json(nullptr)}};
+  }
+
+  json record(const json& body) {
+    const SampleId id = body_id(body);
+    const auto kind_it = body.find("decision");
+    if (kind_it == body.end() || !kind_it->is_string())
+      throw HttpError{400, "\"decision\" must be keep, relabel or delete"};
+    const auto kind = session::parse_decision_kind(kind_it->get<std::string>());
+    if (!kind)
+      throw HttpError{400, fmt::format("unknown decision '{}' (keep, relabel or delete)",
+                                       kind_it->get<std::string>())};
+    session::Decision d;
+    d.id = id;
+    d.kind = *kind;
+    if (*kind == session::DecisionKind::kRelabel) {
+      const auto label = body.find("new_label");
+      if (label == body.end() || !(label->is_string() || label->is_number_integer()))
+        throw HttpError{400, "relabel needs \"new_label\": a class name or id"};
+      d.new_label = session.find_class(label->is_string() ? label->get<std::string>()
+                                                          : std::to_string(label->get<Label>()));
+    }
+    if (const auto r = body.find("reviewer"); r != body.end() && !r->is_null()) {
+      if (!r->is_string()) throw HttpError{400, "\"reviewer\" must be a string"};
+      d.reviewer = r->get<std::string>();
+      if (d.reviewer.size() > kMaxReviewer)
+        throw HttpError{400, fmt::format("\"reviewer\" is longer than {} bytes", kMaxReviewer)};
+    }
+    if (!session.open_batch()) throw HttpError{409, "no batch is open: fetch the next batch"};
+    session.record_decision(d);
+    return {{"ok", true}, {"decision", decision_json(d)}};
+  }
+
+  json apply(const json& body) {
+    std::int64_t n = options.batch_size;
+    if (const auto it = body.find("n"); it != body.end() && !it->is_null()) {
+      if (!it->is_number_integer() || it->get<std::int64_t>() < 1 || it->get<std::int64_t>() > kMaxBatch)
+        throw HttpError{400, fmt::format("\"n\" must be an integer from 1 to {}", kMaxBatch)};
+      n = it->get<std::int64_t>();
+    }
+    const session::ApplyReport report = session.apply(std::nullopt, context);
+    const session::Batch next = session.next_batch(n, context);
+    if (!next.items.empty() && options.export_batch) options.export_batch(session, next);
+    return {{"ok", true},
+            {"applied_batch", report.batch > 0 ? json(report.batch) : json(nullptr)},
+            {"auc", report.batch > 0 ? json(report.metrics.auc) : json(nullptr)},
+            {"next_batch", next.items.empty() ? json(nullptr) : json(next.number)},
+            {"items", next.items.size()}};
+  }
+
+  // ---- routes -------------------------------------------------------------------------------
+
+  void serve_asset(httplib::Response& res, const std::string& name) {
+    const std::optional<web::Asset> asset = web::find_asset(name);
+    if (!asset) {
+      res.status = 404;
+      return;
+    }
+    res.set_header("Cache-Control", "no-cache");
+    res.set_content(std::string(asset->content), std::string(asset->mime));
+  }
+
+  void routes() {
+    server.set_payload_max_length(kMaxBody);
+    server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      res.set_header("X-Content-Type-Options", "nosniff");
+      res.set_header("X-Frame-Options", "DENY");
+      res.set_header("Referrer-Policy", "no-referrer");
+      res.set_header("Content-Security-Policy",
+                     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                     "frame-ancestors 'none'");
+      if (host_allowed(req)) return httplib::Server::HandlerResponse::Unhandled;
+      send_json(res, 403, {{"error", "unexpected Host header"}});
+      return httplib::Server::HandlerResponse::Handled;
+    });
+    server.Get("/", [this](const httplib::Request&, httplib::Response& res) {
+      serve_asset(res, "review.html");
+    });
+    server.Get(R"(/assets/([A-Za-z0-9_.-]+))",
+               [this](const httplib::Request& req, httplib::Response& res) {
+                 serve_asset(res, req.matches[1]);
+               });
+    server.Get("/api/state", [this](const httplib::Request&, httplib::Response& res) {
+      guarded(res, [&] { return state_json(); });
+    });
+    server.Get("/api/report", [this](const httplib::Request&, httplib::Response& res) {
+      guarded(res, [&] {
+        report::ReportOptions o;
+        o.max_examples = 0;
+        o.embed_images = false;
+        return json::parse(report::report_data_json(session, o));
+      });
+    });
+    server.Get(R"(/batch/(\d{1,6})/(\d{1,19})_(crop|attention|overlay)\.jpg)",
+               [this](const httplib::Request& req, httplib::Response& res) { serve_image(req, res); });
+    server.Post("/api/decision", [this](const httplib::Request& req, httplib::Response& res) {
+      guarded(res, [&] {
+        check_write(req);
+        return record(parse_body(req));
+      });
+    });
+    server.Post("/api/undo", [this](const httplib::Request& req, httplib::Response& res) {
+      guarded(res, [&] {
+        check_write(req);
+        const SampleId id = body_id(parse_body(req));
+        json removed = nullptr;
+        for (const session::Decision& d : session.pending_decisions())
+          if (d.id == id) removed = decision_json(d);
+        const bool done = session.undo_decision(id);
+        return json{{"ok", true}, {"removed", done}, {"decision", done ? removed : json(nullptr)}};
+      });
+    });
+    server.Post("/api/apply", [this](const httplib::Request& req, httplib::Response& res) {
+      guarded(res, [&] {
+        check_write(req);
+        return apply(parse_body(req));
+      });
+    });
+  }
+
+  /// Only renderings of boxes that belong to the batch are served.
+  void serve_image(const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mutex);
+    res.status = 404;
+    int number = 0;
+    SampleId id = 0;
+    try {
+      number = std::stoi(req.matches[1]);
+      id = std::stoll(req.matches[2]);
+    } catch (const std::exception&) {
+      return;
+    }
+    std::optional<session::Batch> batch;
+    try {
+      batch = session.batch(number);
+    } catch (const InvalidArgument&) {
+      return;
+    }
+    const bool member = std::any_of(batch->items.begin(), batch->items.end(),
+                                    [&](const session::BatchItem& it) { return it.id == id; });
+    if (!member) return;
+    const fs::path file =
+        batch_folder(number) / fmt::format("{}_{}.jpg", id, std::string(req.matches[3]));
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return;
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    res.status = 200;
+    res.set_header("Cache-Control", "private, max-age=3600");
+    res.set_content(std::move(bytes), "image/jpeg");
+  }
+};
+
+ReviewServer::ReviewServer(session::Session session, ReviewServerOptions options,
+                           const Context& context)
+    : impl_(std::make_unique<Impl>(std::move(session), std::move(options), context)) {}
+
+ReviewServer::~ReviewServer() { stop(); }
+
+int ReviewServer::bind() {
+  Impl& i = *impl_;
+  if (i.options.port == 0) {
+    i.port = i.server.bind_to_any_port(i.options.host);
+    if (i.port < 0) i.port = 0;
+  } else if (i.server.bind_to_port(i.options.host, i.options.port)) {
+    i.port = i.options.port;
+  }
+  if (i.port <= 0)
+    throw IoError(fmt::format("cannot listen on {}:{} (address not available, or the port is "
+                              "in use: choose another with --port)",
+                              i.options.host, i.options.port));
+  return i.port;
+}
+
+void ReviewServer::run() {
+  Impl& i = *impl_;
+  if (i.port <= 0) throw InvalidArgument("ReviewServer::run() before a successful bind()");
+  i.running = true;
+  if (!i.stop_requested) i.server.listen_after_bind();
+  i.running = false;
+}
+
+void ReviewServer::stop() {
+  if (!impl_) return;
+  Impl& i = *impl_;
+  i.stop_requested = true;
+  // run() has started: wait until its loop listens, then end it.
+  while (i.running && !i.server.is_running())
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  i.server.stop();
+}
+
+int ReviewServer::port() const { return impl_->port; }
+
+}  // namespace coreclean::review
