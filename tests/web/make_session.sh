@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds a small review session for the review-page test: 60 demo scenes, built-in embeddings,
-# a session on the auto-picked class with labelling guidelines, and one open batch of 12 boxes.
+# Builds a small review session for the review-page test: 300 demo scenes, built-in embeddings,
+# a session on the auto-picked class with labelling guidelines, and one open batch of 60 boxes.
 # Usage: tests/web/make_session.sh CORECLEAN_BIN OUTDIR   → the session is OUTDIR/session
 set -euo pipefail
 
@@ -32,8 +32,8 @@ Decide for the **whole box**, not for the object you think was meant.
 
 If in doubt between two classes, keep the label and move on.
 RULES
-"$BIN" make-demo --out "$OUT/data" --images 60 --seed 7
+"$BIN" make-demo --out "$OUT/data" --images 300 --seed 7
 "$BIN" embed --coco "$OUT/data/annotations.json" --images "$OUT/data/images" --out "$OUT/features"
 "$BIN" init "$OUT/session" --features "$OUT/features" --coco "$OUT/data/annotations.json" \
   --images "$OUT/data/images" --guidelines "$OUT/guidelines.md"
-"$BIN" next "$OUT/session" -n 12
+"$BIN" next "$OUT/session" -n 60
