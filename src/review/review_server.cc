@@ -124,10 +124,17 @@ struct ReviewServer::Impl {
   }
 
   /// Runs `handler` under the session lock, turning errors into JSON answers.
+  /// Another process (e.g. `coreclean apply`) committed to the session: reopen it so that
+  /// the page never works on stale labels.
+  void refresh_if_changed() {
+    if (session.changed_elsewhere()) session = session::Session::open(session.dir(), context);
+  }
+
   template <class Handler>
   void guarded(httplib::Response& res, Handler&& handler) {
     try {
       std::lock_guard lock(mutex);
+      refresh_if_changed();
       send_json(res, 200, handler());
     } catch (const HttpError& e) {
       send_json(res, e.status, {{"error", e.message}});

@@ -139,6 +139,14 @@ struct Session::State {
 
   std::filesystem::path tree_path() const { return dir / "tree.bin"; }
 
+  /// SQLite's data_version: changes when another connection commits.
+  std::int64_t data_version() const {
+    Statement st = db->prepare("PRAGMA data_version");
+    st.step();
+    return st.int64(0);
+  }
+  std::int64_t opened_data_version = 0;
+
   std::string meta(const std::string& key) const {
     Statement st = db->prepare("SELECT value FROM meta WHERE key = ?");
     st.bind(1, std::string_view(key));
@@ -385,6 +393,7 @@ Session Session::create(const std::filesystem::path& dir, const SessionOptions& 
   s->insert_iteration(first);
   coreset::save_tree(s->tree, s->tree_path());
   t.commit();
+  s->opened_data_version = s->data_version();
   return Session(std::move(s));
 }
 
@@ -396,6 +405,8 @@ Session Session::open(const std::filesystem::path& dir, const Context& context) 
   auto s = std::make_unique<State>();
   s->dir = dir;
   s->db = std::make_unique<Database>(db_path, false);
+  // Read before the state: a commit by another process from here on counts as a change.
+  s->opened_data_version = s->data_version();
   {
     Statement st = s->db->prepare(
         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'");
@@ -588,6 +599,10 @@ std::vector<Decision> Session::pending_decisions() const {
     out.push_back(d);
   }
   return out;
+}
+
+bool Session::changed_elsewhere() const {
+  return state_->data_version() != state_->opened_data_version;
 }
 
 std::vector<DecisionRecord> Session::decisions() const {

@@ -265,6 +265,24 @@ TEST_F(ReviewServerTest, ApplyRecordsTheIterationAndOpensTheNextBatch) {
   EXPECT_EQ(report.at("iterations")[1].at("relabelled"), 1);
 }
 
+TEST_F(ReviewServerTest, SeesWhatAnotherProcessApplied) {
+  {
+    // `coreclean apply` in another process, while the page is open.
+    session::Session other = session::Session::open(dir / "session");
+    other.record_decision({batch_ids[0], session::DecisionKind::kRelabel, 2, "cli"});
+    other.apply();
+  }
+  const json s = state();
+  EXPECT_TRUE(s.at("batch").is_null());
+  EXPECT_EQ(s.at("status").at("iteration"), 1);
+  EXPECT_EQ(s.at("status").at("relabelled"), 1) << "labels reloaded from the database";
+  // Fetching the next batch works on the reloaded session.
+  auto r = post("/api/apply", {{"n", 3}});
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json::parse(r->body).at("next_batch"), 2);
+  EXPECT_TRUE(json::parse(r->body).at("applied_batch").is_null());
+}
+
 TEST(ReviewServerHost, LoopbackNames) {
   EXPECT_TRUE(is_loopback_host("127.0.0.1"));
   EXPECT_TRUE(is_loopback_host("127.1.2.3"));

@@ -171,6 +171,10 @@ class Session {
                     const Context& context = Context());
 
   [[nodiscard]] SessionStatus status() const;
+  /// True when another connection (e.g. `coreclean apply` in another process) has committed
+  /// to the database since this session was opened: the labels held in memory may be stale,
+  /// open() the session again.
+  [[nodiscard]] bool changed_elsewhere() const;
 
   /// Current label of every row of the features' y_train (rows outside the session keep their
   /// label; deleted samples get `deleted_label`).
