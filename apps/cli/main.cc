@@ -11,12 +11,16 @@
 #include "session_commands.h"
 #include "tree_commands.h"
 
+#include <coreclean/core/blas.h>
+
 #include <CLI/CLI.hpp>
 
 #include <iostream>
 
 int main(int argc, char** argv) {
   using namespace coreclean::cli;
+  // coreclean's loops are parallel themselves; BLAS threads inside them only oversubscribe.
+  coreclean::use_single_threaded_blas_unless_configured();
   CLI::App app{
       "coreclean finds and fixes incorrectly labelled boxes in object-detection datasets.\n"
       "Typical flow: embed → pick → build → rank/next → review → apply → export."};
