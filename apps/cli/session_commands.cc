@@ -7,6 +7,7 @@
 #include <coreclean/detect/render.h>
 #include <coreclean/io/csv.h>
 #include <coreclean/io/npy.h>
+#include <coreclean/linear/metrics.h>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -70,6 +71,10 @@ SessionCommands add_session_commands(CLI::App& app, SessionCommandOptions& o) {
   c.next->add_option("session", o.session, "Session folder")->required();
   c.next->add_option("-n,--size", o.batch_size, "Boxes per batch")->capture_default_str()
       ->check(CLI::PositiveNumber);
+  c.next->add_flag("--random", o.random,
+                   "An audit batch: a uniform random sample of the unseen boxes of the class "
+                   "instead of the most important ones. The share of them you fix estimates how "
+                   "many wrong labels are left (shown by status, with a 95 % interval).");
 
   c.apply = app.add_subcommand(
       "apply", "Apply the open batch's decisions: those recorded by the review page and, when "
@@ -164,13 +169,16 @@ int run_init(const SessionCommandOptions& o, const Context& context, std::ostrea
 
 int run_next(const SessionCommandOptions& o, const Context& context, std::ostream& out) {
   session::Session s = session::Session::open(o.session, context);
-  const session::Batch b = s.next_batch(o.batch_size, context);
+  const session::Batch b = s.next_batch(
+      o.batch_size, context,
+      o.random ? session::BatchSelection::kRandom : session::BatchSelection::kImportance);
   if (b.items.empty()) {
     out << fmt::format("every sample of '{}' has been reviewed\n", s.class_name(s.class_of_interest()));
     return kExitOk;
   }
   const std::filesystem::path folder = export_batch(s, b, context);
-  out << fmt::format("batch {}: {} boxes of '{}' in {}\n", b.number, b.items.size(),
+  out << fmt::format("batch {}: {} {}boxes of '{}' in {}\n", b.number, b.items.size(),
+                     b.selection == session::BatchSelection::kRandom ? "randomly drawn " : "",
                      s.class_name(s.class_of_interest()), folder.string());
   if (!s.guidelines().empty()) out << "guidelines: " << (folder / "guidelines.md").string() << "\n";
   out << fmt::format("fill in the decision column of review.csv (keep, relabel + new_label, "
@@ -214,7 +222,14 @@ int run_status(const SessionCommandOptions& o, const Context& context, std::ostr
         {"relabelled", st.relabelled}, {"deleted", st.deleted}, {"batches", st.batches},
         {"open_batch", st.open_batch ? nlohmann::json(*st.open_batch) : nlohmann::json()},
         {"pending", st.pending}, {"iterations", iterations}, {"plateaued", st.plateaued},
-        {"plateau_rule", rule}};
+        {"plateau_rule", rule}, {"unseen", st.unseen}, {"audited", st.audited},
+        {"audit_fixed", st.audit_fixed}};
+    if (st.audited > 0) {
+      const linear::Interval ci = linear::wilson_interval(st.audit_fixed, st.audited);
+      j["audit_estimate"] = {{"share", double(st.audit_fixed) / double(st.audited)},
+                             {"low", ci.low}, {"high", ci.high},
+                             {"wrong_unseen", double(st.audit_fixed) / double(st.audited) * double(st.unseen)}};
+    }
     out << j.dump(2) << "\n";
     return kExitOk;
   }
@@ -229,6 +244,16 @@ int run_status(const SessionCommandOptions& o, const Context& context, std::ostr
   for (const auto& m : st.iterations)
     out << fmt::format("{:>9}  {:.4f}  {:>8}  {:>10}  {:>7}\n", m.iteration, m.auc, m.reviewed,
                        m.relabelled, m.deleted);
+  if (st.audited > 0) {
+    const double share = double(st.audit_fixed) / double(st.audited);
+    const linear::Interval ci = linear::wilson_interval(st.audit_fixed, st.audited);
+    out << fmt::format(
+        "\nrandom audit: {} of {} boxes fixed ({:.1f} %, 95 % interval {:.1f}–{:.1f} %): about {:.0f} "
+        "(between {:.0f} and {:.0f}) of the {} unseen boxes of '{}' are still wrong\n",
+        st.audit_fixed, st.audited, 100 * share, 100 * ci.low, 100 * ci.high,
+        share * double(st.unseen), ci.low * double(st.unseen), ci.high * double(st.unseen),
+        st.unseen, s.class_name(st.class_of_interest));
+  }
   out << (st.plateaued ? "\nthe AUC has plateaued (" + rule + "): reviewing more of this class "
                                                               "is unlikely to pay off\n"
                        : "\nthe AUC has not plateaued (rule: " + rule + ")\n");

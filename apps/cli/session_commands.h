@@ -25,6 +25,7 @@ struct SessionCommandOptions {
   std::vector<std::string> classes;
   // next
   std::int64_t batch_size = 60;
+  bool random = false;
   // apply
   std::optional<std::filesystem::path> review_csv;
   // status

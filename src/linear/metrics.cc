@@ -3,6 +3,7 @@
 #include "core/check.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <numeric>
 #include <random>
@@ -150,6 +151,16 @@ double balanced_accuracy(std::span<const Label> y_true, std::span<const Label> y
   double sum = 0.0;
   for (const auto& [label, ct] : per_class) sum += ct.first / ct.second;
   return sum / static_cast<double>(per_class.size());
+}
+
+Interval wilson_interval(std::int64_t successes, std::int64_t n, double z) {
+  CORECLEAN_THROW_IF_NOT(n >= 1 && successes >= 0 && successes <= n,
+                         "wilson interval: {} successes of {} trials", successes, n);
+  const double nn = static_cast<double>(n), p = static_cast<double>(successes) / nn;
+  const double denominator = 1.0 + z * z / nn;
+  const double center = (p + z * z / (2.0 * nn)) / denominator;
+  const double half = z * std::sqrt(p * (1.0 - p) / nn + z * z / (4.0 * nn * nn)) / denominator;
+  return {std::max(0.0, center - half), std::min(1.0, center + half)};
 }
 
 }  // namespace coreclean::linear

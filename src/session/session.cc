@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <random>
 #include <set>
 #include <unordered_map>
 
@@ -64,7 +65,8 @@ CREATE TABLE samples(
 CREATE TABLE batches(
   number INTEGER PRIMARY KEY,
   created_at TEXT NOT NULL,
-  applied_at TEXT);                -- NULL while the batch is open
+  applied_at TEXT,                 -- NULL while the batch is open
+  selection TEXT NOT NULL DEFAULT 'importance');  -- 'importance' or 'random' (schema 2)
 CREATE TABLE batch_items(
   batch INTEGER NOT NULL REFERENCES batches(number),
   position INTEGER NOT NULL,
@@ -397,6 +399,20 @@ Session Session::create(const std::filesystem::path& dir, const SessionOptions& 
   return Session(std::move(s));
 }
 
+namespace {
+
+// Brings a database of an older schema to kSchemaVersion, in one transaction.
+void migrate(Database& db, int from) {
+  Transaction t(db);
+  if (from < 2) db.exec("ALTER TABLE batches ADD COLUMN selection TEXT NOT NULL DEFAULT 'importance'");
+  Statement st = db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'");
+  st.bind(1, std::string_view(std::to_string(kSchemaVersion)));
+  st.run();
+  t.commit();
+}
+
+}  // namespace
+
 Session Session::open(const std::filesystem::path& dir, const Context& context) {
   const std::filesystem::path db_path = dir / "session.db";
   CORECLEAN_THROW_IF_NOT(std::filesystem::is_regular_file(db_path),
@@ -421,6 +437,7 @@ Session Session::open(const std::filesystem::path& dir, const Context& context) 
     throw FormatError(fmt::format("{}: session schema version {} is newer than this coreclean "
                                   "supports ({}); upgrade coreclean",
                                   db_path.string(), version, kSchemaVersion));
+  if (version < kSchemaVersion) migrate(*s->db, version);
   s->features = s->meta("features");
   s->coco = s->meta("coco");
   s->images = s->meta("images");
@@ -466,10 +483,11 @@ Batch Session::batch(int number) const {
   Batch b;
   b.number = number;
   {
-    Statement st = s.db->prepare("SELECT applied_at FROM batches WHERE number = ?");
+    Statement st = s.db->prepare("SELECT applied_at, selection FROM batches WHERE number = ?");
     st.bind(1, number);
     CORECLEAN_THROW_IF_NOT(st.step(), "session {}: there is no batch {}", s.dir.string(), number);
     b.applied = !st.is_null(0);
+    b.selection = st.text(1) == "random" ? BatchSelection::kRandom : BatchSelection::kImportance;
   }
   Statement st = s.db->prepare(
       "SELECT sample_id, label, importance, misfit, atypical, suggested_label FROM batch_items "
@@ -487,16 +505,10 @@ std::optional<Batch> Session::open_batch() const {
   return batch(static_cast<int>(st.int64(0)));
 }
 
-Batch Session::next_batch(std::int64_t n, const Context&) {
+Batch Session::next_batch(std::int64_t n, const Context&, BatchSelection selection) {
   CORECLEAN_THROW_IF_NOT(n >= 1, "next: batch size {} (must be >= 1)", n);
   if (std::optional<Batch> open = open_batch()) return *open;
   State& s = *state_;
-  coreset::ImportantSamplesQuery q;
-  q.class_size[s.class_of_interest] = {coreset::ClassQuota::Kind::kCount, n};
-  q.ignore_seen = true;
-  q.mark_seen = false;
-  const coreset::ImportantSamples chosen = s.tree.important_samples(q);
-
   Transaction t(*s.db);
   int number = 1;
   {
@@ -504,9 +516,37 @@ Batch Session::next_batch(std::int64_t n, const Context&) {
     st.step();
     number = static_cast<int>(st.int64(0));
   }
+  coreset::ImportantSamples chosen;
+  if (selection == BatchSelection::kImportance) {
+    coreset::ImportantSamplesQuery q;
+    q.class_size[s.class_of_interest] = {coreset::ClassQuota::Kind::kCount, n};
+    q.ignore_seen = true;
+    q.mark_seen = false;
+    chosen = s.tree.important_samples(q);
+  } else {
+    // A uniform sample of the unseen boxes of the class (seeded by the session and the batch
+    // number, so a re-run draws the same), shown highest importance first like any batch.
+    std::vector<SampleId> candidates;
+    for (std::size_t i = 0; i < s.ids.size(); ++i)
+      if (s.weight[i] > 0.0 && s.label[i] == s.class_of_interest && !s.seen[i])
+        candidates.push_back(s.ids[i]);
+    std::mt19937_64 rng(s.seed ^ (0x9e3779b97f4a7c15ULL * static_cast<std::uint64_t>(number)));
+    const std::size_t take = std::min(candidates.size(), static_cast<std::size_t>(n));
+    for (std::size_t k = 0; k < take; ++k) {
+      std::uniform_int_distribution<std::size_t> pick(k, candidates.size() - 1);
+      std::swap(candidates[k], candidates[pick(rng)]);
+    }
+    candidates.resize(take);
+    std::stable_sort(candidates.begin(), candidates.end(), [&](SampleId a, SampleId b) {
+      return s.tree.score(a).importance > s.tree.score(b).importance;
+    });
+    chosen.ids = std::move(candidates);
+  }
   {
-    Statement st = s.db->prepare("INSERT INTO batches(number, created_at) VALUES(?, ?)");
+    Statement st =
+        s.db->prepare("INSERT INTO batches(number, created_at, selection) VALUES(?, ?, ?)");
     st.bind(1, number).bind(2, std::string_view(now_utc()));
+    st.bind(3, std::string_view(selection == BatchSelection::kRandom ? "random" : "importance"));
     st.run();
   }
   Statement item = s.db->prepare(
@@ -515,6 +555,7 @@ Batch Session::next_batch(std::int64_t n, const Context&) {
   Statement mark = s.db->prepare("UPDATE samples SET seen = 1 WHERE id = ?");
   Batch b;
   b.number = number;
+  b.selection = selection;
   for (std::size_t k = 0; k < chosen.ids.size(); ++k) {
     const coreset::SampleScore sc = s.tree.score(chosen.ids[k]);
     item.bind(1, number).bind(2, static_cast<std::int64_t>(k)).bind(3, sc.id).bind(4, sc.label);
@@ -763,7 +804,10 @@ SessionStatus Session::status() const {
   st.confused_with = s.confused_with;
   st.samples = static_cast<std::int64_t>(s.ids.size());
   for (std::size_t i = 0; i < s.ids.size(); ++i) {
-    if (s.weight[i] > 0.0 && s.label[i] == s.class_of_interest) ++st.class_size;
+    if (s.weight[i] > 0.0 && s.label[i] == s.class_of_interest) {
+      ++st.class_size;
+      if (!s.seen[i]) ++st.unseen;
+    }
     st.exported += s.seen[i];
     if (s.weight[i] <= 0.0) ++st.deleted;
     else if (s.label[i] != s.original[i]) ++st.relabelled;
@@ -772,6 +816,14 @@ SessionStatus Session::status() const {
     Statement q = s.db->prepare("SELECT count(*) FROM batches");
     q.step();
     st.batches = static_cast<int>(q.int64(0));
+  }
+  {
+    Statement q = s.db->prepare(
+        "SELECT count(*), coalesce(sum(d.decision != 'keep'), 0) FROM decisions d JOIN batches b "
+        "ON b.number = d.batch WHERE b.selection = 'random' AND d.applied = 1");
+    q.step();
+    st.audited = q.int64(0);
+    st.audit_fixed = q.int64(1);
   }
   if (const std::optional<Batch> open = open_batch()) {
     st.open_batch = open->number;

@@ -261,6 +261,52 @@ TEST(CliSession, InitNextApplyStatusExport) {
 }
 
 
+// next --random draws an audit batch; status estimates the wrong labels left from it, with the
+// Wilson interval, in text and JSON.
+TEST(CliSession, RandomAuditBatchEstimatesTheErrorsLeft) {
+  testing::TempDir dir;
+  const Labels truth = write_features(dir / "features");
+  SessionCommandOptions o;
+  o.session = dir / "s";
+  o.features = dir / "features";
+  o.class_of_interest = "five";
+  std::ostringstream log;
+  ASSERT_EQ(run_init(o, Context(), log), 0);
+  o.batch_size = 30;
+  o.random = true;
+  std::ostringstream next;
+  ASSERT_EQ(run_next(o, Context(), next), 0);
+  EXPECT_TRUE(testing::contains(next.str(), "30 randomly drawn boxes of 'five'"));
+  const io::CsvTable sheet = io::read_csv(dir / "s" / "batches" / "001" / "review.csv");
+  std::string csv = "id,decision,new_label\n";
+  int wrong = 0;
+  for (const auto& row : sheet.rows) {
+    const SampleId id = std::stoll(row[0]);
+    const bool flip = truth[id - 1000] != 5;
+    wrong += flip;
+    csv += row[0] + (flip ? ",relabel,two\n" : ",keep,\n");
+  }
+  testing::write_text(dir / "audit.csv", csv);
+  o.review_csv = dir / "audit.csv";
+  ASSERT_EQ(run_apply(o, Context(), log), 0);
+
+  o.json = true;
+  std::ostringstream json_status;
+  ASSERT_EQ(run_status(o, Context(), json_status), 0);
+  const auto j = nlohmann::json::parse(json_status.str());
+  EXPECT_EQ(j["audited"], 30);
+  EXPECT_EQ(j["audit_fixed"], wrong);
+  const double share = wrong / 30.0;
+  EXPECT_NEAR(j["audit_estimate"]["share"].get<double>(), share, 1e-12);
+  EXPECT_NEAR(j["audit_estimate"]["wrong_unseen"].get<double>(), share * j["unseen"].get<double>(), 1e-9);
+  EXPECT_LE(j["audit_estimate"]["low"].get<double>(), share);
+  EXPECT_GE(j["audit_estimate"]["high"].get<double>(), share);
+  o.json = false;
+  std::ostringstream text;
+  ASSERT_EQ(run_status(o, Context(), text), 0);
+  EXPECT_TRUE(testing::contains(text.str(), fmt::format("random audit: {} of 30 boxes fixed", wrong)));
+}
+
 // export --coco-out writes exactly the applied corrections: relabelled boxes carry their new
 // category, deleted boxes are gone, every other annotation is as it was.
 TEST(CliSession, ExportCocoHasExactlyTheAppliedCorrections) {

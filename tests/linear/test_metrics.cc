@@ -114,6 +114,21 @@ TEST(Metrics, StratifiedKFoldBalancesClassesAndIsSeeded) {
 }
 
 // Balanced accuracy by hand: recalls 1/2 and 1 → 0.75.
+// Values from the formula evaluated independently (Python, math module).
+TEST(Metrics, WilsonIntervalByHand) {
+  Interval i = wilson_interval(3, 60);
+  EXPECT_NEAR(i.low, 0.01714950216439568, 1e-12);
+  EXPECT_NEAR(i.high, 0.1370051647634852, 1e-12);
+  i = wilson_interval(0, 20);
+  EXPECT_NEAR(i.low, 0.0, 1e-12);
+  EXPECT_NEAR(i.high, 0.16112515805281938, 1e-12);
+  i = wilson_interval(20, 20);
+  EXPECT_NEAR(i.low, 0.8388748419471806, 1e-12);
+  EXPECT_NEAR(i.high, 1.0, 1e-12);
+  EXPECT_THROW(wilson_interval(1, 0), InvalidArgument);
+  EXPECT_THROW(wilson_interval(5, 4), InvalidArgument);
+}
+
 TEST(Metrics, BalancedAccuracyByHand) {
   EXPECT_DOUBLE_EQ(balanced_accuracy(Labels{1, 1, 2}, Labels{1, 2, 2}), 0.75);
 }

@@ -9,6 +9,7 @@
 #include "testing/helpers.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <cmath>
 #include <fstream>
@@ -102,6 +103,99 @@ TEST(Session, CreateRecordsIterationZeroAndTheClassOfInterest) {
   EXPECT_NE(testing::error_of<InvalidArgument>([&] { Session::open(f.dir / "nothing"); })
                 .find("not a session"),
             std::string::npos);
+}
+
+// A random (audit) batch: unseen samples of the class only, drawn the same way for the same
+// session seed and batch number, not simply the top of the ranking; its fixes feed the audit
+// counts of status().
+TEST(Session, RandomBatchIsASeededSampleOfTheUnseenAndFeedsTheAudit) {
+  Fixture f;
+  Session s = Session::create(f.dir / "s", f.options());
+  const Batch top = s.next_batch(10);
+  s.apply();
+  const Batch audit = s.next_batch(40, Context(), BatchSelection::kRandom);
+  EXPECT_EQ(audit.selection, BatchSelection::kRandom);
+  EXPECT_EQ(s.batch(audit.number).selection, BatchSelection::kRandom);
+  EXPECT_EQ(s.batch(top.number).selection, BatchSelection::kImportance);
+  ASSERT_EQ(audit.items.size(), 40u);
+  std::set<SampleId> seen_before;
+  for (const BatchItem& it : top.items) seen_before.insert(it.id);
+  std::set<SampleId> drawn;
+  for (std::size_t k = 0; k < audit.items.size(); ++k) {
+    const BatchItem& it = audit.items[k];
+    EXPECT_EQ(it.label, 5);
+    EXPECT_FALSE(seen_before.contains(it.id)) << it.id;
+    drawn.insert(it.id);
+    if (k > 0) EXPECT_LE(it.importance, audit.items[k - 1].importance) << "listed by importance";
+  }
+  EXPECT_EQ(drawn.size(), 40u);
+  // Not the next 40 of the ranking: a uniform draw over ~200 candidates almost surely differs.
+  Session twin = Session::create(f.dir / "twin", f.options());
+  twin.next_batch(10);
+  twin.apply();
+  const Batch ranked = twin.next_batch(40);
+  std::set<SampleId> ranked_ids;
+  for (const BatchItem& it : ranked.items) ranked_ids.insert(it.id);
+  EXPECT_NE(drawn, ranked_ids);
+  // Seeded: a third session with the same seed draws the same sample.
+  Session third = Session::create(f.dir / "third", f.options());
+  third.next_batch(10);
+  third.apply();
+  std::set<SampleId> again;
+  for (const BatchItem& it : third.next_batch(40, Context(), BatchSelection::kRandom).items) again.insert(it.id);
+  EXPECT_EQ(again, drawn);
+
+  // The audit: fixes in random batches, counted apart from the ranked batches'.
+  int flips = 0;
+  for (const BatchItem& it : audit.items)
+    if (f.flipped.contains(it.id)) {
+      s.record_decision({it.id, DecisionKind::kRelabel, 2, "auditor"});
+      ++flips;
+    }
+  const std::int64_t unseen_before = s.status().unseen;
+  s.apply();
+  const SessionStatus st = s.status();
+  EXPECT_EQ(st.audited, 40);
+  EXPECT_EQ(st.audit_fixed, flips);
+  EXPECT_EQ(st.unseen, unseen_before) << "the open batch was already seen";
+  std::int64_t labelled_five = 0;
+  for (Label l : s.corrected_labels()) labelled_five += l == 5;
+  EXPECT_EQ(st.class_size, labelled_five);
+  EXPECT_EQ(st.unseen, st.class_size - (50 - st.relabelled)) << "class members not yet exported";
+}
+
+// A session written by an older coreclean (schema 1: batches without a selection) opens: the
+// schema is migrated in place and its batches count as ranked ones.
+TEST(Session, OpensAndMigratesASchemaOneSession) {
+  Fixture f;
+  {
+    Session s = Session::create(f.dir / "s", f.options());
+    s.next_batch(5);
+  }
+  {
+    // Turn it into what schema 1 wrote.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((f.dir / "s" / "session.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE batches DROP COLUMN selection; UPDATE meta SET value = '1' "
+                               "WHERE key = 'schema_version'", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  Session s = Session::open(f.dir / "s");
+  const std::optional<Batch> open = s.open_batch();
+  ASSERT_TRUE(open.has_value());
+  EXPECT_EQ(open->selection, BatchSelection::kImportance);
+  EXPECT_EQ(open->items.size(), 5u);
+  s.apply();
+  EXPECT_EQ(s.next_batch(3, Context(), BatchSelection::kRandom).selection, BatchSelection::kRandom);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((f.dir / "s" / "session.db").c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &st, nullptr);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))),
+            std::to_string(kSchemaVersion));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
 }
 
 // A batch holds the most important unseen samples of the class of interest; re-asking returns

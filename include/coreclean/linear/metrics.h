@@ -54,6 +54,17 @@ std::vector<int> stratified_kfold(std::span<const Label> y, int k, std::uint64_t
 /// Balanced accuracy: the mean over classes of the recall (classes from y_true).
 double balanced_accuracy(std::span<const Label> y_true, std::span<const Label> y_pred);
 
+/// A proportion's confidence interval.
+struct Interval {
+  double low = 0.0, high = 0.0;
+};
+
+/// Wilson score interval of a proportion of `successes` among `n` trials at confidence given by
+/// the normal quantile `z` (1.96 ≈ 95 %): (p + z²/2n ± z·√(p(1−p)/n + z²/4n²)) / (1 + z²/n).
+/// Unlike p ± z·√(p(1−p)/n) it stays inside [0, 1] and is not empty at 0 or n successes.
+/// Throws when n < 1 or successes is outside [0, n].
+Interval wilson_interval(std::int64_t successes, std::int64_t n, double z = 1.959963984540054);
+
 }  // namespace coreclean::linear
 
 #endif  // CORECLEAN_LINEAR_METRICS_H_

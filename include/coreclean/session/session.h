@@ -80,10 +80,18 @@ struct BatchItem {
   Label suggested_label = 0;
 };
 
+/// How a batch's samples are chosen.
+enum class BatchSelection {
+  kImportance,  ///< the most important unseen samples of the class (the cleaning loop)
+  kRandom,      ///< a uniform sample of the unseen samples of the class: an audit, whose share
+                ///< of fixed boxes estimates the error rate left among the unseen
+};
+
 /// A batch of samples to review.
 struct Batch {
   int number = 0;  ///< 1, 2, ...
   bool applied = false;
+  BatchSelection selection = BatchSelection::kImportance;
   std::vector<BatchItem> items;  ///< highest importance first
 };
 
@@ -115,6 +123,10 @@ struct SessionStatus {
   std::int64_t reviewed = 0;    ///< samples of applied batches (decided, or kept by default)
   std::int64_t exported = 0;    ///< samples of every batch exported so far (the open one too)
   std::int64_t relabelled = 0, deleted = 0;
+  std::int64_t unseen = 0;       ///< samples labelled with the class that nobody has seen yet
+  /// Samples of applied random (audit) batches, and how many of them were fixed: their ratio
+  /// estimates the share of wrong labels left among the unseen samples of the class.
+  std::int64_t audited = 0, audit_fixed = 0;
   int batches = 0;               ///< batches exported
   std::optional<int> open_batch;  ///< a batch exported but not applied
   std::int64_t pending = 0;       ///< decisions recorded for the open batch
@@ -141,10 +153,12 @@ class Session {
   Session& operator=(Session&&) noexcept;
   ~Session();
 
-  /// The open batch if there is one (re-exporting it is idempotent); otherwise the `n` most
-  /// important unseen samples of the class of interest become a new batch, marked seen. An
-  /// empty batch means every sample of the class has been reviewed.
-  Batch next_batch(std::int64_t n, const Context& context = Context());
+  /// The open batch if there is one (re-exporting it is idempotent); otherwise `n` unseen
+  /// samples of the class of interest — the most important, or a uniform random sample
+  /// (seeded) — become a new batch, marked seen, listed highest importance first. An empty
+  /// batch means every sample of the class has been reviewed.
+  Batch next_batch(std::int64_t n, const Context& context = Context(),
+                   BatchSelection selection = BatchSelection::kImportance);
   /// The batch with this number; throws InvalidArgument when there is none.
   [[nodiscard]] Batch batch(int number) const;
   /// The open (exported, unapplied) batch, if any.
@@ -204,7 +218,7 @@ class Session {
 };
 
 /// Schema version written by this build; open() migrates older ones and refuses newer ones.
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 }  // namespace coreclean::session
 
