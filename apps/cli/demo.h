@@ -30,8 +30,11 @@ CLI::App* add_demo_command(CLI::App& app, DemoOptions& options);
 /// built-in features, picks the class to clean and creates a session with it and the class it
 /// is confused with (as the seed keeps orange and apple), runs `iterations` batches of
 /// ⌈batch_share · class size⌉ boxes answered from the ground truth (flips relabelled, faulty
-/// boxes deleted, the rest kept), exports the corrected COCO file, and writes `summary.json`
-/// {"budget", "injected_errors", "coreclean_found", "random_found", "auc_start", "auc_end",
+/// boxes deleted, the rest kept) — and, side by side on a copy of the fresh session
+/// (`session-random`), random batches of the same sizes answered the same way. Exports the
+/// corrected COCO file, writes the report (`report.html`, both curves) and `summary.json`
+/// {"budget", "injected_errors", "coreclean_found", "random_found" (the random run),
+/// "random_expected" (mean over 500 random orders), "random_auc_end", "auc_start", "auc_end",
 /// "seconds", "box_errors_found", ...}. Label errors are counted; box errors found are beside.
 int run_demo(const DemoOptions& options, const Context& context, std::ostream& out);
 

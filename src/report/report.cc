@@ -109,11 +109,16 @@ std::vector<IterationRow> iteration_rows(const session::SessionStatus& st) {
 }
 
 void check_baselines(const std::vector<Baseline>& baselines, std::size_t iterations) {
-  for (const Baseline& b : baselines)
+  for (const Baseline& b : baselines) {
     if (b.cumulative_found.size() != iterations)
       throw InvalidArgument(fmt::format(
           "baseline '{}' has {} values; the session has {} iterations (one value each)", b.name,
           b.cumulative_found.size(), iterations));
+    if (!b.auc.empty() && b.auc.size() != iterations)
+      throw InvalidArgument(fmt::format(
+          "baseline '{}' has {} AUC values; the session has {} iterations (one value each)",
+          b.name, b.auc.size(), iterations));
+  }
 }
 
 json examples_json(const session::Session& s, const ReportOptions& o) {
@@ -198,8 +203,11 @@ std::string report_data_json(const session::Session& s, const ReportOptions& o) 
                           {"cumulative_fixed", r.cumulative_fixed},
                           {"seconds", r.m->seconds}});
   json baselines = json::array();
-  for (const Baseline& b : o.baselines)
-    baselines.push_back({{"name", b.name}, {"cumulative_found", b.cumulative_found}});
+  for (const Baseline& b : o.baselines) {
+    json x = {{"name", b.name}, {"cumulative_found", b.cumulative_found}};
+    if (!b.auc.empty()) x["auc"] = b.auc;
+    baselines.push_back(std::move(x));
+  }
   const Histogram h = session_histogram(st, o.histogram_bins);
   json classes = json::array();
   for (Label c : s.classes()) classes.push_back(s.class_name(c));
@@ -285,6 +293,7 @@ std::string iterations_csv(const session::Session& s, const std::vector<Baseline
     std::replace(name.begin(), name.end(), ' ', '_');
     std::erase_if(name, [](char c) { return c == ',' || c == '"' || c == '\n'; });
     csv += "," + name + "_found";
+    if (!b.auc.empty()) csv += "," + name + "_auc";
   }
   csv += "\n";
   std::size_t i = 0;
@@ -293,7 +302,10 @@ std::string iterations_csv(const session::Session& s, const std::vector<Baseline
                        r.m->relabelled, r.m->deleted, r.m->kept, r.fixed,
                        r.fixed_share ? fmt::format("{:.6f}", *r.fixed_share) : std::string(),
                        r.cumulative_reviewed, r.cumulative_fixed);
-    for (const Baseline& b : baselines) csv += fmt::format(",{:.4f}", b.cumulative_found[i]);
+    for (const Baseline& b : baselines) {
+      csv += fmt::format(",{:.4f}", b.cumulative_found[i]);
+      if (!b.auc.empty()) csv += fmt::format(",{:.6f}", b.auc[i]);
+    }
     csv += "\n";
     ++i;
   }

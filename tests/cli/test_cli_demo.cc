@@ -31,8 +31,20 @@ TEST(CliDemo, SmallRunFindsErrorsAndExportsTheCorrections) {
   ASSERT_EQ(run_demo(o, Context(), log), 0) << log.str();
   const auto summary = nlohmann::json::parse(testing::read_text(o.out / "summary.json"));
   EXPECT_GT(summary["injected_errors"].get<int>(), 0) << summary.dump();
-  EXPECT_GE(summary["coreclean_found"].get<double>(), 3.0 * summary["random_found"].get<double>())
+  // Random review in expectation (mean over many orders), and the one random run beside it.
+  EXPECT_GE(summary["coreclean_found"].get<double>(), 3.0 * summary["random_expected"].get<double>())
       << summary.dump();
+  EXPECT_GT(summary["coreclean_found"].get<double>(), summary["random_found"].get<double>())
+      << summary.dump();
+  // The report holds both curves: the random run with its AUC, and the expectation.
+  const std::string html = testing::read_text(o.out / "report.html");
+  EXPECT_TRUE(testing::contains(html, "\"name\":\"random review\""));
+  EXPECT_TRUE(testing::contains(html, "\"name\":\"random review (mean of 500 orders)\""));
+  const session::Session random_run = session::Session::open(o.out / "session-random");
+  const session::SessionStatus rs = random_run.status();
+  EXPECT_EQ(rs.reviewed, summary["budget"].get<std::int64_t>());
+  EXPECT_EQ(rs.audited, rs.reviewed) << "every batch of the random run is a random batch";
+  EXPECT_DOUBLE_EQ(rs.iterations.back().auc, summary["random_auc_end"].get<double>());
   EXPECT_GE(summary["auc_end"].get<double>(), summary["auc_start"].get<double>()) << summary.dump();
 
   // The corrected file: the original minus the deleted boxes, relabelled boxes changed, nothing

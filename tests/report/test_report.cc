@@ -83,15 +83,17 @@ class ReportTest : public ::testing::Test {
 };
 
 TEST_F(ReportTest, IterationSeriesMatchTheDecisionsMade) {
-  const std::string csv = iterations_csv(*s, {{"random review", {0.0, 1.5, 3.0}}});
+  const std::string csv =
+      iterations_csv(*s, {{"random review", {0.0, 1.5, 3.0}, {0.7, 0.71, 0.72}}});
   const auto rows = parse_csv(csv);
   ASSERT_EQ(rows.size(), 4u);  // header + iterations 0, 1, 2
-  EXPECT_EQ(rows[0].back(), "random_review_found");
+  EXPECT_EQ(rows[0][10], "random_review_found");
+  EXPECT_EQ(rows[0][11], "random_review_auc");
   const session::SessionStatus st = s->status();
   int cumulative_reviewed = 0, cumulative_fixed = 0;
   for (int i = 0; i < 3; ++i) {
     const auto& r = rows[static_cast<std::size_t>(i) + 1];
-    ASSERT_EQ(r.size(), 11u) << csv;
+    ASSERT_EQ(r.size(), 12u) << csv;
     EXPECT_EQ(std::stoi(r[0]), i);
     EXPECT_NEAR(std::stod(r[1]), st.iterations[static_cast<std::size_t>(i)].auc, 1e-6);
     const Made m = i == 0 ? Made{} : made[static_cast<std::size_t>(i) - 1];
@@ -110,6 +112,7 @@ TEST_F(ReportTest, IterationSeriesMatchTheDecisionsMade) {
     EXPECT_EQ(std::stoi(r[8]), cumulative_reviewed);
     EXPECT_EQ(std::stoi(r[9]), cumulative_fixed);
     EXPECT_DOUBLE_EQ(std::stod(r[10]), 1.5 * i);
+    EXPECT_DOUBLE_EQ(std::stod(r[11]), 0.7 + 0.01 * i);
   }
   EXPECT_GT(made[0].relabelled, 0) << "the ranking should put flips in the first batch";
 }
@@ -218,6 +221,13 @@ TEST_F(ReportTest, BaselinesMustHaveOneValuePerIteration) {
   o.baselines.push_back({"random", {0.0, 1.0}});
   EXPECT_TRUE(testing::contains(testing::error_of<InvalidArgument>([&] { report_data_json(*s, o); }),
                                 "baseline 'random' has 2 values; the session has 3 iterations"));
+  o.baselines.front().cumulative_found = {0.0, 1.0, 2.0};
+  o.baselines.front().auc = {0.5};
+  EXPECT_TRUE(testing::contains(testing::error_of<InvalidArgument>([&] { report_data_json(*s, o); }),
+                                "baseline 'random' has 1 AUC values"));
+  o.baselines.front().auc = {0.5, 0.6, 0.7};
+  const json data = json::parse(report_data_json(*s, o));
+  EXPECT_EQ(data.at("baselines")[0].at("auc"), (json{0.5, 0.6, 0.7}));
 }
 
 TEST_F(ReportTest, WriteReportWritesThePageAndBothSeries) {

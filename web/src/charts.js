@@ -249,8 +249,23 @@
     var its = iterationsOf(data).filter(function (it) { return isNum(it.auc); });
     var xs = its.map(function (it) { return it.iteration; });
     var ys = its.map(function (it) { return it.auc; });
-    var lo = Math.min.apply(null, ys.length ? ys : [0.5]);
-    var hi = Math.max.apply(null, ys.length ? ys : [1]);
+    // Baselines with an AUC series (one value per iteration, aligned by iteration number).
+    var all = iterationsOf(data);
+    var baselines = (data && Array.isArray(data.baselines) ? data.baselines : []).filter(function (b) {
+      return b && Array.isArray(b.auc) && b.auc.length;
+    });
+    var bseries = baselines.map(function (b) {
+      return xs.map(function (x) {
+        var pos = -1;
+        for (var k = 0; k < all.length; k++) if (all[k].iteration === x) { pos = k; break; }
+        return pos >= 0 && pos < b.auc.length && isNum(b.auc[pos]) ? b.auc[pos] : null;
+      });
+    });
+    var names = ['coreclean'].concat(baselines.map(function (b, i) { return String(b.name || ('baseline ' + (i + 1))); }));
+    var colors = [t.primary].concat(baselines.map(function (b, i) { return t.baselines[i % t.baselines.length]; }));
+    var values = ys.concat.apply(ys, bseries).filter(isNum);
+    var lo = Math.min.apply(null, values.length ? values : [0.5]);
+    var hi = Math.max.apply(null, values.length ? values : [1]);
     var span = Math.max(hi - lo, 0.01);
     var yr = [Math.max(0, lo - span * 0.25), Math.min(1, hi + span * 0.25)];
     if (yr[1] - yr[0] < 1e-6) yr = [Math.max(0, yr[0] - 0.01), yr[1] + 0.01];
@@ -258,16 +273,40 @@
     if (!ys.length) aria = 'AUC per iteration: no iterations yet.';
     else if (ys.length === 1) aria = 'AUC per iteration: ' + fmtFixed(ys[0], 4) + ' at iteration ' + xs[0] + '.';
     else aria = 'AUC per iteration: from ' + fmtFixed(ys[0], 4) + ' at iteration ' + xs[0] + ' to ' +
-      fmtFixed(ys[ys.length - 1], 4) + ' at iteration ' + xs[xs.length - 1] + '.';
+      fmtFixed(ys[ys.length - 1], 4) + ' at iteration ' + xs[xs.length - 1] +
+      baselines.map(function (b, i) {
+        var v = bseries[i][bseries[i].length - 1];
+        return '; ' + names[i + 1] + ' ' + (isNum(v) ? fmtFixed(v, 4) : 'n/a');
+      }).join('') + '.';
+    var series = [{}, {
+      label: names[0],
+      stroke: t.primary,
+      width: 2.5,
+      fill: baselines.length ? undefined : t.primaryFill,
+      fillTo: function (u) { return u.scales.y.min; },
+      points: { show: true, size: 7, width: 2, fill: '#ffffff', stroke: t.primary }
+    }];
+    baselines.forEach(function (b, i) {
+      series.push({
+        label: names[i + 1],
+        stroke: colors[i + 1],
+        width: 2,
+        dash: [6, 4],
+        points: { show: false }
+      });
+    });
     return {
       key: 'auc',
       title: 'AUC per iteration',
-      desc: 'How well the model separates the two classes after each review round.',
+      desc: baselines.length
+        ? 'How well the model separates the classes after each review round, coreclean vs ' +
+          names.slice(1).join(', ') + '.'
+        : 'How well the model separates the classes after each review round.',
       aria: aria,
-      data: [xs, ys],
+      data: [xs, ys].concat(bseries),
       make: function () {
         return {
-          legend: { show: false },
+          legend: { show: baselines.length > 0, live: false },
           cursor: CURSOR,
           scales: {
             x: { time: false, auto: false, range: iterationRange(xs, 0.3) },
@@ -283,21 +322,16 @@
               }
             })
           ],
-          series: [
-            {},
-            {
-              label: 'AUC',
-              stroke: t.primary,
-              width: 2.5,
-              fill: t.primaryFill,
-              fillTo: function (u) { return u.scales.y.min; },
-              points: { show: true, size: 7, width: 2, fill: '#ffffff', stroke: t.primary }
-            }
-          ],
+          series: series,
           plugins: [
             tooltipPlugin(
               function (u, i) { return 'Iteration ' + u.data[0][i]; },
-              function (u, i) { return [['AUC', fmtFixed(u.data[1][i], 4), t.primary]]; }
+              function (u, i) {
+                return names.map(function (n, si) {
+                  var v = u.data[si + 1][i];
+                  return [n, isNum(v) ? fmtFixed(v, 4) : '\u2014', colors[si]];
+                });
+              }
             ),
             messagePlugin(xs.length ? null : 'No iterations yet')
           ]

@@ -20,6 +20,7 @@ namespace coreclean::report {
 struct Baseline {
   std::string name;                     ///< e.g. "random review"
   std::vector<double> cumulative_found;  ///< one value per iteration of the session
+  std::vector<double> auc;               ///< the AUC after each iteration; empty = not known
 };
 
 /// What goes into a report.
@@ -39,8 +40,8 @@ std::string report_data_json(const session::Session& session, const ReportOption
 std::string report_html(const std::string& data_json);
 
 /// The iteration series as CSV: iteration,auc,reviewed,relabelled,deleted,kept,fixed,
-/// fixed_share,cumulative_reviewed,cumulative_fixed, then one column per baseline
-/// (fixed_share is empty when nothing was reviewed).
+/// fixed_share,cumulative_reviewed,cumulative_fixed, then per baseline `<name>_found` and, when
+/// it has an AUC series, `<name>_auc` (fixed_share is empty when nothing was reviewed).
 std::string iterations_csv(const session::Session& session,
                            const std::vector<Baseline>& baselines = {});
 
