@@ -843,6 +843,18 @@ SampleScore CoresetTree::score(SampleId id) const {
           s.atypical[i],     s.classes[s.suggested[i]], s.seen[i] != 0, s.weight[i]};
 }
 
+std::vector<double> CoresetTree::held_out_probabilities(SampleId id) const {
+  const State& s = built(state_);
+  const Eigen::Index i = s.require_index(id);
+  if (s.fold_models.empty() || static_cast<std::size_t>(i) >= s.fold.size() || s.weight[i] <= 0.0)
+    return {};
+  const auto f = static_cast<std::size_t>(s.fold[i]);
+  if (f >= s.fold_models.size() || !s.fold_models[f].is_fitted()) return {};
+  const RowMatrixXf x = s.phi.row(i);
+  const RowMatrixXd prob = s.fold_models[f].predict_proba(x);
+  return std::vector<double>(prob.data(), prob.data() + prob.size());
+}
+
 Coreset CoresetTree::coreset(int level) const {
   const State& s = built(state_);
   CORECLEAN_THROW_IF_NOT(params_.optimized_for == OptimizedFor::kTraining,

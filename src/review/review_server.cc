@@ -182,6 +182,17 @@ struct ReviewServer::Impl {
       }
       if (const auto d = decided.find(it.id); d != decided.end())
         item["decision"] = decision_json(d->second);
+      // The classes the held-out model weighs for this box (top 3), for an open batch only: the
+      // tree then still scores the batch as it was drawn.
+      item["probabilities"] = nullptr;
+      if (!b.applied) {
+        json probabilities = json::array();
+        for (const auto& [label, p] : session.class_probabilities(it.id)) {
+          if (probabilities.size() == 3) break;
+          probabilities.push_back({{"id", label}, {"name", session.class_name(label)}, {"p", p}});
+        }
+        if (!probabilities.empty()) item["probabilities"] = std::move(probabilities);
+      }
       items.push_back(std::move(item));
     }
     return {{"number", b.number}, {"applied", b.applied}, {"items", std::move(items)}};

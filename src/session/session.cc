@@ -642,6 +642,15 @@ std::vector<Decision> Session::pending_decisions() const {
   return out;
 }
 
+std::vector<std::pair<Label, double>> Session::class_probabilities(SampleId id) const {
+  const coreset::CoresetTree& tree = state_->tree;
+  const std::vector<double> p = tree.held_out_probabilities(id);
+  std::vector<std::pair<Label, double>> out;
+  for (std::size_t c = 0; c < p.size(); ++c) out.emplace_back(tree.classes()[c], p[c]);
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  return out;
+}
+
 bool Session::changed_elsewhere() const {
   return state_->data_version() != state_->opened_data_version;
 }

@@ -112,8 +112,15 @@ TEST(CoresetTree, CrossFittedMisfitUsesModelsWithoutTheFold) {
                      model.classes().begin();
       const double expected = 0.5 * (ridge_only.score(i).misfit + 1.0 - prob(0, c));
       EXPECT_NEAR(tree.score(i).misfit, expected, 1e-6) << "sample " << i;
+      // The held-out probabilities are this model's, in classes() order.
+      const std::vector<double> held_out = tree.held_out_probabilities(i);
+      ASSERT_EQ(held_out.size(), 3u);
+      for (int k = 0; k < 3; ++k) EXPECT_NEAR(held_out[k], prob(0, k), 1e-6) << "sample " << i;
     }
   }
+  EXPECT_TRUE(ridge_only.held_out_probabilities(0).empty()) << "no cross-fitted models";
+  tree.remove_samples(std::vector<SampleId>{7});
+  EXPECT_TRUE(tree.held_out_probabilities(7).empty()) << "a removed sample";
 }
 
 void expect_same_summaries(const CoresetTree& a, const CoresetTree& b) {

@@ -114,6 +114,17 @@ TEST_F(ReviewServerTest, StateListsTheOpenBatchAndTheSessionClasses) {
     EXPECT_TRUE(it.at("images").is_null()) << "the session has no images";
     EXPECT_NEAR(it.at("importance").get<double>(),
                 it.at("misfit").get<double>() + 0.05 * it.at("atypical").get<double>(), 1e-9);
+    // The held-out model's classes, most probable first, with the session's names.
+    const json& probs = it.at("probabilities");
+    ASSERT_EQ(probs.size(), 3u);
+    double sum = 0.0;
+    for (std::size_t k = 0; k < probs.size(); ++k) {
+      sum += probs[k].at("p").get<double>();
+      if (k > 0) EXPECT_LE(probs[k].at("p").get<double>(), probs[k - 1].at("p").get<double>());
+      const Label id = probs[k].at("id").get<Label>();
+      EXPECT_EQ(probs[k].at("name"), id == 2 ? "two" : id == 5 ? "five" : "eight");
+    }
+    EXPECT_NEAR(sum, 1.0, 1e-9);
   }
 }
 

@@ -524,6 +524,11 @@
       words.push(['atypical', `Looks typical for ${label}.`]);
     }
     if (lead === 'atypical') words.reverse();
+    // The classes the held-out model weighs for this box: what to compare the label with.
+    const probs = Array.isArray(it.probabilities) ? it.probabilities : [];
+    if (probs.length) {
+      words.push(['probs', 'Held-out model: ' + probs.map((c) => `${c.name}\u00a0${Math.round(100 * c.p)}\u00a0%`).join(' · ')]);
+    }
     ui.whyWords.replaceChildren();
     words.forEach(([kind, text], i) => {
       const li = el('li', kind + (i === 0 && total > 0 ? ' lead' : ''), text);

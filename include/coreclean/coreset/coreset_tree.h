@@ -208,6 +208,10 @@ class CoresetTree {
   [[nodiscard]] std::vector<SampleScore> scores() const;
   /// Scores of one sample. Throws InvalidArgument for an unknown id.
   [[nodiscard]] SampleScore score(SampleId id) const;
+  /// The class probabilities of a sample (classes() order) by the cross-fitted logistic
+  /// regression that did not see it — the classes a reviewer should weigh against its label.
+  /// Empty when cross_fit_folds is 0, the sample was removed, or its fold has no model.
+  [[nodiscard]] std::vector<double> held_out_probabilities(SampleId id) const;
 
   /// The weighted coreset of the nodes at `level` above the root (0 = the root's coreset; larger
   /// levels union the coresets of that many levels down). Training trees only.

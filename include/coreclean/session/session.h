@@ -22,6 +22,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace coreclean::session {
@@ -185,6 +186,9 @@ class Session {
                     const Context& context = Context());
 
   [[nodiscard]] SessionStatus status() const;
+  /// The classes a model that did not see the sample gives it, most probable first (the
+  /// session's classes with their held-out probabilities; empty when the tree has none).
+  [[nodiscard]] std::vector<std::pair<Label, double>> class_probabilities(SampleId id) const;
   /// True when another connection (e.g. `coreclean apply` in another process) has committed
   /// to the database since this session was opened: the labels held in memory may be stale,
   /// open() the session again.
