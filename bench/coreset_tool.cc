@@ -56,6 +56,7 @@
 // Times are steady_clock wall seconds. peak_rss_mb is VmHWM from /proc/self/status (this
 // process only, data included).
 
+#include <coreclean/core/blas.h>
 #include <coreclean/core/context.h>
 #include <coreclean/core/types.h>
 #include <coreclean/coreset/coreset_tree.h>
@@ -702,6 +703,8 @@ int run_speed(const fs::path& dir, const fs::path& out_dir,
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As the CLI: the library's loops are parallel, BLAS runs in the calling thread.
+  coreclean::use_single_threaded_blas_unless_configured();
   try {
     if (argc < 4) usage_error("need a task (effect or speed), a data folder and an output folder");
     const std::string task = argv[1];

@@ -22,6 +22,7 @@
 // which equals ru_maxrss when started from a shell but, unlike it, does not inherit the resident
 // size of a large parent process across fork + exec (see ru_maxrss_mb below).
 
+#include <coreclean/core/blas.h>
 #include <coreclean/core/context.h>
 #include <coreclean/core/types.h>
 #include <coreclean/io/npy.h>
@@ -249,6 +250,8 @@ int run_pca(const fs::path& dir, const std::map<std::string, std::string>& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As the CLI: the library's loops are parallel, BLAS runs in the calling thread.
+  coreclean::use_single_threaded_blas_unless_configured();
   try {
     if (argc < 3) usage_error("need a task (lr or pca) and a data folder");
     const std::string task = argv[1];

@@ -7,6 +7,7 @@
 // (root coreset = fraction · n), the three samples, and per method the relative training
 // objective error F(β)/F(β_full) − 1 on all training data and the test-accuracy delta against the
 // full-data model. Prints one JSON object with per-seed values and medians.
+#include <coreclean/core/blas.h>
 #include <coreclean/coreset/coreset_tree.h>
 #include <coreclean/io/npy.h>
 #include <coreclean/linear/logistic_regression.h>
@@ -58,6 +59,8 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As the CLI: the library's loops are parallel, BLAS runs in the calling thread.
+  coreclean::use_single_threaded_blas_unless_configured();
   if (argc < 2) {
     std::cerr << "usage: coreclean_bench_training DIR [--fraction F] [--seeds S] [--C C]\n";
     return 2;
