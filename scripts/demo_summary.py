@@ -30,12 +30,12 @@ summary = {
     "injected_errors": injected,
     "budget": budget,
     "coreclean_found": found,
-    "random_found": round(budget * injected / max(len(in_class), 1), 1),
+    "random_expected": round(budget * injected / max(len(in_class), 1), 1),
     "auc_start": round(status["iterations"][0]["auc"], 4),
     "auc_end": round(status["iterations"][-1]["auc"], 4),
 }
 (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 print(f"\nreviewed {budget} of {len(in_class)} '{summary['class_of_interest']}' boxes: coreclean "
       f"found {found} of the {injected} injected errors in the class; random review of the same "
-      f"budget would expect {summary['random_found']}. AUC {summary['auc_start']} → "
+      f"budget would expect {summary['random_expected']}. AUC {summary['auc_start']} → "
       f"{summary['auc_end']}. Corrected COCO: {out / 'corrected.json'}")

@@ -37,7 +37,6 @@ void write_text_file(const std::filesystem::path& path, const std::string& text)
   std::filesystem::rename(tmp, path);
 }
 
-std::string batch_folder_name(int number) { return fmt::format("{:03d}", number); }
 
 }  // namespace
 
@@ -106,7 +105,7 @@ SessionCommands add_session_commands(CLI::App& app, SessionCommandOptions& o) {
 std::filesystem::path export_batch(const session::Session& session, const session::Batch& batch,
                                    const Context& context) {
   namespace fs = std::filesystem;
-  const fs::path folder = session.dir() / "batches" / batch_folder_name(batch.number);
+  const fs::path folder = session.batch_dir(batch.number);
   fs::create_directories(folder);
   std::map<SampleId, std::string> image_of;
   if (!session.coco_path().empty()) {

@@ -11,7 +11,8 @@ namespace coreclean {
 void set_blas_threads(int threads) { openblas_set_num_threads(threads < 1 ? 1 : threads); }
 
 bool use_single_threaded_blas_unless_configured() {
-  if (std::getenv("OPENBLAS_NUM_THREADS") != nullptr) return false;
+  if (std::getenv("OPENBLAS_NUM_THREADS") != nullptr || std::getenv("GOTO_NUM_THREADS") != nullptr)
+    return false;
   set_blas_threads(1);
   return true;
 }

@@ -2,6 +2,7 @@
 
 #include <coreclean/core/error.h>
 
+#include "io/mapped_file.h"
 #include "web/web_assets.h"
 
 #include <fmt/chrono.h>
@@ -160,7 +161,7 @@ json examples_json(const session::Session& s, const ReportOptions& o) {
               {"reviewer", e.d.reviewer}};
     if (o.embed_images) {
       json images = json::object();
-      const fs::path folder = s.dir() / "batches" / fmt::format("{:03d}", e.d.batch);
+      const fs::path folder = s.batch_dir(e.d.batch);
       for (const char* view : {"crop", "attention", "overlay"}) {
         const fs::path file = folder / fmt::format("{}_{}.jpg", e.d.id, view);
         if (fs::is_regular_file(file))
@@ -175,13 +176,8 @@ json examples_json(const session::Session& s, const ReportOptions& o) {
 
 void write_atomically(const fs::path& path, const std::string& text) {
   if (path.has_parent_path()) fs::create_directories(path.parent_path());
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    out << text;
-    if (!out) throw IoError(fmt::format("{}: cannot write", tmp.string()));
-  }
-  fs::rename(tmp, path);
+  io::detail::write_file_atomically(
+      path, {std::as_bytes(std::span<const char>(text.data(), text.size()))});
 }
 
 }  // namespace
@@ -239,17 +235,23 @@ std::string report_data_json(const session::Session& s, const ReportOptions& o) 
       {"baselines", baselines},
       {"importance", {{"edges", h.edges}, {"first", h.first}, {"last", h.last}}},
       {"examples", examples_json(s, o)}};
-  return data.dump();
+  // Text from files (CSV reviewer names, class names) may not be UTF-8: replace, never fail.
+  return data.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string report_html(const std::string& data_json) {
-  // The data sits in a JSON script element: only "</" could end it early, and JSON allows
-  // "<\/" for it.
+  // The data sits in a JSON script element. "</" would end it and "<!--" with "<script" would
+  // make the parser swallow the rest of the page; JSON's "\u003c" for every "<" (and the same
+  // for ">" and "&", the parser's other special characters) rules both out.
   std::string data;
   data.reserve(data_json.size());
-  for (std::size_t i = 0; i < data_json.size(); ++i) {
-    data += data_json[i];
-    if (data_json[i] == '<' && i + 1 < data_json.size() && data_json[i + 1] == '/') data += '\\';
+  for (char c : data_json) {
+    switch (c) {
+      case '<': data += "\\u003c"; break;
+      case '>': data += "\\u003e"; break;
+      case '&': data += "\\u0026"; break;
+      default: data += c;
+    }
   }
   const json parsed = json::parse(data_json);
   const std::string title = parsed.value("class_of_interest", std::string());
@@ -291,7 +293,7 @@ std::string iterations_csv(const session::Session& s, const std::vector<Baseline
   for (const Baseline& b : baselines) {
     std::string name = b.name;
     std::replace(name.begin(), name.end(), ' ', '_');
-    std::erase_if(name, [](char c) { return c == ',' || c == '"' || c == '\n'; });
+    std::erase_if(name, [](char c) { return c == ',' || c == '"' || c == '\n' || c == '\r'; });
     csv += "," + name + "_found";
     if (!b.auc.empty()) csv += "," + name + "_auc";
   }

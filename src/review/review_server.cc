@@ -7,6 +7,7 @@
 #include "web/web_assets.h"
 
 #include <fmt/format.h>
+#include <arpa/inet.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
@@ -26,7 +27,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 constexpr std::size_t kMaxBody = 64 * 1024;
-constexpr std::size_t kMaxReviewer = 100;
+constexpr std::size_t kMaxReviewer = 256;  // bytes of UTF-8
 constexpr std::int64_t kMaxBatch = 100000;
 
 /// An error answered with a status code and {"error": message}.
@@ -38,7 +39,8 @@ struct HttpError {
 void send_json(httplib::Response& res, int status, const json& body) {
   res.status = status;
   res.set_header("Cache-Control", "no-store");
-  res.set_content(body.dump(), "application/json");
+  // Text from files (guidelines, CSV reviewer names) may not be UTF-8: replace, never fail.
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
 }
 
 json class_json(const session::Session& s, Label label) {
@@ -48,7 +50,12 @@ json class_json(const session::Session& s, Label label) {
 }  // namespace
 
 bool is_loopback_host(const std::string& host) {
-  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
+  // An IPv4 literal in 127.0.0.0/8 — not merely a name that starts with "127." (a name like
+  // 127.0.0.1.example.com can be made to resolve to the loopback: DNS rebinding).
+  in_addr address{};
+  return inet_pton(AF_INET, host.c_str(), &address) == 1 &&
+         (ntohl(address.s_addr) >> 24) == 127;
 }
 
 struct ReviewServer::Impl {
@@ -74,10 +81,6 @@ struct ReviewServer::Impl {
           image_of[a.id] = *f->second;
     }
     routes();
-  }
-
-  fs::path batch_folder(int number) const {
-    return session.dir() / "batches" / fmt::format("{:03d}", number);
   }
 
   // ---- guards -------------------------------------------------------------------------------
@@ -123,13 +126,13 @@ struct ReviewServer::Impl {
     return it->get<SampleId>();
   }
 
-  /// Runs `handler` under the session lock, turning errors into JSON answers.
   /// Another process (e.g. `coreclean apply`) committed to the session: reopen it so that
   /// the page never works on stale labels.
   void refresh_if_changed() {
     if (session.changed_elsewhere()) session = session::Session::open(session.dir(), context);
   }
 
+  /// Runs `handler` under the session lock, turning errors into JSON answers.
   template <class Handler>
   void guarded(httplib::Response& res, Handler&& handler) {
     try {
@@ -161,7 +164,7 @@ struct ReviewServer::Impl {
     if (!b.applied)
       for (const session::Decision& d : session.pending_decisions()) decided[d.id] = d;
     json items = json::array();
-    const fs::path folder = batch_folder(b.number);
+    const fs::path folder = session.batch_dir(b.number);
     for (const session::BatchItem& it : b.items) {
       json item = {{"id", it.id},
                    {"image", image_of.count(it.id) ? json(image_of.at(it.id)) : json(nullptr)},
@@ -291,7 +294,7 @@ struct ReviewServer::Impl {
       res.set_header("Referrer-Policy", "no-referrer");
       res.set_header("Content-Security-Policy",
                      "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-                     "frame-ancestors 'none'");
+                     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
       if (host_allowed(req)) return httplib::Server::HandlerResponse::Unhandled;
       send_json(res, 403, {{"error", "unexpected Host header"}});
       return httplib::Server::HandlerResponse::Handled;
@@ -341,35 +344,32 @@ struct ReviewServer::Impl {
     });
   }
 
-  /// Only renderings of boxes that belong to the batch are served.
+  /// Only renderings of boxes that belong to the batch are served; any failure is a 404
+  /// (never a message that would reveal paths).
   void serve_image(const httplib::Request& req, httplib::Response& res) {
-    std::lock_guard lock(mutex);
     res.status = 404;
-    int number = 0;
-    SampleId id = 0;
+    fs::path file;
     try {
-      number = std::stoi(req.matches[1]);
-      id = std::stoll(req.matches[2]);
+      const int number = std::stoi(req.matches[1]);
+      const SampleId id = std::stoll(req.matches[2]);
+      {
+        std::lock_guard lock(mutex);
+        const session::Batch batch = session.batch(number);
+        const bool member = std::any_of(batch.items.begin(), batch.items.end(),
+                                        [&](const session::BatchItem& it) { return it.id == id; });
+        if (!member) return;
+        file = session.batch_dir(number) / fmt::format("{}_{}.jpg", id, std::string(req.matches[3]));
+      }
+      std::ifstream in(file, std::ios::binary);
+      if (!in) return;
+      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      res.status = 200;
+      res.set_header("Cache-Control", "private, max-age=3600");
+      res.set_header("Cross-Origin-Resource-Policy", "same-origin");
+      res.set_content(std::move(bytes), "image/jpeg");
     } catch (const std::exception&) {
-      return;
+      res.status = 404;
     }
-    std::optional<session::Batch> batch;
-    try {
-      batch = session.batch(number);
-    } catch (const InvalidArgument&) {
-      return;
-    }
-    const bool member = std::any_of(batch->items.begin(), batch->items.end(),
-                                    [&](const session::BatchItem& it) { return it.id == id; });
-    if (!member) return;
-    const fs::path file =
-        batch_folder(number) / fmt::format("{}_{}.jpg", id, std::string(req.matches[3]));
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return;
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    res.status = 200;
-    res.set_header("Cache-Control", "private, max-age=3600");
-    res.set_content(std::move(bytes), "image/jpeg");
   }
 };
 
@@ -411,6 +411,7 @@ void ReviewServer::stop() {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   i.server.stop();
 }
+
 
 int ReviewServer::port() const { return impl_->port; }
 

@@ -401,9 +401,17 @@ Session Session::create(const std::filesystem::path& dir, const SessionOptions& 
 
 namespace {
 
-// Brings a database of an older schema to kSchemaVersion, in one transaction.
-void migrate(Database& db, int from) {
+// Brings a database of an older schema to kSchemaVersion, in one transaction (so opening an
+// older session writes to it once).
+void migrate(Database& db) {
   Transaction t(db);
+  // Read again under the write lock: another process may have migrated in the meantime.
+  int from = kSchemaVersion;
+  {
+    Statement st = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'");
+    if (st.step()) from = std::stoi(st.text(0));
+  }
+  if (from >= kSchemaVersion) return;
   if (from < 2) db.exec("ALTER TABLE batches ADD COLUMN selection TEXT NOT NULL DEFAULT 'importance'");
   Statement st = db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'");
   st.bind(1, std::string_view(std::to_string(kSchemaVersion)));
@@ -437,7 +445,7 @@ Session Session::open(const std::filesystem::path& dir, const Context& context) 
     throw FormatError(fmt::format("{}: session schema version {} is newer than this coreclean "
                                   "supports ({}); upgrade coreclean",
                                   db_path.string(), version, kSchemaVersion));
-  if (version < kSchemaVersion) migrate(*s->db, version);
+  if (version < kSchemaVersion) migrate(*s->db);
   s->features = s->meta("features");
   s->coco = s->meta("coco");
   s->images = s->meta("images");
@@ -586,6 +594,15 @@ void validate_decision(const Batch& open, const Session& session, const Decision
   }
 }
 
+// A relabel to the label the sample already has is a keep: stored (and counted) as one.
+Decision as_stored(Decision d, Label current) {
+  if (d.kind == DecisionKind::kRelabel && d.new_label == current) {
+    d.kind = DecisionKind::kKeep;
+    d.new_label = 0;
+  }
+  return d;
+}
+
 void upsert_decision(Database& db, int batch, Label old_label, const Decision& d) {
   Statement st = db.prepare(
       "INSERT INTO decisions(batch, sample_id, decision, old_label, new_label, reviewer, "
@@ -601,13 +618,15 @@ void upsert_decision(Database& db, int batch, Label old_label, const Decision& d
 }  // namespace
 
 void Session::record_decision(const Decision& decision) {
+  // The batch is read inside the write transaction: another process cannot apply it between
+  // the check and the write.
+  Transaction t(*state_->db);
   const std::optional<Batch> open = open_batch();
   CORECLEAN_THROW_IF_NOT(open.has_value(), "session {}: no open batch (run `coreclean next`)",
                          state_->dir.string());
   validate_decision(*open, *this, decision);
-  Transaction t(*state_->db);
-  upsert_decision(*state_->db, open->number,
-                  state_->label[state_->require_index(decision.id)], decision);
+  const Label current = state_->label[state_->require_index(decision.id)];
+  upsert_decision(*state_->db, open->number, current, as_stored(decision, current));
   t.commit();
 }
 
@@ -733,7 +752,8 @@ ApplyReport Session::apply(const std::optional<std::filesystem::path>& csv,
 
   // 2. The batch's final decisions: CSV rows replace the page's; the rest count as kept.
   std::map<SampleId, Decision> final;
-  for (const Decision& d : pending_decisions()) final[d.id] = d;
+  const std::vector<Decision> page_decisions = pending_decisions();
+  for (const Decision& d : page_decisions) final[d.id] = d;
   for (const Decision& d : imported) final[d.id] = d;
   Labels new_label = s.label;
   std::vector<double> new_weight = s.weight;
@@ -776,7 +796,22 @@ ApplyReport Session::apply(const std::optional<std::filesystem::path>& csv,
   // 4. One transaction: decisions, labels, weights, metrics, the batch closed.
   {
     Transaction t(*s.db);
-    for (const Decision& d : imported) upsert_decision(*s.db, open->number, s.label[s.require_index(d.id)], d);
+    // Another process may have applied the batch, or recorded decisions, while this one
+    // computed: then nothing is written and the caller runs apply again on fresh state.
+    const std::optional<Batch> still_open = open_batch();
+    CORECLEAN_THROW_IF_NOT(still_open && still_open->number == open->number,
+                           "session {}: batch {} was applied by another process while this apply "
+                           "ran; open the session again", s.dir.string(), open->number);
+    std::map<SampleId, std::pair<DecisionKind, Label>> now_pending, used_pending;
+    for (const Decision& d : pending_decisions()) now_pending[d.id] = {d.kind, d.new_label};
+    for (const Decision& d : page_decisions) used_pending[d.id] = {d.kind, d.new_label};
+    CORECLEAN_THROW_IF_NOT(now_pending == used_pending,
+                           "session {}: decisions of batch {} changed while apply ran (is the "
+                           "review page open?); run apply again", s.dir.string(), open->number);
+    for (const Decision& d : imported) {
+      const Label current = s.label[s.require_index(d.id)];
+      upsert_decision(*s.db, open->number, current, as_stored(d, current));
+    }
     for (const BatchItem& it : open->items)
       if (!final.contains(it.id))
         upsert_decision(*s.db, open->number, s.label[s.require_index(it.id)], {it.id, DecisionKind::kKeep, 0, ""});
@@ -887,6 +922,9 @@ void Session::export_coco(const std::filesystem::path& out) const {
 }
 
 const std::filesystem::path& Session::dir() const { return state_->dir; }
+std::filesystem::path Session::batch_dir(int number) const {
+  return state_->dir / "batches" / fmt::format("{:03d}", number);
+}
 const ClassNames& Session::class_names() const { return state_->names; }
 std::string Session::class_name(Label label) const { return coreclean::class_name(state_->names, label); }
 Label Session::find_class(const std::string& name_or_id) const { return state_->find_class(name_or_id); }

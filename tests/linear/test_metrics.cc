@@ -113,7 +113,7 @@ TEST(Metrics, StratifiedKFoldBalancesClassesAndIsSeeded) {
   EXPECT_THROW(stratified_kfold(y, 1, 0), InvalidArgument);
 }
 
-// Balanced accuracy by hand: recalls 1/2 and 1 → 0.75.
+
 // Values from the formula evaluated independently (Python, math module).
 TEST(Metrics, WilsonIntervalByHand) {
   Interval i = wilson_interval(3, 60);
@@ -129,6 +129,7 @@ TEST(Metrics, WilsonIntervalByHand) {
   EXPECT_THROW(wilson_interval(5, 4), InvalidArgument);
 }
 
+// Balanced accuracy by hand: recalls 1/2 and 1 → 0.75.
 TEST(Metrics, BalancedAccuracyByHand) {
   EXPECT_DOUBLE_EQ(balanced_accuracy(Labels{1, 1, 2}, Labels{1, 2, 2}), 0.75);
 }

@@ -184,7 +184,7 @@ TEST_F(ReviewServerTest, BadDecisionsAreRefusedWithTheReason) {
   expect_error({{"id", batch_ids[0]}, {"decision", "relabel"}}, 400, "new_label");
   expect_error({{"id", batch_ids[0]}, {"decision", "relabel"}, {"new_label", "seven"}}, 400, "seven");
   expect_error({{"id", batch_ids[0]}, {"decision", "relabel"}, {"new_label", 3}}, 400, "3");
-  expect_error({{"id", batch_ids[0]}, {"decision", "keep"}, {"reviewer", std::string(101, 'a')}}, 400,
+  expect_error({{"id", batch_ids[0]}, {"decision", "keep"}, {"reviewer", std::string(257, 'a')}}, 400,
                "reviewer");
   auto r = client->Post("/api/decision", "not json", "application/json");
   EXPECT_EQ(r->status, 400);
@@ -208,6 +208,12 @@ TEST_F(ReviewServerTest, CrossOriginAndForeignHostWritesAreRefused) {
   httplib::Headers foreign = {{"Host", "evil.example:" + std::to_string(port)}};
   EXPECT_EQ(client->Get("/api/state", foreign)->status, 403);
   EXPECT_EQ(client->Post("/api/decision", foreign, body.dump(), "application/json")->status, 403);
+  for (const std::string name : {"127.0.0.1.nip.io", "127.evil.example"}) {
+    const std::string host = name + ":" + std::to_string(port);
+    EXPECT_EQ(client->Get("/api/state", {{"Host", host}})->status, 403) << name;
+    EXPECT_EQ(client->Post("/api/decision", {{"Host", host}, {"Origin", "http://" + host}},
+                           body.dump(), "application/json")->status, 403) << name;
+  }
   EXPECT_TRUE(stored_decisions(db(), 1).empty());
   // The page's own origin is fine.
   r = post("/api/decision", body, {{"Origin", "http://127.0.0.1:" + std::to_string(port)}});
@@ -302,6 +308,11 @@ TEST(ReviewServerHost, LoopbackNames) {
   EXPECT_FALSE(is_loopback_host("0.0.0.0"));
   EXPECT_FALSE(is_loopback_host("192.168.1.2"));
   EXPECT_FALSE(is_loopback_host("localhost.evil.example"));
+  // Names that merely start like a loopback address can resolve anywhere (DNS rebinding).
+  EXPECT_FALSE(is_loopback_host("127.evil.example"));
+  EXPECT_FALSE(is_loopback_host("127.0.0.1.nip.io"));
+  EXPECT_FALSE(is_loopback_host("127.0.0.1x"));
+  EXPECT_FALSE(is_loopback_host(""));
 }
 
 }  // namespace

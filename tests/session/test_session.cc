@@ -164,6 +164,24 @@ TEST(Session, RandomBatchIsASeededSampleOfTheUnseenAndFeedsTheAudit) {
   EXPECT_EQ(st.unseen, st.class_size - (50 - st.relabelled)) << "class members not yet exported";
 }
 
+// A relabel to the label a sample already has is stored, counted and audited as a keep.
+TEST(Session, RelabelToTheSameLabelIsAKeep) {
+  Fixture f;
+  Session s = Session::create(f.dir / "s", f.options());
+  const Batch b = s.next_batch(4, Context(), BatchSelection::kRandom);
+  s.record_decision({b.items[0].id, DecisionKind::kRelabel, 5, "ana"});
+  const std::vector<Decision> pending = s.pending_decisions();
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].kind, DecisionKind::kKeep);
+  testing::write_text(f.dir / "r.csv", "id,decision,new_label\n" + std::to_string(b.items[1].id) +
+                                           ",relabel,five\n");
+  const ApplyReport r = s.apply(f.dir / "r.csv");
+  EXPECT_EQ(r.metrics.kept, 4);
+  EXPECT_EQ(r.metrics.relabelled, 0);
+  EXPECT_EQ(s.status().audit_fixed, 0);
+  for (const DecisionRecord& d : s.decisions()) EXPECT_EQ(d.kind, DecisionKind::kKeep) << d.id;
+}
+
 // A session written by an older coreclean (schema 1: batches without a selection) opens: the
 // schema is migrated in place and its batches count as ranked ones.
 TEST(Session, OpensAndMigratesASchemaOneSession) {

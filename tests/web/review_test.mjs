@@ -3,7 +3,7 @@
 // in session.db. Screenshots go to OUT_DIR.
 //
 // Usage: node tests/web/review_test.mjs CORECLEAN_BIN SESSION_DIR OUT_DIR
-// Exit: 0 pass, 1 fail, 77 skip (no Chromium or no playwright-core).
+// Exit: 0 pass, 1 fail (playwright-core missing included: ./run setup installs it), 77 skip (no Chromium).
 // The session comes from tests/web/make_session.sh (one open batch, nothing decided yet).
 
 import { spawn, execFileSync } from 'node:child_process';
@@ -41,8 +41,9 @@ try {
   const require = createRequire(path.join(repo, 'web', 'package.json'));
   ({ chromium } = require('playwright-core'));
 } catch (e) {
-  console.log(`SKIP: playwright-core is not installed in ${path.join(repo, 'web', 'node_modules')} (run npm ci in web/): ${e.message}`);
-  process.exit(77);
+  // A missing dev dependency means the set-up did not run: a failure, not a skip.
+  console.log(`FAIL: playwright-core is not installed in ${path.join(repo, 'web', 'node_modules')} (run ./run setup, or npm ci in web/): ${e.message}`);
+  process.exit(1);
 }
 if (!fs.existsSync(dbPath)) {
   console.error(`FAIL: ${dbPath} does not exist (make the session with tests/web/make_session.sh)`);

@@ -983,8 +983,10 @@
     }
     if (token !== chartsToken || st.tab !== 'charts') return;
     const its = Array.isArray(data.iterations) ? data.iterations : [];
-    const coi = data.class_of_interest && data.class_of_interest.name;
-    const cw = data.confused_with && data.confused_with.name;
+    // The report data names classes as strings; the page state as {id, name}.
+    const nameOf = (c) => (typeof c === 'string' ? c : c && c.name);
+    const coi = nameOf(data.class_of_interest);
+    const cw = nameOf(data.confused_with);
     ui.chartsSub.textContent = (coi ? `Cleaning ${coi}` + (cw && cw !== coi ? ` (confused with ${cw})` : '') + '. ' : '') +
       (its.length > 1 ? `${its.length - 1} batch${its.length === 2 ? '' : 'es'} applied.` : 'No batch applied yet: the charts fill in as batches are applied.');
     ui.chartsSummary.replaceChildren();

@@ -56,7 +56,8 @@ class ReviewServer {
   int bind();
   /// Serves requests until stop() is called (blocks). bind() must have succeeded.
   void run();
-  /// Stops run() (from any thread).
+  /// Makes run() return (from any thread; also before run() has started). The destructor
+  /// calls it; join the thread that runs run() before destroying the server.
   void stop();
   /// The bound port (0 before bind()).
   [[nodiscard]] int port() const;

@@ -202,6 +202,8 @@ class Session {
   void export_coco(const std::filesystem::path& out) const;
 
   [[nodiscard]] const std::filesystem::path& dir() const;
+  /// The folder of batch `number`'s exported files: dir()/batches/NNN (renderings, review.csv).
+  [[nodiscard]] std::filesystem::path batch_dir(int number) const;
   [[nodiscard]] const ClassNames& class_names() const;
   [[nodiscard]] std::string class_name(Label label) const;
   /// Finds a session class by name or id; throws InvalidArgument listing the classes.
