@@ -3,6 +3,7 @@
 #include <coreclean/core/error.h>
 
 #include "io/mapped_file.h"
+#include "report/report_data.h"
 #include "web/web_assets.h"
 
 #include <fmt/chrono.h>
@@ -182,7 +183,9 @@ void write_atomically(const fs::path& path, const std::string& text) {
 
 }  // namespace
 
-std::string report_data_json(const session::Session& s, const ReportOptions& o) {
+namespace detail {
+
+json report_data(const session::Session& s, const ReportOptions& o) {
   const session::SessionStatus st = s.status();
   check_baselines(o.baselines, st.iterations.size());
   json iterations = json::array();
@@ -221,7 +224,7 @@ std::string report_data_json(const session::Session& s, const ReportOptions& o) 
       {"plateau_rule", fmt::format("AUC gained less than {} over the last {} iterations",
                                    session::SessionStatus::plateau_gain,
                                    session::SessionStatus::plateau_window)}};
-  const json data = {
+  json data = {
       {"title", "coreclean cleaning report"},
       {"generated_at", fmt::format("{:%Y-%m-%dT%H:%M:%SZ}",
                                    std::chrono::floor<std::chrono::seconds>(
@@ -235,8 +238,14 @@ std::string report_data_json(const session::Session& s, const ReportOptions& o) 
       {"baselines", baselines},
       {"importance", {{"edges", h.edges}, {"first", h.first}, {"last", h.last}}},
       {"examples", examples_json(s, o)}};
+  return data;
+}
+
+}  // namespace detail
+
+std::string report_data_json(const session::Session& s, const ReportOptions& o) {
   // Text from files (CSV reviewer names, class names) may not be UTF-8: replace, never fail.
-  return data.dump(-1, ' ', false, json::error_handler_t::replace);
+  return detail::report_data(s, o).dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string report_html(const std::string& data_json) {

@@ -4,6 +4,7 @@
 #include <coreclean/detect/coco.h>
 #include <coreclean/report/report.h>
 
+#include "report/report_data.h"
 #include "web/web_assets.h"
 
 #include <fmt/format.h>
@@ -314,7 +315,7 @@ struct ReviewServer::Impl {
         report::ReportOptions o;
         o.max_examples = 0;
         o.embed_images = false;
-        return json::parse(report::report_data_json(session, o));
+        return report::detail::report_data(session, o);
       });
     });
     server.Get(R"(/batch/(\d{1,6})/(\d{1,19})_(crop|attention|overlay)\.jpg)",
