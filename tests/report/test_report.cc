@@ -226,7 +226,7 @@ TEST_F(ReportTest, HtmlEmbedsTheDataSoThatNoClassNameCanEndTheScript) {
 
 TEST_F(ReportTest, BaselinesMustHaveOneValuePerIteration) {
   ReportOptions o;
-  o.baselines.push_back({"random", {0.0, 1.0}});
+  o.baselines.push_back({"random", {0.0, 1.0}, {}});
   EXPECT_TRUE(testing::contains(testing::error_of<InvalidArgument>([&] { report_data_json(*s, o); }),
                                 "baseline 'random' has 2 values; the session has 3 iterations"));
   o.baselines.front().cumulative_found = {0.0, 1.0, 2.0};

@@ -120,7 +120,9 @@ TEST_F(ReviewServerTest, StateListsTheOpenBatchAndTheSessionClasses) {
     double sum = 0.0;
     for (std::size_t k = 0; k < probs.size(); ++k) {
       sum += probs[k].at("p").get<double>();
-      if (k > 0) EXPECT_LE(probs[k].at("p").get<double>(), probs[k - 1].at("p").get<double>());
+      if (k > 0) {
+        EXPECT_LE(probs[k].at("p").get<double>(), probs[k - 1].at("p").get<double>());
+      }
       const Label id = probs[k].at("id").get<Label>();
       EXPECT_EQ(probs[k].at("name"), id == 2 ? "two" : id == 5 ? "five" : "eight");
     }

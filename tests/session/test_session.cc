@@ -126,7 +126,9 @@ TEST(Session, RandomBatchIsASeededSampleOfTheUnseenAndFeedsTheAudit) {
     EXPECT_EQ(it.label, 5);
     EXPECT_FALSE(seen_before.contains(it.id)) << it.id;
     drawn.insert(it.id);
-    if (k > 0) EXPECT_LE(it.importance, audit.items[k - 1].importance) << "listed by importance";
+    if (k > 0) {
+      EXPECT_LE(it.importance, audit.items[k - 1].importance) << "listed by importance";
+    }
   }
   EXPECT_EQ(drawn.size(), 40u);
   // Not the next 40 of the ranking: a uniform draw over ~200 candidates almost surely differs.
