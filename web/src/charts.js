@@ -245,6 +245,16 @@
   // -------------------------------------------------------- chart builders
   // Each returns {title, desc, aria, make(width) -> uPlot options, data}.
 
+  // uPlot series of a chart comparing coreclean (`main`) with baselines: the x series, then
+  // `main`, then one dashed line per baseline (names[1..], colors[1..]).
+  function comparedSeries(main, names, colors) {
+    var series = [{}, main];
+    for (var i = 1; i < names.length; i++) {
+      series.push({ label: names[i], stroke: colors[i], width: 2, dash: [6, 4], points: { show: false } });
+    }
+    return series;
+  }
+
   function aucChart(data, t) {
     var its = iterationsOf(data).filter(function (it) { return isNum(it.auc); });
     var xs = its.map(function (it) { return it.iteration; });
@@ -278,23 +288,14 @@
         var v = bseries[i][bseries[i].length - 1];
         return '; ' + names[i + 1] + ' ' + (isNum(v) ? fmtFixed(v, 4) : 'n/a');
       }).join('') + '.';
-    var series = [{}, {
+    var series = comparedSeries({
       label: names[0],
       stroke: t.primary,
       width: 2.5,
       fill: baselines.length ? undefined : t.primaryFill,
       fillTo: function (u) { return u.scales.y.min; },
       points: { show: true, size: 7, width: 2, fill: '#ffffff', stroke: t.primary }
-    }];
-    baselines.forEach(function (b, i) {
-      series.push({
-        label: names[i + 1],
-        stroke: colors[i + 1],
-        width: 2,
-        dash: [6, 4],
-        points: { show: false }
-      });
-    });
+    }, names, colors);
     return {
       key: 'auc',
       title: 'AUC per iteration',
@@ -459,21 +460,12 @@
       ? 'Cumulative errors found: no iterations yet.'
       : 'Cumulative errors found by iteration ' + xs[last] + ': ' +
         names.map(function (n, si) { return n + ' ' + fmtCount(si === 0 ? mine[last] : bseries[si - 1][last]); }).join(', ') + '.';
-    var series = [{}, {
+    var series = comparedSeries({
       label: names[0],
       stroke: colors[0],
       width: 2.5,
       points: { show: true, size: 6, width: 2, fill: '#ffffff', stroke: colors[0] }
-    }];
-    baselines.forEach(function (b, i) {
-      series.push({
-        label: names[i + 1],
-        stroke: colors[i + 1],
-        width: 2,
-        dash: [6, 4],
-        points: { show: false }
-      });
-    });
+    }, names, colors);
     return {
       key: 'found',
       title: 'Errors found (cumulative)',
