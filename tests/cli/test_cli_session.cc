@@ -206,15 +206,21 @@ TEST(CliSession, SurvivesSigkillDuringNextAndApply) {
   EXPECT_EQ(twice.status.iterations.size(), once.status.iterations.size());
 }
 
+// `init` of a session "s" in `dir` over dir/features, cleaning class "five".
+SessionCommandOptions init_options(const testing::TempDir& dir) {
+  SessionCommandOptions o;
+  o.session = dir / "s";
+  o.features = dir / "features";
+  o.class_of_interest = "five";
+  return o;
+}
+
 // The loop through the command line: init, next writes review.csv, apply takes it, status and
 // export report the corrections.
 TEST(CliSession, InitNextApplyStatusExport) {
   testing::TempDir dir;
   const Labels truth = write_features(dir / "features");
-  SessionCommandOptions o;
-  o.session = dir / "s";
-  o.features = dir / "features";
-  o.class_of_interest = "five";
+  SessionCommandOptions o = init_options(dir);
   std::ostringstream log;
   ASSERT_EQ(run_init(o, Context(), log), 0);
   o.batch_size = 8;
@@ -266,10 +272,7 @@ TEST(CliSession, InitNextApplyStatusExport) {
 TEST(CliSession, RandomAuditBatchEstimatesTheErrorsLeft) {
   testing::TempDir dir;
   const Labels truth = write_features(dir / "features");
-  SessionCommandOptions o;
-  o.session = dir / "s";
-  o.features = dir / "features";
-  o.class_of_interest = "five";
+  SessionCommandOptions o = init_options(dir);
   std::ostringstream log;
   ASSERT_EQ(run_init(o, Context(), log), 0);
   o.batch_size = 30;
