@@ -181,12 +181,8 @@ void write_atomically(const fs::path& path, const std::string& text) {
       path, {std::as_bytes(std::span<const char>(text.data(), text.size()))});
 }
 
-}  // namespace
-
-namespace detail {
-
-json report_data(const session::Session& s, const ReportOptions& o) {
-  const session::SessionStatus st = s.status();
+json report_data_of(const session::Session& s, const session::SessionStatus& st,
+                    const ReportOptions& o) {
   check_baselines(o.baselines, st.iterations.size());
   json iterations = json::array();
   for (const IterationRow& r : iteration_rows(st))
@@ -241,60 +237,8 @@ json report_data(const session::Session& s, const ReportOptions& o) {
   return data;
 }
 
-}  // namespace detail
-
-std::string report_data_json(const session::Session& s, const ReportOptions& o) {
-  // Text from files (CSV reviewer names, class names) may not be UTF-8: replace, never fail.
-  return detail::report_data(s, o).dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-std::string report_html(const std::string& data_json) {
-  // The data sits in a JSON script element. "</" would end it and "<!--" with "<script" would
-  // make the parser swallow the rest of the page; JSON's "\u003c" for every "<" (and the same
-  // for ">" and "&", the parser's other special characters) rules both out.
-  std::string data;
-  data.reserve(data_json.size());
-  for (char c : data_json) {
-    switch (c) {
-      case '<': data += "\\u003c"; break;
-      case '>': data += "\\u003e"; break;
-      case '&': data += "\\u0026"; break;
-      default: data += c;
-    }
-  }
-  const json parsed = json::parse(data_json);
-  const std::string title = parsed.value("class_of_interest", std::string());
-  std::string escaped_title;
-  for (char c : title) {
-    switch (c) {
-      case '<': escaped_title += "&lt;"; break;
-      case '>': escaped_title += "&gt;"; break;
-      case '&': escaped_title += "&amp;"; break;
-      default: escaped_title += c;
-    }
-  }
-  using web::require_asset;
-  std::string html;
-  html += "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>"
-          "coreclean report — " + escaped_title + "</title>\n<style>";
-  html += require_asset("uPlot.min.css").content;
-  html += "</style>\n<style>";
-  html += require_asset("report.css").content;
-  html += "</style></head>\n<body>\n<script type=\"application/json\" id=\"report-data\">";
-  html += data;
-  html += "</script>\n<main id=\"report\"></main>\n<script>";
-  html += require_asset("uPlot.iife.min.js").content;
-  html += "</script>\n<script>";
-  html += require_asset("charts.js").content;
-  html += "</script>\n<script>";
-  html += require_asset("report.js").content;
-  html += "</script>\n</body></html>\n";
-  return html;
-}
-
-std::string iterations_csv(const session::Session& s, const std::vector<Baseline>& baselines) {
-  const session::SessionStatus st = s.status();
+std::string iterations_csv_of(const session::SessionStatus& st,
+                              const std::vector<Baseline>& baselines) {
   check_baselines(baselines, st.iterations.size());
   std::string csv =
       "iteration,auc,reviewed,relabelled,deleted,kept,fixed,fixed_share,cumulative_reviewed,"
@@ -323,12 +267,86 @@ std::string iterations_csv(const session::Session& s, const std::vector<Baseline
   return csv;
 }
 
-std::string importance_csv(const session::Session& s, int bins) {
-  const Histogram h = session_histogram(s.status(), bins);
+std::string importance_csv_of(const session::SessionStatus& st, int bins) {
+  const Histogram h = session_histogram(st, bins);
   std::string csv = "bin_start,bin_end,first,last\n";
   for (std::size_t i = 0; i + 1 < h.edges.size(); ++i)
     csv += fmt::format("{:.6g},{:.6g},{},{}\n", h.edges[i], h.edges[i + 1], h.first[i], h.last[i]);
   return csv;
+}
+
+// "<", ">" and "&" written with the given replacements (the three characters that HTML
+// parsing treats specially).
+std::string replace_specials(std::string_view text, std::string_view lt, std::string_view gt,
+                             std::string_view amp) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '<': out += lt; break;
+      case '>': out += gt; break;
+      case '&': out += amp; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+// The self-contained page rendering `data`. The data sits in a JSON script element: "</"
+// would end it and "<!--" with "<script" would make the parser swallow the rest of the page;
+// JSON's "\u003c" for every "<" (and the same for ">" and "&") rules both out. Text that is
+// not UTF-8 is replaced, never an error.
+std::string html_page(const json& data) {
+  const std::string embedded =
+      replace_specials(data.dump(-1, ' ', false, json::error_handler_t::replace), "\\u003c",
+                       "\\u003e", "\\u0026");
+  const std::string title =
+      replace_specials(data.value("class_of_interest", std::string()), "&lt;", "&gt;", "&amp;");
+  using web::require_asset;
+  std::string html;
+  html += "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>"
+          "coreclean report — " + title + "</title>\n<style>";
+  html += require_asset("uPlot.min.css").content;
+  html += "</style>\n<style>";
+  html += require_asset("report.css").content;
+  html += "</style></head>\n<body>\n<script type=\"application/json\" id=\"report-data\">";
+  html += embedded;
+  html += "</script>\n<main id=\"report\"></main>\n<script>";
+  html += require_asset("uPlot.iife.min.js").content;
+  html += "</script>\n<script>";
+  html += require_asset("charts.js").content;
+  html += "</script>\n<script>";
+  html += require_asset("report.js").content;
+  html += "</script>\n</body></html>\n";
+  return html;
+}
+
+}  // namespace
+
+namespace detail {
+
+json report_data(const session::Session& s, const ReportOptions& o) {
+  return report_data_of(s, s.status(), o);
+}
+
+}  // namespace detail
+
+std::string report_data_json(const session::Session& s, const ReportOptions& o) {
+  // Text from files (CSV reviewer names, class names) may not be UTF-8: replace, never fail.
+  return detail::report_data(s, o).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string report_html(const std::string& data_json) {
+  return html_page(json::parse(data_json));
+}
+
+std::string iterations_csv(const session::Session& s, const std::vector<Baseline>& baselines) {
+  return iterations_csv_of(s.status(), baselines);
+}
+
+std::string importance_csv(const session::Session& s, int bins) {
+  return importance_csv_of(s.status(), bins);
 }
 
 ReportFiles write_report(const session::Session& s, const fs::path& html,
@@ -338,9 +356,11 @@ ReportFiles write_report(const session::Session& s, const fs::path& html,
   const fs::path stem = html.parent_path() / html.stem();
   files.iterations_csv = stem.string() + "-iterations.csv";
   files.importance_csv = stem.string() + "-importance.csv";
-  write_atomically(files.html, report_html(report_data_json(s, o)));
-  write_atomically(files.iterations_csv, iterations_csv(s, o.baselines));
-  write_atomically(files.importance_csv, importance_csv(s, o.histogram_bins));
+  // One read of the session's state for the page and both series.
+  const session::SessionStatus st = s.status();
+  write_atomically(files.html, html_page(report_data_of(s, st, o)));
+  write_atomically(files.iterations_csv, iterations_csv_of(st, o.baselines));
+  write_atomically(files.importance_csv, importance_csv_of(st, o.histogram_bins));
   return files;
 }
 
