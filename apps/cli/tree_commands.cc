@@ -5,6 +5,7 @@
 #include <coreclean/core/error.h>
 #include <coreclean/coreset/coreset_tree.h>
 #include <coreclean/io/csv.h>
+#include <coreclean/session/decision_file.h>
 #include <coreclean/io/feature_set.h>
 #include <coreclean/io/npz.h>
 #include <coreclean/linear/logistic_regression.h>
@@ -25,13 +26,6 @@ namespace {
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-std::optional<std::int64_t> parse_int(const std::string& text) {
-  std::int64_t v = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) return std::nullopt;
-  return v;
 }
 
 }  // namespace
@@ -117,52 +111,31 @@ int run_rank(const RankOptions& options, const Context&, std::ostream& out) {
 int run_update(const UpdateOptions& options, const Context& context, std::ostream& out) {
   const auto start = std::chrono::steady_clock::now();
   coreset::CoresetTree tree = coreset::load_tree(options.tree);
-  const io::CsvTable table = io::read_csv(options.decisions);
-  const std::string file = options.decisions.string();
-  const int c_id = table.column("id"), c_decision = table.column("decision"),
-            c_label = table.column("new_label");
-  CORECLEAN_CLI_REQUIRE(c_id >= 0 && c_decision >= 0,
-                        "{}: the header must have columns id,decision[,new_label]; found '{}'",
-                        file, fmt::join(table.header, ","));
-  // Validate every row before anything changes.
+  // Every row is checked before anything changes.
+  session::DecisionFileRules rules;
+  rules.reject_id = [&](SampleId id) -> std::optional<std::string> {
+    try {
+      (void)tree.score(id);
+      return std::nullopt;
+    } catch (const InvalidArgument&) {
+      return "is not a sample of the tree";
+    }
+  };
+  rules.find_class = [&](const std::string& name) {
+    const Label label = find_class(tree.class_names(), tree.classes(), name);
+    CORECLEAN_CLI_REQUIRE(std::binary_search(tree.classes().begin(), tree.classes().end(), label),
+                          "class '{}' is not in the tree", name);
+    return label;
+  };
+  const session::DecisionFile file = session::read_decision_file(options.decisions, rules);
   std::vector<SampleId> relabel_ids, delete_ids;
   Labels relabel_to;
-  std::set<SampleId> seen_ids;
-  for (std::size_t r = 0; r < table.rows.size(); ++r) {
-    const auto& row = table.rows[r];
-    const int line = table.line[r];
-    const auto id = parse_int(row[c_id]);
-    CORECLEAN_CLI_REQUIRE(id.has_value(), "{}:{}: column id: '{}' is not an integer id", file,
-                          line, row[c_id]);
-    CORECLEAN_CLI_REQUIRE(seen_ids.insert(*id).second, "{}:{}: column id: {} appears twice",
-                          file, line, *id);
-    try {
-      (void)tree.score(*id);
-    } catch (const InvalidArgument&) {
-      throw InvalidArgument(
-          fmt::format("{}:{}: column id: {} is not a sample of the tree", file, line, *id));
-    }
-    const std::string& decision = row[c_decision];
-    if (decision == "keep") continue;
-    if (decision == "delete") {
-      delete_ids.push_back(*id);
-    } else if (decision == "relabel") {
-      CORECLEAN_CLI_REQUIRE(c_label >= 0 && !row[c_label].empty(),
-                            "{}:{}: column new_label: empty, but decision is relabel", file, line);
-      Label label = 0;
-      try {
-        label = find_class(tree.class_names(), tree.classes(), row[c_label]);
-      } catch (const InvalidArgument& e) {
-        throw InvalidArgument(fmt::format("{}:{}: column new_label: {}", file, line, e.what()));
-      }
-      CORECLEAN_CLI_REQUIRE(std::binary_search(tree.classes().begin(), tree.classes().end(), label),
-                            "{}:{}: column new_label: class '{}' is not in the tree", file, line,
-                            row[c_label]);
-      relabel_ids.push_back(*id);
-      relabel_to.push_back(label);
-    } else {
-      throw InvalidArgument(fmt::format(
-          "{}:{}: column decision: '{}' (must be keep, relabel or delete)", file, line, decision));
+  for (const session::Decision& d : file.decisions) {
+    if (d.kind == session::DecisionKind::kDelete) {
+      delete_ids.push_back(d.id);
+    } else if (d.kind == session::DecisionKind::kRelabel) {
+      relabel_ids.push_back(d.id);
+      relabel_to.push_back(d.new_label);
     }
   }
   const coreset::UpdateReport a = tree.update_targets(relabel_ids, relabel_to);
@@ -173,7 +146,7 @@ int run_update(const UpdateOptions& options, const Context& context, std::ostrea
   coreset::save_tree(tree, options.tree);
   out << fmt::format("{} relabelled, {} deleted, {} kept; {} tree nodes recomputed in {:.3f} s",
                      relabel_ids.size(), delete_ids.size(),
-                     table.rows.size() - relabel_ids.size() - delete_ids.size(),
+                     file.decisions.size() - relabel_ids.size() - delete_ids.size(),
                      a.nodes_touched + b.nodes_touched, update_seconds);
   if (refresh) out << fmt::format("; scores refreshed in {:.3f} s", seconds_since(start) - update_seconds);
   out << "\n";

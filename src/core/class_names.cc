@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <optional>
 #include <set>
+#include <vector>
 
 namespace coreclean {
 namespace {
@@ -22,6 +23,21 @@ std::optional<Label> parse_label(const std::string& text) {
 
 }  // namespace
 
+std::string trim(std::string_view text) {
+  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  std::size_t b = 0, e = text.size();
+  while (b < e && is_space(text[b])) ++b;
+  while (e > b && is_space(text[e - 1])) --e;
+  return std::string(text.substr(b, e - b));
+}
+
+std::string fold_case(std::string_view text) {
+  std::string out(text);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
 std::string class_name(const ClassNames& names, Label label) {
   const auto it = names.find(label);
   return it != names.end() ? it->second : std::to_string(label);
@@ -37,6 +53,22 @@ Label find_class(const ClassNames& names, std::span<const Label> known_labels,
   for (const auto& entry : names) known.insert(entry.first);
   if (const auto label = parse_label(name_or_id); label.has_value() && known.contains(*label))
     return *label;
+  // Typed by hand or in a spreadsheet: surrounding spaces and letter case do not matter, as
+  // long as exactly one class matches.
+  const std::string wanted = fold_case(trim(name_or_id));
+  std::vector<Label> matches;
+  for (const auto& [label, name] : names)
+    if (fold_case(trim(name)) == wanted) matches.push_back(label);
+  if (matches.size() == 1) return matches[0];
+  if (const auto label = parse_label(trim(name_or_id)); label.has_value() && known.contains(*label))
+    return *label;
+  if (matches.size() > 1) {
+    std::string listed;
+    for (const Label l : matches) listed += fmt::format("{}'{}' ({})", listed.empty() ? "" : ", ", names.at(l), l);
+    throw InvalidArgument(fmt::format("class '{}' is ambiguous: it matches {} when letter case is "
+                                      "ignored; write the name exactly",
+                                      name_or_id, listed));
+  }
   std::string listed;
   std::size_t count = 0;
   for (const Label label : known) {

@@ -13,29 +13,59 @@ int CsvTable::column(const std::string& name) const {
   return -1;
 }
 
+namespace {
+
+// The field separator: ',' unless the header line holds ';' and no ',' outside quotes (the
+// CSV of spreadsheets set to a language that writes decimal commas).
+char detect_separator(std::string_view text) {
+  bool quoted = false;
+  int commas = 0, semicolons = 0;
+  for (const char ch : text) {
+    if (ch == '"') quoted = !quoted;
+    if (quoted) continue;
+    if (ch == '\n' || ch == '\r') break;
+    commas += ch == ',';
+    semicolons += ch == ';';
+  }
+  return commas == 0 && semicolons > 0 ? ';' : ',';
+}
+
+}  // namespace
+
 CsvTable read_csv(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   CORECLEAN_THROW_IF_NOT_AS(IoError, in.good(), "{}: cannot open the CSV file", path.string());
   std::stringstream buffer;
   buffer << in.rdbuf();
-  const std::string text = buffer.str();
+  std::string text = buffer.str();
+  // A UTF-8 byte-order mark (spreadsheets write one) is not part of the first field.
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);
+  const char separator = detect_separator(text);
   CsvTable table;
   std::vector<std::string> record;
   std::string field;
-  bool quoted = false, field_started = false;
+  // State of the current field: not started, inside quotes, or after its closing quote.
+  bool quoted = false, field_started = false, closed = false;
   int line = 1, record_line = 1;
-  auto end_record = [&] {
+  auto end_field = [&] {
     record.push_back(field);
     field.clear();
+    field_started = false;
+    closed = false;
+  };
+  auto end_record = [&] {
+    end_field();
     const bool blank = record.size() == 1 && record[0].empty();
     if (!blank) {
       if (table.header.empty()) {
         table.header = record;
       } else {
-        CORECLEAN_THROW_IF_NOT_AS(FormatError, record.size() <= table.header.size(),
-                                  "{}:{}: {} fields but the header has {}", path.string(),
-                                  record_line, record.size(), table.header.size());
-        record.resize(table.header.size());
+        CORECLEAN_THROW_IF_NOT_AS(FormatError, record.size() == table.header.size(),
+                                  "{}:{}: {} fields but the header has {}{}", path.string(),
+                                  record_line, record.size(), table.header.size(),
+                                  record.size() < table.header.size()
+                                      ? " (write every column, empty ones too)"
+                                      : "");
         table.rows.push_back(record);
         table.line.push_back(record_line);
       }
@@ -51,6 +81,7 @@ CsvTable read_csv(const std::filesystem::path& path) {
           ++i;
         } else {
           quoted = false;
+          closed = true;
         }
       } else {
         if (ch == '\n') ++line;
@@ -58,19 +89,21 @@ CsvTable read_csv(const std::filesystem::path& path) {
       }
       continue;
     }
-    if (ch == '"' && !field_started) {
-      quoted = true;
-      field_started = true;
-    } else if (ch == ',') {
-      record.push_back(field);
-      field.clear();
-      field_started = false;
+    if (ch == separator) {
+      end_field();
     } else if (ch == '\n' || ch == '\r') {
       if (ch == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
       end_record();
-      field_started = false;
       ++line;
       record_line = line;
+    } else if (closed) {
+      // `"del"ete` is not a field: silently gluing the text on would change a decision.
+      CORECLEAN_THROW_IF_NOT_AS(FormatError, ch == ' ' || ch == '\t',
+                                "{}:{}: field {}: text after the closing quote ('{}')",
+                                path.string(), line, record.size() + 1, ch);
+    } else if (ch == '"' && !field_started) {
+      quoted = true;
+      field_started = true;
     } else {
       field += ch;
       field_started = true;
@@ -78,10 +111,7 @@ CsvTable read_csv(const std::filesystem::path& path) {
   }
   CORECLEAN_THROW_IF_NOT_AS(FormatError, !quoted, "{}:{}: unterminated quoted field",
                             path.string(), record_line);
-  if (!field.empty() || !record.empty()) end_record();
-  // Strip a UTF-8 byte-order mark from the first header field (spreadsheets add one).
-  if (!table.header.empty() && table.header[0].rfind("\xEF\xBB\xBF", 0) == 0)
-    table.header[0].erase(0, 3);
+  if (field_started || !field.empty() || !record.empty()) end_record();
   return table;
 }
 

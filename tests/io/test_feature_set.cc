@@ -177,11 +177,13 @@ TEST(FeatureSet, FindClassUnknownListsKnownClasses) {
   // Invariant: an unknown name or label throws InvalidArgument naming the query and listing the
   // known classes with their names.
   const FeatureSet f = example_set();
-  for (const std::string query : {"car", "3", "person "}) {
+  for (const std::string query : {"car", "3", "persons"}) {
     const std::string message = error_of<InvalidArgument>([&] { (void)f.find_class(query); });
     EXPECT_TRUE(contains(message, "'" + query + "'"));
     EXPECT_TRUE(contains(message, "1 (person), 2 (bicycle), 7 (train)"));
   }
+  // Typed in a spreadsheet: spaces and letter case do not make a name unknown.
+  EXPECT_EQ(f.find_class(" Person "), 1);
 }
 
 // ---- errors ----------------------------------------------------------------------------------

@@ -9,18 +9,26 @@
 #include <map>
 #include <span>
 #include <string>
+#include <string_view>
 
 namespace coreclean {
 
 /// Human-readable names of labels; may be empty or partial.
 using ClassNames = std::map<Label, std::string>;
 
+/// `text` without leading and trailing spaces, tabs and line breaks.
+std::string trim(std::string_view text);
+/// `text` with ASCII letters in lower case (other bytes, e.g. UTF-8, unchanged).
+std::string fold_case(std::string_view text);
+
 /// The name of a label, or the number as text when it has none.
 std::string class_name(const ClassNames& names, Label label);
 
 /// Finds a class by name (names take precedence) or by its number written as text; the number
-/// must be one of `known` or of the named labels. Throws InvalidArgument listing the known
-/// classes when nothing matches.
+/// must be one of `known` or of the named labels. When nothing matches exactly, surrounding
+/// spaces and ASCII letter case are ignored, provided exactly one class matches then. Throws
+/// InvalidArgument listing the known classes when nothing matches, and naming the candidates
+/// when several do.
 Label find_class(const ClassNames& names, std::span<const Label> known,
                  const std::string& name_or_id);
 

@@ -21,9 +21,11 @@ struct CsvTable {
   [[nodiscard]] int column(const std::string& name) const;
 };
 
-/// Reads a CSV file; blank lines are skipped. Throws IoError when unreadable and FormatError
-/// (naming the file and line) for an unterminated quote or a row with more fields than the
-/// header.
+/// Reads a CSV file; blank lines are skipped. Accepts what spreadsheets write: a UTF-8 byte-order
+/// mark, CRLF line ends, and `;` as the separator (chosen when the header line has `;` and no
+/// `,` outside quotes). Throws IoError when unreadable and FormatError (naming the file and
+/// line) for an unterminated quote, text after a closing quote, or a row whose field count
+/// differs from the header's.
 CsvTable read_csv(const std::filesystem::path& path);
 
 /// Quotes a field when it contains a comma, quote or line break.
