@@ -4,15 +4,47 @@
 
 #include <unistd.h>  // for isatty
 
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <string>
+
 #include <chrono>
 #include <fmt/format.h>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 namespace coreclean::cli {
+
+namespace {
+
+// The running command's cancellation flag, for the SIGINT handler (a lock-free atomic).
+std::atomic<std::atomic<bool>*> g_cancel{nullptr};
+
+void request_cancel(int) {
+  if (std::atomic<bool>* flag = g_cancel.load()) {
+    if (flag->load()) std::_Exit(kExitInterrupted);  // a second Ctrl-C: stop at once
+    flag->store(true);
+  }
+}
+
+}  // namespace
+
+void stop_on_interrupt(const Context& context) {
+  g_cancel.store(context.cancel.get());
+  std::signal(SIGINT, request_cancel);
+}
 
 int run_guarded(const std::function<int()>& command, std::ostream& err) {
   try {
     return command();
+  } catch (const Cancelled& e) {
+    err << "\ncoreclean: interrupted (" << e.what()
+        << "). Everything saved before is kept: decisions are saved as they are made, an apply "
+           "or update either happened whole or not at all, and embed resumes where it stopped "
+           "when run again with the same arguments.\n";
+    return kExitInterrupted;
   } catch (const InvalidArgument& e) {
     err << "coreclean: error: " << e.what() << '\n';
     return kExitBadInput;
@@ -39,17 +71,66 @@ Context make_cli_context(std::ostream& err, std::uint64_t seed, bool show_progre
     err << "coreclean: " << (level == LogLevel::kWarning ? "warning: " : "") << message << '\n';
   };
   if (show_progress && isatty(STDERR_FILENO)) {
-    auto start = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
-    ctx.progress = [&err, start](std::int64_t done, std::int64_t total, std::string_view what) {
-      const double elapsed =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - *start).count();
-      const double share = total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 0;
-      const int filled = static_cast<int>(share * 30);
-      const double eta = done > 0 ? elapsed * static_cast<double>(total - done) / done : 0.0;
-      err << fmt::format("\r{:<28} [{:<30}] {}/{}  {:.1f}/s  ETA {:.0f}s", what,
-                         std::string(filled, '#'), done, total,
-                         elapsed > 0 ? done / elapsed : 0.0, eta)
-          << (done >= total ? "\n" : "") << std::flush;
+    // One bar per step (a new `what` starts a new line) with the step's own clock. Steps that
+    // report rarely (a model fit reports its start and its end) still show their elapsed time:
+    // a ticker redraws the current line every second. Nothing is drawn for the first half
+    // second, so short steps stay silent.
+    struct Bar {
+      std::mutex mutex;
+      std::string what;
+      std::int64_t done = 0, total = 0;
+      std::chrono::steady_clock::time_point start, drawn;
+      bool shown = false, active = false;
+
+      void draw(std::ostream& err, std::chrono::steady_clock::time_point now) {
+        const double elapsed = std::chrono::duration<double>(now - start).count();
+        const double share = total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 0;
+        const bool last = done >= total;
+        std::string eta;
+        if (done > 0 && !last)
+          eta = fmt::format("  ETA {:.0f}s", elapsed * static_cast<double>(total - done) / done);
+        err << fmt::format("\r{:<30} [{:<30}] {}/{}  {:.0f}s{}   ", what,
+                           std::string(static_cast<std::size_t>(share * 30), '#'), done, total,
+                           elapsed, eta)
+            << (last ? "\n" : "") << std::flush;
+        drawn = now;
+        shown = !last;
+        active = !last;
+      }
+    };
+    auto bar = std::make_shared<Bar>();
+    std::thread([&err, weak = std::weak_ptr<Bar>(bar)] {
+      for (;;) {
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        const std::shared_ptr<Bar> b = weak.lock();
+        if (!b) return;
+        std::lock_guard<std::mutex> lock(b->mutex);
+        const auto now = std::chrono::steady_clock::now();
+        if (b->active && now - b->start > std::chrono::milliseconds(500) &&
+            now - b->drawn >= std::chrono::seconds(1))
+          b->draw(err, now);
+      }
+    }).detach();
+    ctx.progress = [&err, bar](std::int64_t done, std::int64_t total, std::string_view what) {
+      using clock = std::chrono::steady_clock;
+      std::lock_guard<std::mutex> lock(bar->mutex);
+      const clock::time_point now = clock::now();
+      if (what != bar->what || !bar->active) {
+        if (bar->shown) err << '\n';
+        bar->what = std::string(what);
+        bar->start = bar->drawn = now;
+        bar->shown = false;
+      }
+      bar->done = done;
+      bar->total = total;
+      bar->active = done < total;
+      const bool last = done >= total;
+      if (now - bar->start < std::chrono::milliseconds(500)) {
+        if (last) bar->what.clear();
+        return;
+      }
+      if (last || now - bar->drawn >= std::chrono::milliseconds(100)) bar->draw(err, now);
+      if (last) bar->what.clear();
     };
   }
   return ctx;

@@ -25,14 +25,21 @@ enum ExitCode : int {
   kExitOk = 0,
   kExitRuntimeFailure = 1,  ///< something failed that is not the input's fault
   kExitBadInput = 2,        ///< bad input or usage; the message names file, field and value
+  kExitInterrupted = 130,   ///< stopped by Ctrl-C (128 + SIGINT, as shells report it)
 };
 
+/// Makes Ctrl-C (SIGINT) set `context.cancel`, so the running command stops at its next check
+/// and run_guarded says what was kept; a second Ctrl-C ends the process at once.
+void stop_on_interrupt(const Context& context);
+
 /// Runs a subcommand, turning exceptions into a message on `err` and an exit code:
-/// InvalidArgument / FormatError / IoError → 2 (the input's fault), anything else → 1.
+/// InvalidArgument / FormatError / IoError → 2 (the input's fault), Cancelled → 130 (with what
+/// was kept and how to resume), anything else → 1.
 int run_guarded(const std::function<int()>& command, std::ostream& err);
 
-/// A Context whose logger writes warnings to `err` and whose progress sink draws a bar on `err`
-/// when it is a terminal.
+/// A Context whose logger writes warnings to `err` and whose progress sink draws a bar per step
+/// on `err` when `show_progress` is set and `err` is a terminal (steps shorter than half a
+/// second draw nothing).
 Context make_cli_context(std::ostream& err, std::uint64_t seed, bool show_progress);
 
 }  // namespace coreclean::cli

@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 0;
   app.add_option("--seed", seed, "Seed of every random choice (splits, PCA, sampling)")
       ->capture_default_str();
+  bool quiet = false;
+  app.add_flag("-q,--quiet", quiet, "No progress bars (they are drawn only on a terminal anyway)");
 
   MakeDemoOptions make_demo;
   CLI::App* make_demo_cmd = add_make_demo_command(app, make_demo);
@@ -136,7 +138,8 @@ int main(int argc, char** argv) {
   }
   return run_guarded(
       [&] {
-        coreclean::Context ctx = make_cli_context(std::cerr, seed, true);
+        coreclean::Context ctx = make_cli_context(std::cerr, seed, !quiet);
+        stop_on_interrupt(ctx);
         if (*make_demo_cmd) return run_make_demo(make_demo, ctx, std::cout);
         if (*check_cmd) return run_check(check, ctx, std::cout);
         if (*embed_cmd) return run_embed(embed, ctx, std::cout);
@@ -151,6 +154,7 @@ int main(int argc, char** argv) {
         if (*session_cmd.init) return run_init(session, ctx, std::cout);
         if (*session_cmd.next) return run_next(session, ctx, std::cout);
         if (*session_cmd.apply) return run_apply(session, ctx, std::cout);
+        if (*session_cmd.revise) return run_revise(session, ctx, std::cout);
         if (*session_cmd.status) return run_status(session, ctx, std::cout);
         if (*session_cmd.export_) return run_export(session, ctx, std::cout);
         if (*report_cmd) return run_report(report, ctx, std::cout);

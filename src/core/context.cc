@@ -24,7 +24,7 @@ void Context::report_progress(std::int64_t done, std::int64_t total, std::string
 }
 
 void Context::throw_if_cancelled() const {
-  if (cancel.load(std::memory_order_relaxed)) throw Error("cancelled by the caller");
+  if (cancel) throw Cancelled("cancelled by the caller");
 }
 
 int Context::thread_count() const {

@@ -246,6 +246,8 @@ void fit_fold_models(State& s, const CoresetTreeParams& p, const Context& contex
   lp.tol = 1e-2;
   lp.max_iter = 50;
   for (int f = 0; f < folds; ++f) {
+    context.throw_if_cancelled();
+    context.report_progress(f, folds, "fitting the held-out models");
     std::vector<Eigen::Index> rows;
     for (Eigen::Index i = 0; i < s.n(); ++i)
       if (s.fold[i] != f && s.weight[i] > 0.0) rows.push_back(i);
@@ -269,6 +271,7 @@ void fit_fold_models(State& s, const CoresetTreeParams& p, const Context& contex
     }
     s.fold_models.push_back(std::move(model));
   }
+  context.report_progress(folds, folds, "fitting the held-out models");
 }
 
 // Scores the given samples against the current model. With with_leverage false, the samples'

@@ -34,6 +34,8 @@ ClassSelection select_class_to_clean(MatrixRef x_train, std::span<const Label> y
   const bool reduce = params.pca_components > 0 && k >= 1 && k < x_train.cols();
   RowMatrixXf train_reduced, test_reduced;
   std::optional<Pca> pca;
+  constexpr const char* kStep = "picking the class to clean";
+  context.report_progress(0, 2, kStep);
   if (reduce) {
     PcaParams pp;
     pp.n_components = static_cast<int>(k);
@@ -44,9 +46,12 @@ ClassSelection select_class_to_clean(MatrixRef x_train, std::span<const Label> y
   }
   const MatrixRef train = reduce ? MatrixRef(train_reduced) : x_train;
 
+  context.throw_if_cancelled();
+  context.report_progress(1, 2, kStep);
   LogisticRegression model(params.classifier);
   out.fit = model.fit(train, y_train, {}, context);
   out.classes = model.classes();
+  context.report_progress(2, 2, kStep);
 
   Labels y_true, y_pred;
   if (x_test) {

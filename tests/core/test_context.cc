@@ -30,5 +30,24 @@ TEST(Context, CancellationThrowsAndSinksReceive) {
   EXPECT_GE(ctx.thread_count(), 1);
 }
 
+// Copies share the cancellation request: a copy made inside a call (e.g. to change the seed)
+// still stops when the caller cancels later, and it stops with the Cancelled type.
+TEST(Context, CopiesShareTheCancellationRequest) {
+  Context caller;
+  Context copy = caller;
+  Context copy_of_copy(copy);
+  EXPECT_NO_THROW(copy_of_copy.throw_if_cancelled());
+  caller.cancel = true;
+  EXPECT_THROW(copy.throw_if_cancelled(), Cancelled);
+  EXPECT_THROW(copy_of_copy.throw_if_cancelled(), Cancelled);
+  copy.cancel = false;
+  EXPECT_NO_THROW(caller.throw_if_cancelled());
+  Context fresh;
+  EXPECT_FALSE(fresh.cancel) << "a new context has its own flag";
+  caller.cancel.get()->store(true);  // as a signal handler does
+  EXPECT_TRUE(copy.cancel);
+  EXPECT_FALSE(fresh.cancel);
+}
+
 }  // namespace
 }  // namespace coreclean

@@ -35,6 +35,13 @@ class IoError : public Error {
   using Error::Error;
 };
 
+/// The caller asked a running call to stop (Context::cancel). What the call had committed
+/// before the check stays committed; the CLI turns it into exit code 130.
+class Cancelled : public Error {
+ public:
+  using Error::Error;
+};
+
 /// An internal invariant was violated: a bug in coreclean, never the user's fault.
 class InternalError : public Error {
  public:
