@@ -188,13 +188,15 @@ int run_demo(const DemoOptions& o, const Context& context, std::ostream& out) {
     box_errors += f.box_errors;
     budget += static_cast<std::int64_t>(b.items.size());
     batch_sizes.push_back(static_cast<std::int64_t>(b.items.size()));
-    const session::ApplyReport r = s.apply(std::nullopt, context);
+    // The simulated reviewer answers every box: those it did not fix are right.
+    const session::ApplyOptions keep_rest{std::nullopt, session::UndecidedPolicy::kKeep};
+    const session::ApplyReport r = s.apply(keep_rest, context);
 
     const session::Batch rb = random_session.next_batch(
         static_cast<std::int64_t>(b.items.size()), context, session::BatchSelection::kRandom);
     const Found rf = answer_from_truth(random_session, rb);
     random_session_found += rf.label_errors;
-    const session::ApplyReport rr = random_session.apply(std::nullopt, context);
+    const session::ApplyReport rr = random_session.apply(keep_rest, context);
     random_auc.push_back(rr.metrics.auc);
     random_fixed.push_back(random_fixed.back() + static_cast<double>(rf.label_errors + rf.box_errors));
     out << fmt::format("  iteration {:>2}: {} reviewed, {} relabelled, {} deleted; AUC {:.4f}  "

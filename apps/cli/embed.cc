@@ -1,5 +1,6 @@
 #include "embed.h"
 
+#include <coreclean/detect/box_table.h>
 #include <coreclean/detect/coco.h>
 #include <coreclean/detect/render.h>
 #include <coreclean/embed/builtin_features.h>
@@ -414,8 +415,10 @@ std::vector<bool> split_by_image(const std::vector<std::int64_t>& row_image,
 
 // Writes one features directory plus ids_test.npy (which FeatureSet does not carry).
 void save_with_test_ids(const std::filesystem::path& dir, const io::FeatureSet& features,
-                        const std::vector<SampleId>& test_ids) {
+                        const std::vector<SampleId>& test_ids, const detect::CocoDataset& coco) {
   io::save_feature_set(dir, features);
+  // Which box each row came from: a session checks its COCO file against it.
+  detect::write_box_table(dir / detect::kBoxTableFile, coco, features.ids);
   if (features.x_test) {
     io::write_npy(dir / "ids_test.npy", std::span<const std::int64_t>(test_ids));
   } else {
@@ -682,7 +685,7 @@ int run_embed(const EmbedOptions& options, const Context& context, std::ostream&
     features.x_test = io::SampleMatrix(take_rows(shards, is_test, true, embedder.dim()));
   shards.clear();
   for (const auto& c : dataset.categories) features.class_names[c.id] = c.name;
-  save_with_test_ids(options.out, features, test_ids);
+  save_with_test_ids(options.out, features, test_ids, dataset);
 
   std::string pca_line;
   if (options.pca > 0) {
@@ -705,7 +708,7 @@ int run_embed(const EmbedOptions& options, const Context& context, std::ostream&
     reduced.ids = features.ids;
     reduced.class_names = features.class_names;
     const std::filesystem::path dir = options.out / fmt::format("pca{}", options.pca);
-    save_with_test_ids(dir, reduced, test_ids);
+    save_with_test_ids(dir, reduced, test_ids, dataset);
     pca_line = fmt::format("wrote {}: {} components ({:.1f}% of the variance)\n", dir.string(),
                            options.pca, 100.0 * pca.explained_variance_ratio().sum());
   }

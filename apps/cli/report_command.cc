@@ -23,7 +23,7 @@ CLI::App* add_report_command(CLI::App& app, ReportCommandOptions& o) {
 }
 
 int run_report(const ReportCommandOptions& o, const Context& context, std::ostream& out) {
-  const session::Session s = session::Session::open(o.session, context);
+  session::Session s = session::Session::open(o.session, context);
   report::ReportOptions options;
   options.max_examples = o.examples;
   const std::filesystem::path html = o.out.empty() ? s.dir() / "report" / "report.html" : o.out;

@@ -8,12 +8,14 @@
 #include <coreclean/io/csv.h>
 #include <coreclean/io/npy.h>
 #include <coreclean/linear/metrics.h>
+#include <coreclean/session/decision_file.h>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 namespace coreclean::cli {
@@ -66,23 +68,46 @@ SessionCommands add_session_commands(CLI::App& app, SessionCommandOptions& o) {
   c.next = app.add_subcommand(
       "next", "Export the next batch to review: the most important unseen boxes of the class of "
               "interest, as SESSION/batches/NNN/review.csv (+ three renderings per box when the "
-              "session has images). An unapplied batch is exported again, not replaced.");
+              "session has images). While a batch is open, next shows that batch again and "
+              "never rewrites its files (your edits of review.csv are safe).");
   c.next->add_option("session", o.session, "Session folder")->required();
-  c.next->add_option("-n,--size", o.batch_size, "Boxes per batch")->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  c.next->add_option("-n,--size", o.batch_size, "Boxes per batch (at least 1)")
+      ->capture_default_str();
   c.next->add_flag("--random", o.random,
                    "An audit batch: a uniform random sample of the unseen boxes of the class "
                    "instead of the most important ones. The share of them you fix estimates how "
                    "many wrong labels are left (shown by status, with a 95 % interval).");
+  c.next->add_flag("--findings", o.findings,
+                   "A batch of the boxes the model-free box checks flagged when the session was "
+                   "created (degenerate boxes, duplicates — both boxes of a pair —, boxes "
+                   "outside the image, tiny or extreme boxes), in any class of the session; "
+                   "review.csv suggests delete where the box should go.")
+      ->excludes("--random");
 
   c.apply = app.add_subcommand(
-      "apply", "Apply the open batch's decisions: those recorded by the review page and, when "
-               "given, the rows of a review.csv (decision: keep, relabel with new_label, or "
-               "delete; an empty decision is skipped; a CSV row replaces the page's). Every row "
-               "is checked first; boxes without a decision count as kept. Updates the tree "
-               "incrementally and records the iteration's cross-validated AUC. Idempotent.");
+      "apply", "Apply the open batch's decisions: those recorded by the review page and the rows "
+               "of the batch's review.csv (or of the CSV given; decision: keep, relabel with "
+               "new_label, or delete; a CSV row replaces the page's). Every row is checked "
+               "first. A batch with undecided boxes is not applied unless --undecided says what "
+               "they mean. Updates the tree incrementally and records the iteration's "
+               "cross-validated AUC. Idempotent.");
   c.apply->add_option("session", o.session, "Session folder")->required();
-  c.apply->add_option("review_csv", o.review_csv, "Filled-in review.csv (optional)");
+  c.apply->add_option("review_csv", o.review_csv,
+                      "Filled-in review CSV (default: the open batch's own review.csv, when it "
+                      "holds decisions)");
+  c.apply->add_option("--undecided", o.undecided,
+                      "What boxes without a decision mean: keep (their labels are right) or "
+                      "return (back to the unseen boxes; a later batch may offer them again). "
+                      "Without it, a batch with undecided boxes is not applied.")
+      ->check(CLI::IsMember({"keep", "return"}));
+
+  c.revise = app.add_subcommand(
+      "revise", "Correct decisions of batches already applied: a CSV with columns "
+                "id,decision,new_label[,reviewer] (the same words as review.csv). Each change is "
+                "stored as a revision (old → new, who, when); labels, the tree and the counts "
+                "follow.");
+  c.revise->add_option("session", o.session, "Session folder")->required();
+  c.revise->add_option("csv", o.review_csv, "Decisions to revise")->required();
 
   c.status = app.add_subcommand(
       "status", "Show the session: reviewed, fixed and deleted boxes, the AUC per iteration and "
@@ -124,26 +149,43 @@ std::filesystem::path export_batch(const session::Session& session, const sessio
       std::int64_t done = 0;
       for (const auto& [im, annotations] : by_image) {
         context.throw_if_cancelled();
-        const cv::Mat image = detect::read_image(session.images_dir() / coco.images[im].file_name);
-        for (std::size_t a : annotations) {
+        std::vector<std::size_t> missing;
+        for (std::size_t a : annotations)
+          if (!fs::exists(folder / fmt::format("{}_overlay.jpg", coco.annotations[a].id)))
+            missing.push_back(a);
+        const cv::Mat image = missing.empty() ? cv::Mat()
+            : detect::read_image(session.images_dir() / coco.images[im].file_name);
+        for (std::size_t a : missing) {
           const detect::CocoAnnotation& ann = coco.annotations[a];
           const detect::BoxViews views =
               detect::render_views(image, ann, session.class_name(ann.category_id));
+          // The overlay is written last: when it exists, the box's views are complete.
           detect::write_image(folder / fmt::format("{}_crop.jpg", ann.id), views.crop);
           detect::write_image(folder / fmt::format("{}_attention.jpg", ann.id), views.attention);
           detect::write_image(folder / fmt::format("{}_overlay.jpg", ann.id), views.overlay);
-          context.report_progress(++done, static_cast<std::int64_t>(batch.items.size()),
-                                  "rendering");
         }
+        done += static_cast<std::int64_t>(annotations.size());
+        context.report_progress(done, static_cast<std::int64_t>(batch.items.size()), "rendering");
       }
     }
   }
-  std::string csv = "id,image,label,importance,decision,new_label\n";
-  for (const session::BatchItem& it : batch.items)
-    csv += fmt::format("{},{},{},{:.6g},,\n", it.id, io::csv_field(image_of[it.id]),
-                       io::csv_field(session.class_name(it.label)), it.importance);
-  write_text_file(folder / "review.csv", csv);
-  if (!session.guidelines().empty()) write_text_file(folder / "guidelines.md", session.guidelines());
+  std::string csv = "id,image,label,importance,decision,new_label,suggested,findings\n";
+  for (const session::BatchItem& it : batch.items) {
+    const session::Suggestion suggestion = session.suggestion(it.id);
+    std::string suggested = session::to_string(suggestion.kind);
+    if (suggestion.kind == session::DecisionKind::kRelabel)
+      suggested += " " + session.class_name(suggestion.new_label);
+    std::string findings;
+    for (const session::BoxIssue& f : session.findings(it.id))
+      findings += (findings.empty() ? "" : "; ") + f.check + ": " + f.detail;
+    csv += fmt::format("{},{},{},{:.6g},,,{},{}\n", it.id, io::csv_field(image_of[it.id]),
+                       io::csv_field(session.class_name(it.label)), it.importance,
+                       io::csv_field(suggested), io::csv_field(findings));
+  }
+  // An existing review.csv is the reviewer's work in progress (or our own, unchanged): keep it.
+  if (!fs::exists(folder / "review.csv")) write_text_file(folder / "review.csv", csv);
+  if (!session.guidelines().empty() && !fs::exists(folder / "guidelines.md"))
+    write_text_file(folder / "guidelines.md", session.guidelines());
   return folder;
 }
 
@@ -167,38 +209,98 @@ int run_init(const SessionCommandOptions& o, const Context& context, std::ostrea
 }
 
 int run_next(const SessionCommandOptions& o, const Context& context, std::ostream& out) {
+  CORECLEAN_CLI_REQUIRE(o.batch_size >= 1, "--size must be at least 1 (got {})", o.batch_size);
   session::Session s = session::Session::open(o.session, context);
-  const session::Batch b = s.next_batch(
-      o.batch_size, context,
-      o.random ? session::BatchSelection::kRandom : session::BatchSelection::kImportance);
+  const std::optional<session::Batch> was_open = s.open_batch();
+  const session::BatchSelection selection = o.random     ? session::BatchSelection::kRandom
+                                            : o.findings ? session::BatchSelection::kFindings
+                                                         : session::BatchSelection::kImportance;
+  const session::Batch b = s.next_batch(o.batch_size, context, selection);
   if (b.items.empty()) {
-    out << fmt::format("every sample of '{}' has been reviewed\n", s.class_name(s.class_of_interest()));
+    if (selection == session::BatchSelection::kFindings)
+      out << (s.findings().empty() ? "the box checks flagged no box of this session\n"
+                                   : "every flagged box has been reviewed\n");
+    else
+      out << fmt::format("every sample of '{}' has been reviewed\n",
+                         s.class_name(s.class_of_interest()));
     return kExitOk;
   }
   const std::filesystem::path folder = export_batch(s, b, context);
-  out << fmt::format("batch {}: {} {}boxes of '{}' in {}\n", b.number, b.items.size(),
-                     b.selection == session::BatchSelection::kRandom ? "randomly drawn " : "",
-                     s.class_name(s.class_of_interest()), folder.string());
+  if (was_open)
+    out << fmt::format("batch {} is still open (apply it before a new batch); its files are "
+                       "unchanged:\n", b.number);
+  if (b.selection == session::BatchSelection::kFindings)
+    out << fmt::format("batch {}: {} boxes flagged by the box checks in {}\n", b.number,
+                       b.items.size(), folder.string());
+  else
+    out << fmt::format("batch {}: {} {}boxes of '{}' in {}\n", b.number, b.items.size(),
+                       b.selection == session::BatchSelection::kRandom ? "randomly drawn " : "",
+                       s.class_name(s.class_of_interest()), folder.string());
   if (!s.guidelines().empty()) out << "guidelines: " << (folder / "guidelines.md").string() << "\n";
-  out << fmt::format("fill in the decision column of review.csv (keep, relabel + new_label, "
-                     "delete), then: coreclean apply {} {}\n",
-                     o.session.string(), (folder / "review.csv").string());
+  out << fmt::format("fill in the decision column of {} (keep, relabel + new_label, delete), "
+                     "then: coreclean apply {}\n",
+                     (folder / "review.csv").string(), o.session.string());
   return kExitOk;
 }
 
 int run_apply(const SessionCommandOptions& o, const Context& context, std::ostream& out) {
   session::Session s = session::Session::open(o.session, context);
-  const session::ApplyReport r = s.apply(o.review_csv, context);
+  session::ApplyOptions options;
+  options.csv = o.review_csv;
+  if (!o.undecided.empty()) options.undecided = *session::parse_undecided_policy(o.undecided);
+  session::ApplyReport r;
+  try {
+    r = s.apply(options, context);
+  } catch (const session::UndecidedBoxes& e) {
+    std::string ids;
+    for (std::size_t k = 0; k < std::min<std::size_t>(e.ids().size(), 20); ++k)
+      ids += fmt::format("{}{}", k ? ", " : "", e.ids()[k]);
+    if (e.ids().size() > 20) ids += fmt::format(", ... ({} more)", e.ids().size() - 20);
+    throw InvalidArgument(fmt::format(
+        "batch {}: {} of {} boxes have no decision (ids {}); nothing was applied.\n"
+        "Decide them in {} (or on the review page), or say what undecided means:\n"
+        "  coreclean apply {} --undecided keep     (their labels are right)\n"
+        "  coreclean apply {} --undecided return   (back to the unseen boxes)",
+        e.batch(), e.ids().size(), s.batch(e.batch()).items.size(), ids,
+        (s.batch_dir(e.batch()) / "review.csv").string(), o.session.string(), o.session.string()));
+  }
   if (r.batch == 0) {
     out << "no open batch: nothing to apply (run `coreclean next` for a new batch)\n";
     return kExitOk;
   }
   const session::SessionStatus st = s.status();
-  out << fmt::format("batch {}: {} reviewed, {} relabelled, {} deleted, {} kept ({} from the CSV); "
+  out << fmt::format("batch {}: {} reviewed, {} relabelled, {} deleted, {} kept; "
                      "cross-validated AUC {:.4f} (start {:.4f}) in {:.2f} s\n",
                      r.batch, r.metrics.reviewed, r.metrics.relabelled, r.metrics.deleted,
-                     r.metrics.kept, r.imported_rows, r.metrics.auc, st.iterations.front().auc,
-                     r.metrics.seconds);
+                     r.metrics.kept, r.metrics.auc, st.iterations.front().auc, r.metrics.seconds);
+  if (!r.csv.empty())
+    out << fmt::format("decisions: {} from {}, {} from the review page\n", r.imported_rows,
+                       r.csv.string(), r.metrics.reviewed - r.imported_rows - r.kept_undecided);
+  if (r.kept_undecided > 0)
+    out << fmt::format("{} undecided boxes counted as kept (--undecided keep)\n", r.kept_undecided);
+  if (r.returned > 0)
+    out << fmt::format("{} undecided boxes went back to the unseen boxes (--undecided return)\n",
+                       r.returned);
+  return kExitOk;
+}
+
+int run_revise(const SessionCommandOptions& o, const Context& context, std::ostream& out) {
+  session::Session s = session::Session::open(o.session, context);
+  std::set<SampleId> applied;
+  for (const session::DecisionRecord& d : s.decisions())
+    if (d.applied) applied.insert(d.id);
+  session::DecisionFileRules rules;
+  rules.reject_id = [&](SampleId id) -> std::optional<std::string> {
+    if (applied.contains(id)) return std::nullopt;
+    return "has no applied decision (boxes of the open batch are decided with apply)";
+  };
+  rules.find_class = [&](const std::string& name) { return s.find_class(name); };
+  const session::DecisionFile file = session::read_decision_file(*o.review_csv, rules);
+  const session::RevisionReport r = s.revise(file.decisions, context);
+  out << fmt::format("{} decisions revised, {} unchanged{}\n", r.revised, r.unchanged,
+                     file.undecided.empty()
+                         ? std::string()
+                         : fmt::format(", {} rows without a decision skipped", file.undecided.size()));
   return kExitOk;
 }
 
@@ -222,7 +324,9 @@ int run_status(const SessionCommandOptions& o, const Context& context, std::ostr
         {"open_batch", st.open_batch ? nlohmann::json(*st.open_batch) : nlohmann::json()},
         {"pending", st.pending}, {"iterations", iterations}, {"plateaued", st.plateaued},
         {"plateau_rule", rule}, {"unseen", st.unseen}, {"audited", st.audited},
-        {"audit_fixed", st.audit_fixed}};
+        {"audit_fixed", st.audit_fixed},
+        {"flagged", {{"boxes", st.flagged}, {"reviewed", st.flagged_reviewed},
+                     {"fixed", st.flagged_fixed}}}};
     if (st.audited > 0) {
       const linear::Interval ci = linear::wilson_interval(st.audit_fixed, st.audited);
       j["audit_estimate"] = {{"share", double(st.audit_fixed) / double(st.audited)},
@@ -239,6 +343,13 @@ int run_status(const SessionCommandOptions& o, const Context& context, std::ostr
                      st.relabelled, st.deleted, st.batches);
   if (st.open_batch)
     out << fmt::format(" (batch {} open, {} decisions recorded)", *st.open_batch, st.pending);
+  if (st.flagged > 0)
+    out << fmt::format("\nbox checks: {} boxes flagged, {} reviewed, {} fixed{}", st.flagged,
+                       st.flagged_reviewed, st.flagged_fixed,
+                       st.flagged_reviewed < st.flagged
+                           ? fmt::format(" (review them: coreclean next {} --findings)",
+                                         o.session.string())
+                           : std::string());
   out << "\n\niteration      AUC  reviewed  relabelled  deleted\n";
   for (const auto& m : st.iterations)
     out << fmt::format("{:>9}  {:.4f}  {:>8}  {:>10}  {:>7}\n", m.iteration, m.auc, m.reviewed,
@@ -262,15 +373,15 @@ int run_status(const SessionCommandOptions& o, const Context& context, std::ostr
 int run_export(const SessionCommandOptions& o, const Context& context, std::ostream& out) {
   CORECLEAN_CLI_REQUIRE(o.coco_out.has_value() != o.labels_out.has_value(),
                         "export needs one of --coco-out FIXED.json or --labels-out y_fixed.npy");
-  const session::Session s = session::Session::open(o.session, context);
+  session::Session s = session::Session::open(o.session, context);
   if (o.coco_out) {
     s.export_coco(*o.coco_out);
     out << fmt::format("wrote {}\n", o.coco_out->string());
   }
   if (o.labels_out) {
-    const Labels y = s.corrected_labels(-1);
-    io::write_npy(*o.labels_out, std::span<const std::int64_t>(y));
-    out << fmt::format("wrote {} ({} labels; -1 = deleted)\n", o.labels_out->string(), y.size());
+    s.export_labels(*o.labels_out, -1);
+    out << fmt::format("wrote {} ({} labels; -1 = deleted)\n", o.labels_out->string(),
+                       s.corrected_labels(-1).size());
   }
   return kExitOk;
 }

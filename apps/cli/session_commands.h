@@ -26,8 +26,10 @@ struct SessionCommandOptions {
   // next
   std::int64_t batch_size = 60;
   bool random = false;
-  // apply
+  bool findings = false;
+  // apply, revise
   std::optional<std::filesystem::path> review_csv;
+  std::string undecided;  ///< "", "keep" or "return"
   // status
   bool json = false;
   // export
@@ -41,21 +43,25 @@ struct SessionCommands {
   CLI::App* apply = nullptr;
   CLI::App* status = nullptr;
   CLI::App* export_ = nullptr;
+  CLI::App* revise = nullptr;
 };
 
-/// Adds init, next, apply, status and export to `app`.
+/// Adds init, next, apply, revise, status and export to `app`.
 SessionCommands add_session_commands(CLI::App& app, SessionCommandOptions& options);
 
 int run_init(const SessionCommandOptions& options, const Context& context, std::ostream& out);
 int run_next(const SessionCommandOptions& options, const Context& context, std::ostream& out);
 int run_apply(const SessionCommandOptions& options, const Context& context, std::ostream& out);
+int run_revise(const SessionCommandOptions& options, const Context& context, std::ostream& out);
 int run_status(const SessionCommandOptions& options, const Context& context, std::ostream& out);
 int run_export(const SessionCommandOptions& options, const Context& context, std::ostream& out);
 
-/// Writes `SESSION/batches/NNN/`: review.csv (id,image,label,importance,decision,new_label),
+/// Writes `SESSION/batches/NNN/`: review.csv (id,image,label,importance,decision,new_label,
+/// suggested,findings: the session's suggestion and the box checks' findings of each box),
 /// the session's guidelines (guidelines.md) and, when the session knows its COCO file and
 /// images, the three views of every box (`<id>_crop.jpg`, `<id>_attention.jpg`,
-/// `<id>_overlay.jpg`). Returns the folder.
+/// `<id>_overlay.jpg`). Only files that do not exist yet are written: exporting an open batch
+/// again never replaces a review.csv the reviewer has been filling in. Returns the folder.
 std::filesystem::path export_batch(const session::Session& session, const session::Batch& batch,
                                    const Context& context);
 

@@ -349,18 +349,22 @@ std::string importance_csv(const session::Session& s, int bins) {
   return importance_csv_of(s.status(), bins);
 }
 
-ReportFiles write_report(const session::Session& s, const fs::path& html,
-                         const ReportOptions& o) {
+ReportFiles write_report(session::Session& s, const fs::path& html, const ReportOptions& o) {
   ReportFiles files;
   files.html = html;
   const fs::path stem = html.parent_path() / html.stem();
   files.iterations_csv = stem.string() + "-iterations.csv";
   files.importance_csv = stem.string() + "-importance.csv";
+  // Nothing is written unless all three files may be.
+  for (const fs::path& f : {files.html, files.iterations_csv, files.importance_csv})
+    s.check_output_file(f);
   // One read of the session's state for the page and both series.
   const session::SessionStatus st = s.status();
   write_atomically(files.html, html_page(report_data_of(s, st, o)));
   write_atomically(files.iterations_csv, iterations_csv_of(st, o.baselines));
   write_atomically(files.importance_csv, importance_csv_of(st, o.histogram_bins));
+  for (const fs::path& f : {files.html, files.iterations_csv, files.importance_csv})
+    s.record_output_file(f);
   return files;
 }
 

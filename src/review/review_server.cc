@@ -186,6 +186,18 @@ struct ReviewServer::Impl {
       }
       if (const auto d = decided.find(it.id); d != decided.end())
         item["decision"] = decision_json(d->second);
+      json findings = json::array();
+      for (const session::BoxIssue& f : session.findings(it.id))
+        findings.push_back({{"check", f.check}, {"detail", f.detail},
+                            {"other", f.other ? json(*f.other) : json(nullptr)}});
+      item["findings"] = std::move(findings);
+      const session::Suggestion suggestion = session.suggestion(it.id);
+      item["suggestion"] = {{"decision", session::to_string(suggestion.kind)},
+                            {"new_label", suggestion.kind == session::DecisionKind::kRelabel
+                                              ? json(suggestion.new_label)
+                                              : json(nullptr)},
+                            {"new_label_name", session.class_name(suggestion.new_label)},
+                            {"reason", suggestion.reason}};
       // The classes the held-out model weighs for this box (top 3), for an open batch only: the
       // tree then still scores the batch as it was drawn.
       item["probabilities"] = nullptr;
@@ -265,7 +277,14 @@ struct ReviewServer::Impl {
         throw HttpError{400, fmt::format("\"n\" must be an integer from 1 to {}", kMaxBatch)};
       n = it->get<std::int64_t>();
     }
-    const session::ApplyReport report = session.apply(std::nullopt, context);
+    session::ApplyOptions apply_options;
+    if (const auto it = body.find("undecided"); it != body.end() && !it->is_null()) {
+      const std::optional<session::UndecidedPolicy> policy =
+          it->is_string() ? session::parse_undecided_policy(it->get<std::string>()) : std::nullopt;
+      if (!policy) throw HttpError{400, "\"undecided\" must be \"keep\" or \"return\""};
+      apply_options.undecided = *policy;
+    }
+    const session::ApplyReport report = session.apply(apply_options, context);
     const session::Batch next = session.next_batch(n, context);
     if (!next.items.empty() && options.export_batch) options.export_batch(session, next);
     return {{"ok", true},

@@ -5,9 +5,13 @@
 
 #include <coreclean/core/error.h>
 #include <coreclean/coreset/coreset_tree.h>
+#include <coreclean/detect/box_checks.h>
+#include <coreclean/detect/box_table.h>
 #include <coreclean/detect/coco.h>
 #include <coreclean/io/csv.h>
+#include <coreclean/session/decision_file.h>
 #include <coreclean/io/feature_set.h>
+#include <coreclean/io/npy.h>
 #include <coreclean/linear/class_selection.h>
 #include <coreclean/linear/logistic_regression.h>
 #include <coreclean/linear/metrics.h>
@@ -44,6 +48,32 @@ std::optional<DecisionKind> parse_decision_kind(std::string_view text) {
   if (text == "delete") return DecisionKind::kDelete;
   return std::nullopt;
 }
+
+std::optional<UndecidedPolicy> parse_undecided_policy(std::string_view text) {
+  if (text == "keep") return UndecidedPolicy::kKeep;
+  if (text == "return") return UndecidedPolicy::kReturn;
+  return std::nullopt;
+}
+
+namespace {
+
+std::string undecided_message(int batch, std::int64_t batch_size, const std::vector<SampleId>& ids) {
+  constexpr std::size_t kListed = 20;
+  std::string listed;
+  for (std::size_t k = 0; k < std::min(ids.size(), kListed); ++k)
+    listed += fmt::format("{}{}", k ? ", " : "", ids[k]);
+  if (ids.size() > kListed) listed += fmt::format(", ... ({} more)", ids.size() - kListed);
+  return fmt::format(
+      "batch {}: {} of {} boxes have no decision (ids {}); nothing was applied. Decide them (in "
+      "review.csv or on the review page), or say what undecided means: undecided = keep (their "
+      "labels are right) or undecided = return (they go back to the unseen boxes)",
+      batch, ids.size(), batch_size, listed);
+}
+
+}  // namespace
+
+UndecidedBoxes::UndecidedBoxes(int batch, std::int64_t batch_size, std::vector<SampleId> ids)
+    : InvalidArgument(undecided_message(batch, batch_size, ids)), batch_(batch), ids_(std::move(ids)) {}
 
 namespace {
 
@@ -93,6 +123,53 @@ CREATE TABLE iterations(
   created_at TEXT NOT NULL);
 )sql";
 
+// Tables added by schema 3 (created by create(), added to older sessions by migrate()).
+constexpr const char* kSchema3 = R"sql(
+CREATE TABLE IF NOT EXISTS revisions(
+  sample_id INTEGER NOT NULL,
+  batch INTEGER NOT NULL,          -- the batch of the revised decision
+  old_decision TEXT NOT NULL, old_new_label INTEGER,
+  decision TEXT NOT NULL, new_label INTEGER,
+  reviewer TEXT NOT NULL DEFAULT '',
+  revised_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outputs(
+  path TEXT PRIMARY KEY,           -- absolute path of a file the session wrote (export, report)
+  size INTEGER NOT NULL, mtime INTEGER NOT NULL,  -- as written: a changed file is the user's
+  written_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS absent(
+  row INTEGER PRIMARY KEY);        -- rows of X_train whose box the session's COCO file deleted
+CREATE TABLE IF NOT EXISTS findings(
+  sample_id INTEGER NOT NULL,      -- a box flagged by the model-free checks
+  check_name TEXT NOT NULL, detail TEXT NOT NULL,
+  other_id INTEGER);               -- the other box of a duplicate pair
+)sql";
+
+const char* selection_name(BatchSelection selection) {
+  switch (selection) {
+    case BatchSelection::kRandom:
+      return "random";
+    case BatchSelection::kFindings:
+      return "findings";
+    case BatchSelection::kImportance:
+      break;
+  }
+  return "importance";
+}
+
+BatchSelection selection_of(const std::string& name) {
+  if (name == "random") return BatchSelection::kRandom;
+  if (name == "findings") return BatchSelection::kFindings;
+  return BatchSelection::kImportance;
+}
+
+// Findings come first in a findings batch in this order: boxes that cannot be right at all,
+// then duplicates, then the rest.
+int finding_rank(const std::string& check) {
+  if (check == "degenerate") return 0;
+  if (check == "duplicate") return 1;
+  return 2;
+}
+
 std::string now_utc() {
   return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}",
                      std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
@@ -108,12 +185,6 @@ std::vector<double> to_doubles(const std::vector<std::byte>& b) {
   return out;
 }
 
-std::optional<std::int64_t> parse_int(std::string_view text) {
-  std::int64_t v = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) return std::nullopt;
-  return v;
-}
 
 }  // namespace
 
@@ -137,6 +208,7 @@ struct Session::State {
   std::vector<double> weight;
   std::vector<std::uint8_t> seen;
   std::unordered_map<SampleId, std::size_t> index_of;
+  std::vector<Eigen::Index> absent_rows;  // rows deleted by the COCO file the session started from
   coreset::CoresetTree tree;
 
   std::filesystem::path tree_path() const { return dir / "tree.bin"; }
@@ -277,6 +349,34 @@ Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&&) noexcept = default;
 Session::~Session() = default;
 
+namespace {
+
+// Every image that holds a box of the session must be in the images folder: renderings and
+// the review page need them. Reports how many are missing, with a few names.
+void check_images(const detect::CocoDataset& coco, const std::vector<SampleId>& ids,
+                  const std::filesystem::path& images, const std::filesystem::path& coco_path) {
+  std::set<std::size_t> needed;
+  for (const SampleId id : ids)
+    if (const auto a = coco.annotation_index(id))
+      if (const auto im = coco.image_index(coco.annotations[*a].image_id)) needed.insert(*im);
+  std::vector<std::string> missing;
+  for (const std::size_t im : needed) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(images / coco.images[im].file_name, ec))
+      missing.push_back(coco.images[im].file_name);
+  }
+  if (missing.empty()) return;
+  std::string names;
+  for (std::size_t k = 0; k < std::min<std::size_t>(missing.size(), 5); ++k)
+    names += fmt::format("{}{}", k ? ", " : "", missing[k]);
+  throw InvalidArgument(fmt::format(
+      "images folder {}: {} of the {} images that hold the session's boxes are missing (e.g. "
+      "{}); give the folder that holds the images of {}",
+      images.string(), missing.size(), needed.size(), names, coco_path.string()));
+}
+
+}  // namespace
+
 Session Session::create(const std::filesystem::path& dir, const SessionOptions& options,
                         const Context& context) {
   namespace fs = std::filesystem;
@@ -285,7 +385,45 @@ Session Session::create(const std::filesystem::path& dir, const SessionOptions& 
                          "choose a new folder)",
                          dir.string());
   CORECLEAN_THROW_IF_NOT(options.folds >= 2, "session: folds = {} (must be >= 2)", options.folds);
-  const io::FeatureSet features = io::load_feature_set(options.features);
+  CORECLEAN_THROW_IF_NOT(options.images.empty() || !options.coco.empty(),
+                         "session: an images folder needs its COCO file");
+  // The inputs are checked before the long work (the pick, the tree), so a wrong path fails at
+  // once: the COCO file parses, the images folder is a folder.
+  std::optional<detect::CocoDataset> coco;
+  if (!options.coco.empty()) coco = detect::read_coco(options.coco);
+  if (!options.images.empty()) {
+    std::error_code ec;
+    CORECLEAN_THROW_IF_NOT(fs::is_directory(options.images, ec),
+                           "images folder {} does not exist or is not a folder",
+                           options.images.string());
+  }
+  io::FeatureSet features = io::load_feature_set(options.features);
+
+  // With a COCO file, labels and class names come from it (a corrected export of the same
+  // dataset starts the session from its corrections); annotations it no longer has were
+  // deleted and stay out of the session.
+  std::vector<bool> absent(features.ids.size(), false);
+  std::size_t absent_count = 0;
+  if (coco) {
+    const detect::CocoMatch match = detect::match_coco(
+        *coco, features.ids, detect::read_box_table(options.features, features.x_train.rows()),
+        options.features.string(), options.coco.string());
+    for (std::size_t i = 0; i < features.ids.size(); ++i) {
+      if (match.labels[i]) {
+        features.y_train[i] = *match.labels[i];
+      } else {
+        absent[i] = true;
+        ++absent_count;
+      }
+    }
+    for (const detect::CocoCategory& c : coco->categories) features.class_names[c.id] = c.name;
+    if (!match.verified)
+      context.log(LogLevel::kWarning,
+                  fmt::format("{} has no {}: cannot verify that its features were made from {} "
+                              "(their ids match {} of {} annotations)",
+                              options.features.string(), detect::kBoxTableFile,
+                              options.coco.string(), match.present, features.ids.size()));
+  }
 
   // The class of interest: given, or the pick logic (largest off-diagonal confusion).
   Label interest = 0, confused = 0;
@@ -293,8 +431,21 @@ Session Session::create(const std::filesystem::path& dir, const SessionOptions& 
     linear::ClassSelectionParams params;
     std::optional<MatrixRef> x_test;
     if (features.x_test) x_test.emplace(features.x_test->view());
+    RowMatrixXf present_x;
+    Labels present_y;
+    if (absent_count > 0) {
+      const auto x = features.x_train.view();
+      present_x.resize(x.rows() - static_cast<Eigen::Index>(absent_count), x.cols());
+      Eigen::Index r = 0;
+      for (Eigen::Index i = 0; i < x.rows(); ++i) {
+        if (absent[i]) continue;
+        present_x.row(r++) = x.row(i);
+        present_y.push_back(features.y_train[i]);
+      }
+    }
     const linear::ClassSelection s = linear::select_class_to_clean(
-        features.x_train.view(), features.y_train, x_test, features.y_test, params, context);
+        absent_count > 0 ? MatrixRef(present_x) : features.x_train.view(),
+        absent_count > 0 ? present_y : features.y_train, x_test, features.y_test, params, context);
     interest = s.class_of_interest;
     confused = s.confused_with;
   } else {
@@ -317,6 +468,10 @@ Session Session::create(const std::filesystem::path& dir, const SessionOptions& 
   s->folds = options.folds;
   s->auc_c = options.auc_c;
   for (std::size_t i = 0; i < features.y_train.size(); ++i) {
+    if (absent[i]) {
+      s->absent_rows.push_back(static_cast<Eigen::Index>(i));
+      continue;
+    }
     if (!keep.empty() && !keep.contains(features.y_train[i])) continue;
     s->index_of[features.ids[i]] = s->ids.size();
     s->ids.push_back(features.ids[i]);
@@ -340,6 +495,12 @@ Session Session::create(const std::filesystem::path& dir, const SessionOptions& 
   s->confused_with = confused;
   for (Label l : s->classes) s->names[l] = features.class_name(l);
   s->fold = linear::stratified_kfold(s->original, options.folds, context.seed);
+  if (coco && !options.images.empty()) check_images(*coco, s->ids, options.images, options.coco);
+  // The model-free findings on the session's boxes join the review (next --findings).
+  std::vector<detect::BoxFinding> box_findings;
+  if (coco)
+    for (detect::BoxFinding& f : detect::check_boxes(*coco))
+      if (s->index_of.contains(f.annotation_id)) box_findings.push_back(std::move(f));
 
   const RowMatrixXf x = s->session_features();
   s->tree.build(x, s->label, {}, s->ids, context);
@@ -357,6 +518,7 @@ Session Session::create(const std::filesystem::path& dir, const SessionOptions& 
   s->db = std::make_unique<Database>(db_path, true);
   Transaction t(*s->db);
   s->db->exec(kSchema);
+  s->db->exec(kSchema3);
   {
     Statement st = s->db->prepare("INSERT INTO meta(key, value) VALUES(?, ?)");
     const std::vector<std::pair<std::string, std::string>> meta = {
@@ -392,6 +554,23 @@ Session Session::create(const std::filesystem::path& dir, const SessionOptions& 
       st.run();
     }
   }
+  {
+    Statement st = s->db->prepare(
+        "INSERT INTO findings(sample_id, check_name, detail, other_id) VALUES(?, ?, ?, ?)");
+    for (const detect::BoxFinding& f : box_findings) {
+      st.bind(1, f.annotation_id).bind(2, detect::box_check_name(f.check));
+      st.bind(3, std::string_view(f.detail));
+      if (f.other_annotation_id) st.bind(4, *f.other_annotation_id); else st.bind_null(4);
+      st.run();
+    }
+  }
+  {
+    Statement st = s->db->prepare("INSERT INTO absent(row) VALUES(?)");
+    for (const Eigen::Index row : s->absent_rows) {
+      st.bind(1, static_cast<std::int64_t>(row));
+      st.run();
+    }
+  }
   s->insert_iteration(first);
   coreset::save_tree(s->tree, s->tree_path());
   t.commit();
@@ -413,6 +592,7 @@ void migrate(Database& db) {
   }
   if (from >= kSchemaVersion) return;
   if (from < 2) db.exec("ALTER TABLE batches ADD COLUMN selection TEXT NOT NULL DEFAULT 'importance'");
+  if (from < 3) db.exec(kSchema3);
   Statement st = db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'");
   st.bind(1, std::string_view(std::to_string(kSchemaVersion)));
   st.run();
@@ -463,6 +643,10 @@ Session Session::open(const std::filesystem::path& dir, const Context& context) 
     }
   }
   s->load_samples();
+  {
+    Statement st = s->db->prepare("SELECT row FROM absent ORDER BY row");
+    while (st.step()) s->absent_rows.push_back(st.int64(0));
+  }
   // The tree is a cache: rebuild it from the database when it is missing or unreadable.
   Context seeded(context);
   seeded.seed = s->seed;
@@ -495,7 +679,7 @@ Batch Session::batch(int number) const {
     st.bind(1, number);
     CORECLEAN_THROW_IF_NOT(st.step(), "session {}: there is no batch {}", s.dir.string(), number);
     b.applied = !st.is_null(0);
-    b.selection = st.text(1) == "random" ? BatchSelection::kRandom : BatchSelection::kImportance;
+    b.selection = selection_of(st.text(1));
   }
   Statement st = s.db->prepare(
       "SELECT sample_id, label, importance, misfit, atypical, suggested_label FROM batch_items "
@@ -514,8 +698,21 @@ std::optional<Batch> Session::open_batch() const {
 }
 
 Batch Session::next_batch(std::int64_t n, const Context&, BatchSelection selection) {
-  CORECLEAN_THROW_IF_NOT(n >= 1, "next: batch size {} (must be >= 1)", n);
-  if (std::optional<Batch> open = open_batch()) return *open;
+  CORECLEAN_THROW_IF_NOT(n >= 1, "next: batch size {} (must be at least 1)", n);
+  if (std::optional<Batch> open = open_batch()) {
+    // A plain `next` shows whatever batch is open; asking for another kind is refused rather
+    // than silently answered with the open batch.
+    CORECLEAN_THROW_IF_NOT(
+        selection == BatchSelection::kImportance || open->selection == selection,
+        "session {}: batch {} ({}) is open; decide and apply it before {}",
+        state_->dir.string(), open->number,
+        open->selection == BatchSelection::kImportance ? "the most important boxes"
+        : open->selection == BatchSelection::kRandom   ? "a random audit batch"
+                                                       : "boxes flagged by the box checks",
+        selection == BatchSelection::kRandom ? "drawing a random audit batch"
+                                             : "a batch of the flagged boxes");
+    return *open;
+  }
   State& s = *state_;
   Transaction t(*s.db);
   int number = 1;
@@ -531,7 +728,7 @@ Batch Session::next_batch(std::int64_t n, const Context&, BatchSelection selecti
     q.ignore_seen = true;
     q.mark_seen = false;
     chosen = s.tree.important_samples(q);
-  } else {
+  } else if (selection == BatchSelection::kRandom) {
     // A uniform sample of the unseen boxes of the class (seeded by the session and the batch
     // number, so a re-run draws the same), shown highest importance first like any batch.
     std::vector<SampleId> candidates;
@@ -550,11 +747,50 @@ Batch Session::next_batch(std::int64_t n, const Context&, BatchSelection selecti
     });
     chosen.ids = std::move(candidates);
   }
+  if (selection == BatchSelection::kFindings) {
+    // Flagged boxes, unseen and not deleted, in any class of the session; both boxes of a
+    // duplicate pair come together, so the reviewer can delete either.
+    std::map<SampleId, int> rank;
+    std::map<SampleId, SampleId> partner;
+    for (const BoxIssue& f : findings()) {
+      const auto it = rank.find(f.id);
+      const int r = finding_rank(f.check);
+      rank[f.id] = it == rank.end() ? r : std::min(it->second, r);
+      if (f.other && s.index_of.contains(*f.other)) {
+        partner.emplace(f.id, *f.other);
+        partner.emplace(*f.other, f.id);
+        if (!rank.contains(*f.other)) rank[*f.other] = r;
+      }
+    }
+    auto open_box = [&](SampleId id) {
+      const std::size_t i = s.require_index(id);
+      return s.weight[i] > 0.0 && !s.seen[i];
+    };
+    std::vector<SampleId> candidates;
+    for (const auto& [id, r] : rank)
+      if (open_box(id)) candidates.push_back(id);
+    std::stable_sort(candidates.begin(), candidates.end(), [&](SampleId a, SampleId b) {
+      if (rank[a] != rank[b]) return rank[a] < rank[b];
+      return s.tree.score(a).importance > s.tree.score(b).importance;
+    });
+    std::set<SampleId> taken;
+    for (const SampleId id : candidates) {
+      if (static_cast<std::int64_t>(chosen.ids.size()) >= n) break;
+      if (!taken.insert(id).second) continue;
+      chosen.ids.push_back(id);
+      if (const auto p = partner.find(id); p != partner.end() && open_box(p->second) &&
+                                           taken.insert(p->second).second)
+        chosen.ids.push_back(p->second);
+    }
+  }
+  // Nothing left to review: no batch is stored (an empty one would record an empty iteration
+  // at apply, which the plateau rule would read as a review without gain).
+  if (chosen.ids.empty()) return Batch{};
   {
     Statement st =
         s.db->prepare("INSERT INTO batches(number, created_at, selection) VALUES(?, ?, ?)");
     st.bind(1, number).bind(2, std::string_view(now_utc()));
-    st.bind(3, std::string_view(selection == BatchSelection::kRandom ? "random" : "importance"));
+    st.bind(3, std::string_view(selection_name(selection)));
     st.run();
   }
   Statement item = s.db->prepare(
@@ -661,6 +897,67 @@ std::vector<Decision> Session::pending_decisions() const {
   return out;
 }
 
+namespace {
+
+std::vector<BoxIssue> read_findings(Statement& st) {
+  std::vector<BoxIssue> out;
+  while (st.step()) {
+    BoxIssue f;
+    f.id = st.int64(0);
+    f.check = st.text(1);
+    f.detail = st.text(2);
+    if (!st.is_null(3)) f.other = st.int64(3);
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<BoxIssue> Session::findings() const {
+  Statement st = state_->db->prepare(
+      "SELECT sample_id, check_name, detail, other_id FROM findings ORDER BY sample_id, rowid");
+  return read_findings(st);
+}
+
+std::vector<BoxIssue> Session::findings(SampleId id) const {
+  Statement st = state_->db->prepare(
+      "SELECT sample_id, check_name, detail, other_id FROM findings WHERE sample_id = ?1 OR "
+      "other_id = ?1 ORDER BY rowid");
+  st.bind(1, id);
+  std::vector<BoxIssue> out = read_findings(st);
+  // A duplicate is stored once, on the later box: the earlier one sees it from its side too.
+  for (BoxIssue& f : out) {
+    if (f.id == id) continue;
+    f.other = f.id;
+    f.id = id;
+    f.detail = fmt::format("box {} duplicates it: {}", *f.other, f.detail);
+  }
+  return out;
+}
+
+Suggestion Session::suggestion(SampleId id) const {
+  const State& s = *state_;
+  const coreset::SampleScore score = s.tree.score(id);
+  for (const BoxIssue& f : findings(id))
+    if (f.check == "degenerate")
+      return {DecisionKind::kDelete, 0, "the box is degenerate (" + f.detail + ")"};
+  for (const BoxIssue& f : findings(id)) {
+    if (f.check != "duplicate" || !f.other || !s.index_of.contains(*f.other)) continue;
+    const coreset::SampleScore other = s.tree.score(*f.other);
+    if (other.weight <= 0.0) continue;  // the other box is deleted already: this one stays
+    const bool worse = score.misfit > other.misfit || (score.misfit == other.misfit && id > *f.other);
+    if (worse)
+      return {DecisionKind::kDelete, 0,
+              fmt::format("it duplicates box {}, which the model fits better", *f.other)};
+    break;
+  }
+  if (score.suggested_label != score.label)
+    return {DecisionKind::kRelabel, score.suggested_label,
+            fmt::format("the held-out model prefers {}", class_name(score.suggested_label))};
+  return {DecisionKind::kKeep, 0, "the held-out model agrees with the label"};
+}
+
 std::vector<std::pair<Label, double>> Session::class_probabilities(SampleId id) const {
   const coreset::CoresetTree& tree = state_->tree;
   const std::vector<double> p = tree.held_out_probabilities(id);
@@ -694,77 +991,57 @@ std::vector<DecisionRecord> Session::decisions() const {
   return out;
 }
 
-ApplyReport Session::apply(const std::optional<std::filesystem::path>& csv,
-                           const Context& context) {
+ApplyReport Session::apply(const ApplyOptions& options, const Context& context) {
   const auto start = std::chrono::steady_clock::now();
   State& s = *state_;
   ApplyReport report;
   const std::optional<Batch> open = open_batch();
   if (!open) return report;
 
-  // 1. Read and validate every CSV row before anything is written.
+  // 1. Read and check every CSV row before anything is written. Without a path, the batch's
+  // own review.csv counts when the reviewer filled it in.
   std::vector<Decision> imported;
+  std::optional<std::filesystem::path> csv = options.csv;
+  if (!csv) {
+    const std::filesystem::path own = batch_dir(open->number) / "review.csv";
+    if (has_decisions(own)) csv = own;
+  }
   if (csv) {
-    const io::CsvTable table = io::read_csv(*csv);
-    const std::string file = csv->string();
-    const int c_id = table.column("id"), c_decision = table.column("decision"),
-              c_label = table.column("new_label"), c_reviewer = table.column("reviewer");
-    CORECLEAN_THROW_IF_NOT(c_id >= 0 && c_decision >= 0,
-                           "{}: the header must have columns id,decision[,new_label,reviewer]",
-                           file);
     std::set<SampleId> in_batch;
     for (const BatchItem& it : open->items) in_batch.insert(it.id);
-    std::set<SampleId> seen_ids;
-    for (std::size_t r = 0; r < table.rows.size(); ++r) {
-      const auto& row = table.rows[r];
-      const int line = table.line[r];
-      auto field = [&](int c) { return c >= 0 && c < static_cast<int>(row.size()) ? row[c] : std::string(); };
-      const std::string decision = field(c_decision);
-      if (decision.empty()) continue;  // not reviewed in the spreadsheet
-      const std::optional<std::int64_t> id = parse_int(field(c_id));
-      CORECLEAN_THROW_IF_NOT(id.has_value(), "{}:{}: column id: '{}' is not an integer", file,
-                             line, field(c_id));
-      CORECLEAN_THROW_IF_NOT(in_batch.contains(*id), "{}:{}: column id: {} is not in the open "
-                             "batch {}", file, line, *id, open->number);
-      CORECLEAN_THROW_IF_NOT(seen_ids.insert(*id).second, "{}:{}: column id: {} appears twice",
-                             file, line, *id);
-      const std::optional<DecisionKind> kind = parse_decision_kind(decision);
-      CORECLEAN_THROW_IF_NOT(kind.has_value(), "{}:{}: column decision: '{}' (must be keep, "
-                             "relabel or delete)", file, line, decision);
-      Decision d;
-      d.id = *id;
-      d.kind = *kind;
-      d.reviewer = field(c_reviewer);
-      if (*kind == DecisionKind::kRelabel) {
-        const std::string name = field(c_label);
-        CORECLEAN_THROW_IF_NOT(!name.empty(), "{}:{}: column new_label: empty (relabel needs the "
-                               "new class)", file, line);
-        try {
-          d.new_label = s.find_class(name);
-        } catch (const InvalidArgument& e) {
-          throw InvalidArgument(fmt::format("{}:{}: column new_label: {}", file, line, e.what()));
-        }
-      }
-      imported.push_back(d);
-    }
+    DecisionFileRules rules;
+    rules.reject_id = [&](SampleId id) -> std::optional<std::string> {
+      if (in_batch.contains(id)) return std::nullopt;
+      return fmt::format("is not in the open batch {}", open->number);
+    };
+    rules.find_class = [&](const std::string& name) { return s.find_class(name); };
+    imported = read_decision_file(*csv, rules).decisions;
+    report.csv = *csv;
   }
   report.imported_rows = static_cast<std::int64_t>(imported.size());
 
-  // 2. The batch's final decisions: CSV rows replace the page's; the rest count as kept.
+  // 2. The batch's final decisions: CSV rows replace the page's.
   std::map<SampleId, Decision> final;
   const std::vector<Decision> page_decisions = pending_decisions();
   for (const Decision& d : page_decisions) final[d.id] = d;
   for (const Decision& d : imported) final[d.id] = d;
+  std::vector<SampleId> undecided;
+  for (const BatchItem& it : open->items)
+    if (!final.contains(it.id)) undecided.push_back(it.id);
+  if (!undecided.empty() && options.undecided == UndecidedPolicy::kRefuse)
+    throw UndecidedBoxes(open->number, static_cast<std::int64_t>(open->items.size()), undecided);
+  const bool return_undecided = options.undecided == UndecidedPolicy::kReturn;
   Labels new_label = s.label;
   std::vector<double> new_weight = s.weight;
   std::vector<SampleId> relabel_ids, delete_ids;
   Labels relabel_to;
   IterationMetrics m;
   m.iteration = open->number;
-  m.reviewed = static_cast<std::int64_t>(open->items.size());
   for (const BatchItem& it : open->items) {
     const std::size_t i = s.require_index(it.id);
     const auto f = final.find(it.id);
+    if (f == final.end() && return_undecided) continue;
+    ++m.reviewed;
     const DecisionKind kind = f == final.end() ? DecisionKind::kKeep : f->second.kind;
     if (kind == DecisionKind::kRelabel && f->second.new_label != s.label[i]) {
       new_label[i] = f->second.new_label;
@@ -779,6 +1056,8 @@ ApplyReport Session::apply(const std::optional<std::filesystem::path>& csv,
       ++m.kept;
     }
   }
+  if (return_undecided) report.returned = static_cast<std::int64_t>(undecided.size());
+  else report.kept_undecided = static_cast<std::int64_t>(undecided.size());
 
   // 3. The tree and the metrics on the new labels, in memory (nothing is written yet).
   Context seeded(context);
@@ -812,9 +1091,18 @@ ApplyReport Session::apply(const std::optional<std::filesystem::path>& csv,
       const Label current = s.label[s.require_index(d.id)];
       upsert_decision(*s.db, open->number, current, as_stored(d, current));
     }
-    for (const BatchItem& it : open->items)
-      if (!final.contains(it.id))
-        upsert_decision(*s.db, open->number, s.label[s.require_index(it.id)], {it.id, DecisionKind::kKeep, 0, ""});
+    // Undecided boxes: kept by the user's explicit choice (stored as keep decisions), or back to
+    // the unseen pool (no decision stored, not seen).
+    Statement unsee = s.db->prepare("UPDATE samples SET seen = 0 WHERE id = ?");
+    for (const SampleId id : undecided) {
+      if (return_undecided) {
+        unsee.bind(1, id);
+        unsee.run();
+      } else {
+        upsert_decision(*s.db, open->number, s.label[s.require_index(id)],
+                        {id, DecisionKind::kKeep, 0, ""});
+      }
+    }
     Statement applied = s.db->prepare("UPDATE decisions SET applied = 1 WHERE batch = ?");
     applied.bind(1, open->number);
     applied.run();
@@ -834,11 +1122,161 @@ ApplyReport Session::apply(const std::optional<std::filesystem::path>& csv,
   s.label = std::move(new_label);
   s.weight = std::move(new_weight);
   s.tree = std::move(tree);
+  if (return_undecided) {
+    for (const SampleId id : undecided) s.seen[s.require_index(id)] = 0;
+    s.tree.set_seen(undecided, false);
+  }
   // 5. The cache. A kill before this line leaves an older tree, reconciled by open().
   coreset::save_tree(s.tree, s.tree_path());
   report.batch = open->number;
   report.metrics = m;
   return report;
+}
+
+namespace {
+
+// The label and weight a decision gives a sample that had `old_label` when it was decided.
+std::pair<Label, double> effect_of(DecisionKind kind, Label new_label, Label old_label) {
+  if (kind == DecisionKind::kDelete) return {old_label, 0.0};
+  if (kind == DecisionKind::kRelabel) return {new_label, 1.0};
+  return {old_label, 1.0};
+}
+
+}  // namespace
+
+RevisionReport Session::revise(const std::vector<Decision>& decisions, const Context& context) {
+  State& s = *state_;
+  RevisionReport report;
+  struct Stored {
+    int batch = 0;
+    DecisionKind kind = DecisionKind::kKeep;
+    Label old_label = 0, new_label = 0;
+  };
+  std::map<SampleId, Stored> stored;  // the latest applied decision of each sample
+  {
+    Statement st = s.db->prepare(
+        "SELECT batch, sample_id, decision, old_label, new_label FROM decisions WHERE applied = 1 "
+        "ORDER BY batch");
+    while (st.step())
+      stored[st.int64(1)] = {static_cast<int>(st.int64(0)),
+                             parse_decision_kind(st.text(2)).value_or(DecisionKind::kKeep),
+                             st.int64(3), st.is_null(4) ? 0 : st.int64(4)};
+  }
+  // Check everything first: all or nothing.
+  std::set<SampleId> ids;
+  std::vector<std::pair<Decision, Stored>> changes;
+  for (const Decision& given : decisions) {
+    const auto it = stored.find(given.id);
+    CORECLEAN_THROW_IF_NOT(it != stored.end(),
+                           "revise: sample {} has no applied decision (a box of the open batch is "
+                           "decided in that batch; other boxes have not been reviewed)",
+                           given.id);
+    CORECLEAN_THROW_IF_NOT(ids.insert(given.id).second, "revise: sample {} appears twice",
+                           given.id);
+    if (given.kind == DecisionKind::kRelabel)
+      CORECLEAN_THROW_IF_NOT(std::binary_search(s.classes.begin(), s.classes.end(), given.new_label),
+                             "revise: new label {} of sample {} is not a class of the session",
+                             given.new_label, given.id);
+    const Decision d = as_stored(given, it->second.old_label);
+    const bool same = d.kind == it->second.kind &&
+                      (d.kind != DecisionKind::kRelabel || d.new_label == it->second.new_label);
+    if (same) {
+      ++report.unchanged;
+      continue;
+    }
+    changes.emplace_back(d, it->second);
+  }
+  if (changes.empty()) return report;
+
+  Labels new_label = s.label;
+  std::vector<double> new_weight = s.weight;
+  bool restores = false;  // a deleted sample comes back: the tree is rebuilt
+  std::set<int> batches;
+  for (const auto& [d, old] : changes) {
+    const std::size_t i = s.require_index(d.id);
+    const auto [label, weight] = effect_of(d.kind, d.new_label, old.old_label);
+    restores = restores || (weight > 0.0 && new_weight[i] <= 0.0);
+    new_label[i] = label;
+    new_weight[i] = weight;
+    batches.insert(old.batch);
+  }
+  {
+    Transaction t(*s.db);
+    Statement rev = s.db->prepare(
+        "INSERT INTO revisions(sample_id, batch, old_decision, old_new_label, decision, "
+        "new_label, reviewer, revised_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+    Statement dec = s.db->prepare(
+        "UPDATE decisions SET decision = ?, new_label = ?, reviewer = ?, decided_at = ? WHERE "
+        "batch = ? AND sample_id = ?");
+    Statement upd = s.db->prepare("UPDATE samples SET label = ?, weight = ? WHERE id = ?");
+    const std::string now = now_utc();
+    for (const auto& [d, old] : changes) {
+      rev.bind(1, d.id).bind(2, old.batch).bind(3, std::string_view(to_string(old.kind)));
+      if (old.kind == DecisionKind::kRelabel) rev.bind(4, old.new_label); else rev.bind_null(4);
+      rev.bind(5, std::string_view(to_string(d.kind)));
+      if (d.kind == DecisionKind::kRelabel) rev.bind(6, d.new_label); else rev.bind_null(6);
+      rev.bind(7, std::string_view(d.reviewer)).bind(8, std::string_view(now));
+      rev.run();
+      dec.bind(1, std::string_view(to_string(d.kind)));
+      if (d.kind == DecisionKind::kRelabel) dec.bind(2, d.new_label); else dec.bind_null(2);
+      dec.bind(3, std::string_view(d.reviewer)).bind(4, std::string_view(now));
+      dec.bind(5, old.batch).bind(6, d.id);
+      dec.run();
+      const std::size_t i = s.require_index(d.id);
+      upd.bind(1, new_label[i]).bind(2, new_weight[i]).bind(3, d.id);
+      upd.run();
+    }
+    // The batches' counts follow their final decisions.
+    Statement recount = s.db->prepare(
+        "UPDATE iterations SET relabelled = (SELECT count(*) FROM decisions WHERE batch = ?1 AND "
+        "applied = 1 AND decision = 'relabel'), deleted = (SELECT count(*) FROM decisions WHERE "
+        "batch = ?1 AND applied = 1 AND decision = 'delete'), kept = (SELECT count(*) FROM "
+        "decisions WHERE batch = ?1 AND applied = 1 AND decision = 'keep') WHERE iteration = ?1");
+    for (const int b : batches) {
+      recount.bind(1, b);
+      recount.run();
+    }
+    t.commit();
+  }
+  s.label = std::move(new_label);
+  s.weight = std::move(new_weight);
+  Context seeded(context);
+  seeded.seed = s.seed;
+  if (restores) {
+    // The tree can remove a sample but not bring one back: rebuild it from the database.
+    s.tree = coreset::CoresetTree();
+    s.tree.build(s.session_features(), s.label, s.weight, s.ids, seeded);
+    s.tree.set_class_names(s.names);
+    std::vector<SampleId> seen_ids;
+    for (std::size_t i = 0; i < s.ids.size(); ++i)
+      if (s.seen[i]) seen_ids.push_back(s.ids[i]);
+    s.tree.set_seen(seen_ids, true);
+    coreset::save_tree(s.tree, s.tree_path());
+  } else {
+    s.reconcile_tree(seeded);
+  }
+  report.revised = static_cast<std::int64_t>(changes.size());
+  return report;
+}
+
+std::vector<RevisionRecord> Session::revisions() const {
+  std::vector<RevisionRecord> out;
+  Statement st = state_->db->prepare(
+      "SELECT sample_id, batch, old_decision, old_new_label, decision, new_label, reviewer, "
+      "revised_at FROM revisions ORDER BY rowid");
+  while (st.step()) {
+    RevisionRecord r;
+    r.id = st.int64(0);
+    r.batch = static_cast<int>(st.int64(1));
+    r.old_kind = parse_decision_kind(st.text(2)).value_or(DecisionKind::kKeep);
+    r.old_new_label = st.is_null(3) ? 0 : st.int64(3);
+    r.kind = parse_decision_kind(st.text(4)).value_or(DecisionKind::kKeep);
+    r.new_label = st.is_null(5) ? 0 : st.int64(5);
+    r.reviewer = st.text(6);
+    r.revised_at = st.text(7);
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 SessionStatus Session::status() const {
@@ -868,6 +1306,19 @@ SessionStatus Session::status() const {
     q.step();
     st.audited = q.int64(0);
     st.audit_fixed = q.int64(1);
+  }
+  {
+    // Flagged boxes of the session, how many were reviewed (an applied decision) and fixed.
+    Statement q = s.db->prepare(
+        "WITH flagged AS (SELECT sample_id AS id FROM findings UNION SELECT other_id FROM "
+        "findings WHERE other_id IN (SELECT id FROM samples)) SELECT count(*), "
+        "coalesce(sum(EXISTS(SELECT 1 FROM decisions d WHERE d.sample_id = f.id AND d.applied = "
+        "1)), 0), coalesce(sum(EXISTS(SELECT 1 FROM decisions d WHERE d.sample_id = f.id AND "
+        "d.applied = 1 AND d.decision != 'keep')), 0) FROM flagged f");
+    q.step();
+    st.flagged = q.int64(0);
+    st.flagged_reviewed = q.int64(1);
+    st.flagged_fixed = q.int64(2);
   }
   if (const std::optional<Batch> open = open_batch()) {
     st.open_batch = open->number;
@@ -903,10 +1354,85 @@ Labels Session::corrected_labels(Label deleted_label) const {
   Labels y = fs.y_train;
   for (std::size_t i = 0; i < s.ids.size(); ++i)
     y[s.rows[i]] = s.weight[i] > 0.0 ? s.label[i] : deleted_label;
+  for (const Eigen::Index row : s.absent_rows) y[row] = deleted_label;
   return y;
 }
 
-void Session::export_coco(const std::filesystem::path& out) const {
+namespace {
+
+std::int64_t mtime_ns(const std::filesystem::path& file) {
+  return static_cast<std::int64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::filesystem::last_write_time(file).time_since_epoch())
+          .count());
+}
+
+// True when `inner` is `outer` or inside it (both made absolute and normalised first).
+bool is_within(const std::filesystem::path& inner, const std::filesystem::path& outer) {
+  if (outer.empty()) return false;
+  const std::filesystem::path a = std::filesystem::weakly_canonical(inner);
+  const std::filesystem::path b = std::filesystem::weakly_canonical(outer);
+  auto ai = a.begin();
+  for (auto bi = b.begin(); bi != b.end(); ++bi, ++ai) {
+    if (bi->empty()) continue;  // a trailing separator
+    if (ai == a.end() || *ai != *bi) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void Session::check_output_file(const std::filesystem::path& file) const {
+  namespace fs = std::filesystem;
+  const State& s = *state_;
+  const std::string name = file.string();
+  CORECLEAN_THROW_IF_NOT(!fs::is_directory(file), "{}: is a folder; give a file name", name);
+  CORECLEAN_THROW_IF_NOT(!is_within(file, s.coco) || s.coco.empty(),
+                         "{}: is the session's COCO file; write the corrected copy to a new file",
+                         name);
+  CORECLEAN_THROW_IF_NOT(!is_within(file, s.features),
+                         "{}: is inside the features folder {} that the session reads; write it "
+                         "elsewhere",
+                         name, s.features.string());
+  CORECLEAN_THROW_IF_NOT(!is_within(file, s.images),
+                         "{}: is inside the images folder {} that the session reads; write it "
+                         "elsewhere",
+                         name, s.images.string());
+  for (const fs::path& own : {s.dir / "session.db", s.dir / "session.db-wal",
+                             s.dir / "session.db-shm", s.tree_path()})
+    CORECLEAN_THROW_IF_NOT(!is_within(file, own), "{}: is the session's own {}; write it elsewhere",
+                           name, own.filename().string());
+  std::error_code ec;
+  if (!fs::exists(file, ec)) return;
+  Statement st = s.db->prepare("SELECT size, mtime FROM outputs WHERE path = ?");
+  const std::string key = fs::weakly_canonical(file).string();
+  st.bind(1, std::string_view(key));
+  const bool ours = st.step() && st.int64(0) == static_cast<std::int64_t>(fs::file_size(file)) &&
+                    st.int64(1) == mtime_ns(file);
+  CORECLEAN_THROW_IF_NOT(ours,
+                         "{}: exists and was not written by this session (or was changed since); "
+                         "choose a new file name, or move the file away first",
+                         name);
+}
+
+void Session::record_output_file(const std::filesystem::path& file) {
+  namespace fs = std::filesystem;
+  Statement st = state_->db->prepare(
+      "INSERT OR REPLACE INTO outputs(path, size, mtime, written_at) VALUES(?, ?, ?, ?)");
+  const std::string key = fs::weakly_canonical(file).string();
+  st.bind(1, std::string_view(key)).bind(2, static_cast<std::int64_t>(fs::file_size(file)));
+  st.bind(3, mtime_ns(file)).bind(4, std::string_view(now_utc()));
+  st.run();
+}
+
+void Session::export_labels(const std::filesystem::path& out, Label deleted_label) {
+  check_output_file(out);
+  const Labels y = corrected_labels(deleted_label);
+  io::write_npy(out, std::span<const std::int64_t>(y));
+  record_output_file(out);
+}
+
+void Session::export_coco(const std::filesystem::path& out) {
   const State& s = *state_;
   CORECLEAN_THROW_IF_NOT(!s.coco.empty(), "session {} has no COCO file (create it with "
                          "`coreclean init --coco ANN.json`); export --labels-out instead",
@@ -918,7 +1444,9 @@ void Session::export_coco(const std::filesystem::path& out) const {
     else if (s.label[i] != s.original[i])
       edits.push_back({s.ids[i], detect::AnnotationEdit::Kind::kRelabel, s.label[i]});
   }
+  check_output_file(out);
   detect::write_corrected_coco(s.coco, out, edits);
+  record_output_file(out);
 }
 
 const std::filesystem::path& Session::dir() const { return state_->dir; }

@@ -180,7 +180,7 @@ TEST(CliReview, DecisionsSurviveSigkillOfTheServer) {
   // Applying afterwards uses exactly the stored decisions.
   const Stored final_decisions = stored(db);
   session::Session s = session::Session::open(session_dir);
-  s.apply();
+  s.apply(testing::keep_undecided());
   const Labels labels = s.corrected_labels(-1);
   for (const auto& [id, d] : final_decisions) {
     const Label expected = d.first == "relabel" ? 2 : d.first == "delete" ? -1 : 5;

@@ -23,6 +23,7 @@
 #include <cmath>
 #include <map>
 #include <random>
+#include <regex>
 #include <set>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -227,7 +228,8 @@ TEST(CliSession, InitNextApplyStatusExport) {
   ASSERT_EQ(run_next(o, Context(), log), 0);
   const io::CsvTable sheet = io::read_csv(dir / "s" / "batches" / "001" / "review.csv");
   EXPECT_EQ(sheet.header, (std::vector<std::string>{"id", "image", "label", "importance",
-                                                      "decision", "new_label"}));
+                                                      "decision", "new_label", "suggested",
+                                                      "findings"}));
   ASSERT_EQ(sheet.rows.size(), 8u);
   std::string csv = "id,image,label,importance,decision,new_label\n";
   std::map<SampleId, Label> relabels;
@@ -370,6 +372,132 @@ TEST(CliSession, ExportCocoHasExactlyTheAppliedCorrections) {
     EXPECT_EQ(fixed.annotations[*at].category_id, r == relabels.end() ? fs.y_train[i] : r->second) << id;
   }
   EXPECT_NE(testing::read_text(dir / "fixed.json").find(R"("info": {"note": "kept"})"), std::string::npos);
+}
+
+testing::CommandResult cli(const std::string& args) {
+  return testing::run_command(testing::shell_quote(CORECLEAN_CLI_PATH) + " " + args + " 2>&1");
+}
+
+// The reviewer's scenario: fill in batches/001/review.csv by hand and run `apply SESSION`:
+// with one row left empty nothing is applied (exit 2 naming the id); running `next` again
+// meanwhile never rewrites the file; `next --random` over the open batch is refused; once the
+// sheet is complete, `apply SESSION` applies exactly its decisions.
+TEST(CliSession, ApplyTakesTheBatchsReviewCsvAndRefusesUndecidedRows) {
+  testing::TempDir dir;
+  const Labels truth = write_features(dir / "features");
+  SessionCommandOptions o = init_options(dir);
+  std::ostringstream log;
+  ASSERT_EQ(run_init(o, Context(), log), 0);
+  const std::string session = testing::shell_quote((dir / "s").string());
+  ASSERT_EQ(cli("next " + session + " -n 6").exit_code, 0);
+  const std::filesystem::path sheet_path = dir / "s" / "batches" / "001" / "review.csv";
+  const io::CsvTable sheet = io::read_csv(sheet_path);
+  ASSERT_EQ(sheet.rows.size(), 6u);
+  std::string filled = "id,image,label,importance,decision,new_label\r\n";
+  std::map<SampleId, Label> relabels;
+  SampleId left_empty = 0;
+  for (std::size_t k = 0; k < sheet.rows.size(); ++k) {
+    const auto& row = sheet.rows[k];
+    const SampleId id = std::stoll(row[0]);
+    const Label t = truth[id - 1000];
+    std::string decision = t == 5 ? "Keep," : "relabel, Two ";
+    if (k == 4) {
+      decision = ",";
+      left_empty = id;
+    } else if (t != 5) {
+      relabels[id] = t;
+    }
+    filled += row[0] + "," + row[1] + "," + row[2] + "," + row[3] + "," + decision + "\r\n";
+  }
+  testing::write_text(sheet_path, filled);
+
+  const testing::CommandResult refused = cli("apply " + session);
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_TRUE(testing::contains(refused.output, "1 of 6 boxes have no decision (ids " +
+                                                    std::to_string(left_empty) + ")"));
+  EXPECT_TRUE(testing::contains(refused.output, "--undecided keep"));
+  {
+    const Snapshot now = snapshot(dir / "s");
+    EXPECT_EQ(now.status.open_batch, 1) << "nothing applied";
+    EXPECT_EQ(now.status.iterations.size(), 1u);
+    EXPECT_EQ(now.labels, snapshot(dir / "s").labels);
+  }
+  // next shows the open batch again and leaves the reviewer's file as it is.
+  const testing::CommandResult again = cli("next " + session + " -n 6");
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_TRUE(testing::contains(again.output, "batch 1 is still open"));
+  EXPECT_EQ(testing::read_text(sheet_path), filled);
+  const testing::CommandResult random = cli("next " + session + " --random -n 6");
+  EXPECT_EQ(random.exit_code, 2) << random.output;
+  EXPECT_TRUE(testing::contains(random.output, "apply it before drawing a random audit batch"));
+  EXPECT_EQ(testing::read_text(sheet_path), filled);
+  const testing::CommandResult zero = cli("next " + session + " --size 0");
+  EXPECT_EQ(zero.exit_code, 2);
+  EXPECT_TRUE(testing::contains(zero.output, "--size must be at least 1"));
+
+  // The last row decided: apply SESSION applies the sheet.
+  const std::string complete = std::regex_replace(
+      filled, std::regex(std::to_string(left_empty) + ",([^,]*),([^,]*),([^,]*),,"),
+      std::to_string(left_empty) + ",$1,$2,$3,delete,");
+  ASSERT_NE(complete, filled);
+  testing::write_text(sheet_path, complete);
+  const testing::CommandResult applied = cli("apply " + session);
+  EXPECT_EQ(applied.exit_code, 0) << applied.output;
+  EXPECT_TRUE(testing::contains(applied.output, "decisions: 6 from"));
+  const Snapshot after = snapshot(dir / "s");
+  EXPECT_FALSE(after.status.open_batch.has_value());
+  EXPECT_EQ(after.status.deleted, 1);
+  EXPECT_EQ(after.status.relabelled, static_cast<std::int64_t>(relabels.size()));
+  for (const auto& [id, label] : relabels) EXPECT_EQ(after.labels[id - 1000], label) << id;
+  EXPECT_EQ(after.labels[left_empty - 1000], -1);
+  EXPECT_EQ(cli("apply " + session).exit_code, 0) << "idempotent";
+}
+
+// `revise` corrects a decision of an applied batch from a CSV; unknown ids are refused.
+TEST(CliSession, ReviseCorrectsAnAppliedDecision) {
+  testing::TempDir dir;
+  write_features(dir / "features");
+  SessionCommandOptions o = init_options(dir);
+  std::ostringstream log;
+  ASSERT_EQ(run_init(o, Context(), log), 0);
+  const std::string session = testing::shell_quote((dir / "s").string());
+  ASSERT_EQ(cli("next " + session + " -n 3").exit_code, 0);
+  const io::CsvTable sheet = io::read_csv(dir / "s" / "batches" / "001" / "review.csv");
+  const std::string first = sheet.rows[0][0];
+  testing::write_text(dir / "d.csv", "id,decision,new_label\n" + first + ",relabel,two\n");
+  ASSERT_EQ(cli("apply " + session + " " + testing::shell_quote((dir / "d.csv").string()) +
+                " --undecided keep").exit_code, 0);
+  testing::write_text(dir / "bad.csv", "id,decision,new_label\n1,keep,\n");
+  const testing::CommandResult bad =
+      cli("revise " + session + " " + testing::shell_quote((dir / "bad.csv").string()));
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_TRUE(testing::contains(bad.output, "bad.csv:2: column id: 1 has no applied decision"));
+  testing::write_text(dir / "rev.csv", "id,decision,new_label,reviewer\n" + first + ",keep,,ben\n");
+  const testing::CommandResult r =
+      cli("revise " + session + " " + testing::shell_quote((dir / "rev.csv").string()));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(testing::contains(r.output, "1 decisions revised"));
+  EXPECT_EQ(snapshot(dir / "s").labels[std::stoll(first) - 1000], 5);
+  EXPECT_EQ(session::Session::open(dir / "s").revisions().size(), 1u);
+}
+
+// Ctrl-C during init stops it with exit code 130 and a message that says what was kept; no
+// half-made session is left (the folder holds no session.db), so init can simply run again.
+TEST(CliSession, InterruptedInitSaysWhatWasKept) {
+  testing::TempDir dir;
+  const auto data = testing::make_blobs(40000, 64, 8, 1.0, 0.0, 5);
+  io::FeatureSet fs;
+  fs.x_train = io::SampleMatrix(data.x);
+  fs.y_train = data.y;
+  io::save_feature_set(dir / "features", fs);
+  const testing::CommandResult r = testing::run_command(
+      "timeout -s INT --preserve-status 1 " + testing::shell_quote(CORECLEAN_CLI_PATH) + " init " +
+      testing::shell_quote((dir / "s").string()) + " --features " +
+      testing::shell_quote((dir / "features").string()) + " 2>&1");
+  ASSERT_EQ(r.exit_code, 130) << "init must outlast one second here: " << r.output;
+  EXPECT_TRUE(testing::contains(r.output, "interrupted")) << r.output;
+  EXPECT_TRUE(testing::contains(r.output, "Everything saved before is kept")) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "s" / "session.db"));
 }
 
 }  // namespace

@@ -261,7 +261,13 @@ TEST_F(ReviewServerTest, ApplyRecordsTheIterationAndOpensTheNextBatch) {
   ASSERT_EQ(post("/api/decision", {{"id", batch_ids[0]}, {"decision", "relabel"}, {"new_label", "two"}})->status, 200);
   auto r = post("/api/apply", {{"n", 0}});
   EXPECT_EQ(r->status, 400);
-  r = post("/api/apply", json::object());  // the server's batch size (5)
+  // Undecided boxes are not kept unless the reviewer says so: nothing is applied.
+  r = post("/api/apply", json::object());
+  EXPECT_EQ(r->status, 400);
+  EXPECT_TRUE(testing::contains(r->body, "7 of 8 boxes have no decision")) << r->body;
+  EXPECT_EQ(post("/api/apply", {{"undecided", "maybe"}})->status, 400);
+  EXPECT_TRUE(stored_decisions(db(), 1).size() == 1) << "nothing applied";
+  r = post("/api/apply", {{"undecided", "keep"}});  // the server's batch size (5)
   ASSERT_EQ(r->status, 200) << r->body;
   const json answer = json::parse(r->body);
   EXPECT_EQ(answer.at("applied_batch"), 1);
@@ -289,7 +295,7 @@ TEST_F(ReviewServerTest, SeesWhatAnotherProcessApplied) {
     // `coreclean apply` in another process, while the page is open.
     session::Session other = session::Session::open(dir / "session");
     other.record_decision({batch_ids[0], session::DecisionKind::kRelabel, 2, "cli"});
-    other.apply();
+    other.apply(testing::keep_undecided());
   }
   const json s = state();
   EXPECT_TRUE(s.at("batch").is_null());

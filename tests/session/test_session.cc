@@ -7,6 +7,7 @@
 
 #include "testing/data.h"
 #include "testing/helpers.h"
+#include "testing/session_fixtures.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -112,7 +113,7 @@ TEST(Session, RandomBatchIsASeededSampleOfTheUnseenAndFeedsTheAudit) {
   Fixture f;
   Session s = Session::create(f.dir / "s", f.options());
   const Batch top = s.next_batch(10);
-  s.apply();
+  s.apply(testing::keep_undecided());
   const Batch audit = s.next_batch(40, Context(), BatchSelection::kRandom);
   EXPECT_EQ(audit.selection, BatchSelection::kRandom);
   EXPECT_EQ(s.batch(audit.number).selection, BatchSelection::kRandom);
@@ -134,7 +135,7 @@ TEST(Session, RandomBatchIsASeededSampleOfTheUnseenAndFeedsTheAudit) {
   // Not the next 40 of the ranking: a uniform draw over ~200 candidates almost surely differs.
   Session twin = Session::create(f.dir / "twin", f.options());
   twin.next_batch(10);
-  twin.apply();
+  twin.apply(testing::keep_undecided());
   const Batch ranked = twin.next_batch(40);
   std::set<SampleId> ranked_ids;
   for (const BatchItem& it : ranked.items) ranked_ids.insert(it.id);
@@ -142,7 +143,7 @@ TEST(Session, RandomBatchIsASeededSampleOfTheUnseenAndFeedsTheAudit) {
   // Seeded: a third session with the same seed draws the same sample.
   Session third = Session::create(f.dir / "third", f.options());
   third.next_batch(10);
-  third.apply();
+  third.apply(testing::keep_undecided());
   std::set<SampleId> again;
   for (const BatchItem& it : third.next_batch(40, Context(), BatchSelection::kRandom).items) again.insert(it.id);
   EXPECT_EQ(again, drawn);
@@ -155,7 +156,7 @@ TEST(Session, RandomBatchIsASeededSampleOfTheUnseenAndFeedsTheAudit) {
       ++flips;
     }
   const std::int64_t unseen_before = s.status().unseen;
-  s.apply();
+  s.apply(testing::keep_undecided());
   const SessionStatus st = s.status();
   EXPECT_EQ(st.audited, 40);
   EXPECT_EQ(st.audit_fixed, flips);
@@ -177,7 +178,7 @@ TEST(Session, RelabelToTheSameLabelIsAKeep) {
   EXPECT_EQ(pending[0].kind, DecisionKind::kKeep);
   testing::write_text(f.dir / "r.csv", "id,decision,new_label\n" + std::to_string(b.items[1].id) +
                                            ",relabel,five\n");
-  const ApplyReport r = s.apply(f.dir / "r.csv");
+  const ApplyReport r = s.apply(testing::keep_undecided(f.dir / "r.csv"));
   EXPECT_EQ(r.metrics.kept, 4);
   EXPECT_EQ(r.metrics.relabelled, 0);
   EXPECT_EQ(s.status().audit_fixed, 0);
@@ -205,7 +206,7 @@ TEST(Session, OpensAndMigratesASchemaOneSession) {
   ASSERT_TRUE(open.has_value());
   EXPECT_EQ(open->selection, BatchSelection::kImportance);
   EXPECT_EQ(open->items.size(), 5u);
-  s.apply();
+  s.apply(testing::keep_undecided());
   EXPECT_EQ(s.next_batch(3, Context(), BatchSelection::kRandom).selection, BatchSelection::kRandom);
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((f.dir / "s" / "session.db").c_str(), &db), SQLITE_OK);
@@ -242,7 +243,7 @@ TEST(Session, NextBatchIsTheTopUnseenAndIdempotent) {
   EXPECT_EQ(s.status().exported, 10);
   EXPECT_EQ(s.status().reviewed, 0) << "nothing applied yet";
 
-  s.apply();
+  s.apply(testing::keep_undecided());
   EXPECT_EQ(s.status().reviewed, 10);
   const Batch b2 = s.next_batch(10);
   EXPECT_EQ(b2.number, 2);
@@ -266,12 +267,12 @@ TEST(Session, ApplyUpdatesLabelsAndTheTreeEqualsARebuild) {
     expected_fixed += f.flipped.contains(b.items[k].id) ? 1 : 0;
   ASSERT_GT(expected_fixed, 3) << "the top of the ranking should hold injected errors";
 
-  const ApplyReport r = s.apply();
+  const ApplyReport r = s.apply(testing::keep_undecided());
   EXPECT_EQ(r.batch, 1);
   EXPECT_EQ(r.metrics.reviewed, 15);
   EXPECT_EQ(r.metrics.relabelled, expected_fixed);
   EXPECT_EQ(r.metrics.deleted, 1);
-  EXPECT_EQ(s.apply().batch, 0) << "a second apply has nothing to do";
+  EXPECT_EQ(s.apply(testing::keep_undecided()).batch, 0) << "a second apply has nothing to do";
   const SessionStatus st = s.status();
   EXPECT_EQ(st.relabelled, expected_fixed);
   EXPECT_EQ(st.deleted, 1);
@@ -298,7 +299,7 @@ TEST(Session, OpenReconcilesAStaleTree) {
   std::filesystem::copy_file(s.tree_path(), stale);
   const Batch b = s.next_batch(10);
   review(s, b, f.truth);
-  s.apply();
+  s.apply(testing::keep_undecided());
   const auto want = tree_scores(s);
   std::filesystem::copy_file(stale, s.tree_path(), std::filesystem::copy_options::overwrite_existing);
   expect_same_scores(want, tree_scores(Session::open(f.dir / "s")));
@@ -323,17 +324,171 @@ TEST(Session, ApplyCsvValidatesEveryRowFirst) {
             ":3: column id: " + std::to_string(a) + " appears twice"}}) {
     testing::write_text(f.dir / "bad.csv", bad.body);
     const std::string message =
-        testing::error_of<InvalidArgument>([&] { s.apply(f.dir / "bad.csv"); });
+        testing::error_of<InvalidArgument>([&] { s.apply(testing::keep_undecided(f.dir / "bad.csv")); });
     EXPECT_NE(message.find("bad.csv" + bad.expect), std::string::npos) << message;
     EXPECT_TRUE(s.open_batch().has_value()) << "nothing applied";
   }
   testing::write_text(f.dir / "ok.csv", "id,decision,new_label,reviewer\n" + std::to_string(a) +
-                                            ",relabel,eight,sheet\n" + std::to_string(c) + ",,\n");
-  const ApplyReport r = s.apply(f.dir / "ok.csv");
+                                            ",relabel,eight,sheet\n" + std::to_string(c) + ",,,\n");
+  const ApplyReport r = s.apply(testing::keep_undecided(f.dir / "ok.csv"));
   EXPECT_EQ(r.imported_rows, 1);
   EXPECT_EQ(r.metrics.relabelled, 1);
   EXPECT_EQ(r.metrics.deleted, 0) << "the CSV row replaces the page's delete";
   EXPECT_EQ(s.corrected_labels()[a - 1000], 8);
+}
+
+// A box without a decision is undecided, not kept: apply refuses and writes nothing unless told
+// what undecided means; keep counts them as kept, return sends them back to the unseen pool.
+TEST(Session, ApplyRefusesUndecidedBoxesUnlessToldWhatTheyMean) {
+  Fixture f;
+  Session s = Session::create(f.dir / "s", f.options());
+  const Batch b = s.next_batch(6);
+  s.record_decision({b.items[0].id, DecisionKind::kKeep, 0, "ana"});
+  s.record_decision({b.items[1].id, DecisionKind::kRelabel, 2, "ana"});
+  try {
+    s.apply();
+    ADD_FAILURE() << "apply with 4 undecided boxes succeeded";
+  } catch (const UndecidedBoxes& e) {
+    EXPECT_EQ(e.batch(), 1);
+    EXPECT_EQ(e.ids(), (std::vector<SampleId>{b.items[2].id, b.items[3].id, b.items[4].id,
+                                              b.items[5].id}));
+    EXPECT_TRUE(testing::contains(e.what(), "4 of 6 boxes have no decision"));
+  }
+  EXPECT_TRUE(s.open_batch().has_value()) << "nothing applied";
+  EXPECT_EQ(s.status().iterations.size(), 1u);
+  EXPECT_EQ(s.corrected_labels()[b.items[1].id - 1000], 5) << "the relabel waits";
+
+  // return: the four go back to the unseen boxes and are offered again by the next batch.
+  const std::int64_t unseen_before = s.status().unseen;
+  const ApplyReport r = s.apply({std::nullopt, UndecidedPolicy::kReturn});
+  EXPECT_EQ(r.returned, 4);
+  EXPECT_EQ(r.metrics.reviewed, 2);
+  EXPECT_EQ(r.metrics.relabelled, 1);
+  EXPECT_EQ(r.metrics.kept, 1);
+  const SessionStatus st = s.status();
+  EXPECT_EQ(st.reviewed, 2);
+  EXPECT_EQ(st.unseen, unseen_before + 4) << "the returned boxes are unseen again";
+  std::set<SampleId> returned = {b.items[2].id, b.items[3].id, b.items[4].id, b.items[5].id};
+  const Batch again = s.next_batch(4);
+  std::set<SampleId> offered;
+  for (const BatchItem& it : again.items) offered.insert(it.id);
+  EXPECT_EQ(offered, returned) << "still the most important unseen boxes";
+  // keep: explicit, stored as keep decisions.
+  const ApplyReport k = s.apply({std::nullopt, UndecidedPolicy::kKeep});
+  EXPECT_EQ(k.kept_undecided, 4);
+  EXPECT_EQ(k.metrics.kept, 4);
+  for (const DecisionRecord& d : s.decisions()) {
+    if (d.batch == 2) {
+      EXPECT_EQ(d.kind, DecisionKind::kKeep);
+    }
+  }
+}
+
+// apply without a CSV reads the open batch's own review.csv when the reviewer filled it in;
+// a review.csv left empty is not a decision.
+TEST(Session, ApplyReadsTheBatchsOwnReviewCsv) {
+  Fixture f;
+  Session s = Session::create(f.dir / "s", f.options());
+  const Batch b = s.next_batch(3);
+  std::filesystem::create_directories(s.batch_dir(b.number));
+  const std::filesystem::path own = s.batch_dir(b.number) / "review.csv";
+  std::string empty = "id,image,label,importance,decision,new_label\n";
+  for (const BatchItem& it : b.items) empty += std::to_string(it.id) + ",,five,0.5,,\n";
+  testing::write_text(own, empty);
+  EXPECT_THROW(s.apply(), UndecidedBoxes) << "an unfilled review.csv decides nothing";
+  std::string filled = "id,image,label,importance,decision,new_label\n";
+  filled += std::to_string(b.items[0].id) + ",,five,0.5,relabel,two\n";
+  filled += std::to_string(b.items[1].id) + ",,five,0.5,delete,\n";
+  filled += std::to_string(b.items[2].id) + ",,five,0.5,keep,\n";
+  testing::write_text(own, filled);
+  const ApplyReport r = s.apply();
+  EXPECT_EQ(r.batch, 1);
+  EXPECT_EQ(r.csv, own);
+  EXPECT_EQ(r.imported_rows, 3);
+  EXPECT_EQ(r.metrics.relabelled, 1);
+  EXPECT_EQ(r.metrics.deleted, 1);
+  EXPECT_EQ(r.metrics.kept, 1);
+  const Labels y = s.corrected_labels();
+  EXPECT_EQ(y[b.items[0].id - 1000], 2);
+  EXPECT_EQ(y[b.items[1].id - 1000], -1);
+}
+
+// A random audit batch cannot replace an open ranked batch; with nothing left to review no
+// empty batch is stored, so no empty iteration feeds the plateau rule.
+TEST(Session, NextRefusesARandomBatchOverARankedOneAndStoresNoEmptyBatch) {
+  Fixture f;
+  SessionOptions o = f.options();
+  o.classes = {"five", "eight"};
+  Session s = Session::create(f.dir / "s", o);
+  s.next_batch(5);
+  EXPECT_TRUE(testing::contains(
+      testing::error_of<InvalidArgument>([&] { s.next_batch(5, Context(), BatchSelection::kRandom); }),
+      "batch 1 (the most important boxes) is open"));
+  s.apply(testing::keep_undecided());
+  const std::int64_t left = s.status().unseen;
+  const Batch rest = s.next_batch(left + 10);
+  EXPECT_EQ(static_cast<std::int64_t>(rest.items.size()), left);
+  s.apply(testing::keep_undecided());
+  const Batch none = s.next_batch(10);
+  EXPECT_TRUE(none.items.empty());
+  EXPECT_EQ(none.number, 0);
+  EXPECT_FALSE(s.open_batch().has_value()) << "no empty batch stored";
+  EXPECT_EQ(s.apply().batch, 0);
+  EXPECT_EQ(s.status().iterations.size(), 3u) << "creation + two real batches";
+  EXPECT_EQ(s.status().batches, 2);
+}
+
+// A decision of an applied batch can be revised: the change is stored (old → new, who), the
+// label, weight and the batch's counts follow, and the tree equals one rebuilt from the
+// database — also when a deleted box comes back.
+TEST(Session, ReviseChangesAppliedDecisionsAndTheTreeFollows) {
+  Fixture f;
+  Session s = Session::create(f.dir / "s", f.options());
+  const Batch b = s.next_batch(4);
+  const SampleId a = b.items[0].id, c = b.items[1].id, d = b.items[2].id;
+  s.record_decision({a, DecisionKind::kRelabel, 2, "ana"});
+  s.record_decision({c, DecisionKind::kDelete, 0, "ana"});
+  s.apply(testing::keep_undecided());
+  EXPECT_THROW(s.revise({{9999, DecisionKind::kKeep, 0, ""}}), InvalidArgument);
+  const SampleId unreviewed = s.next_batch(1).items[0].id;
+  EXPECT_TRUE(testing::contains(
+      testing::error_of<InvalidArgument>([&] { s.revise({{unreviewed, DecisionKind::kKeep, 0, ""}}); }),
+      "has no applied decision"));
+
+  const RevisionReport r = s.revise({{a, DecisionKind::kKeep, 0, "ben"},
+                                     {d, DecisionKind::kRelabel, 8, "ben"},
+                                     {b.items[3].id, DecisionKind::kKeep, 0, "ben"}});
+  EXPECT_EQ(r.revised, 2);
+  EXPECT_EQ(r.unchanged, 1);
+  Labels y = s.corrected_labels();
+  EXPECT_EQ(y[a - 1000], 5) << "back to the label it had";
+  EXPECT_EQ(y[d - 1000], 8);
+  const std::vector<RevisionRecord> revs = s.revisions();
+  ASSERT_EQ(revs.size(), 2u);
+  EXPECT_EQ(revs[0].id, a);
+  EXPECT_EQ(revs[0].old_kind, DecisionKind::kRelabel);
+  EXPECT_EQ(revs[0].old_new_label, 2);
+  EXPECT_EQ(revs[0].kind, DecisionKind::kKeep);
+  EXPECT_EQ(revs[0].reviewer, "ben");
+  EXPECT_EQ(revs[0].batch, 1);
+  const SessionStatus st = s.status();
+  EXPECT_EQ(st.iterations[1].relabelled, 1) << "d now";
+  EXPECT_EQ(st.iterations[1].deleted, 1);
+  EXPECT_EQ(st.iterations[1].kept, 2);
+  EXPECT_EQ(st.relabelled, 1);
+  {
+    const auto cached = tree_scores(s);
+    std::filesystem::remove(s.tree_path());
+    expect_same_scores(cached, tree_scores(Session::open(f.dir / "s")));
+  }
+  // The deleted box comes back.
+  EXPECT_EQ(s.revise({{c, DecisionKind::kRelabel, 8, "ben"}}).revised, 1);
+  y = s.corrected_labels();
+  EXPECT_EQ(y[c - 1000], 8);
+  EXPECT_EQ(s.status().deleted, 0);
+  const auto cached = tree_scores(s);
+  std::filesystem::remove(s.tree_path());
+  expect_same_scores(cached, tree_scores(Session::open(f.dir / "s")));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <coreclean/core/class_names.h>
 #include <coreclean/core/types.h>
+#include <coreclean/session/session.h>
 
 #include <filesystem>
 #include <set>
@@ -23,6 +24,12 @@ struct BlobFeatures {
 /// class 2 are stored with label 5.
 BlobFeatures write_blob_features(const std::filesystem::path& dir, int flips = 12,
                                  const ClassNames& names = {});
+
+/// Apply options under which undecided boxes of the batch count as kept (the tests that
+/// decide only the boxes they fix), optionally with a CSV.
+inline session::ApplyOptions keep_undecided(std::optional<std::filesystem::path> csv = {}) {
+  return {std::move(csv), session::UndecidedPolicy::kKeep};
+}
 
 }  // namespace coreclean::testing
 

@@ -414,11 +414,16 @@
     // decision buttons
     ui.btnKeep.setAttribute('aria-pressed', String(!!d && d.decision === 'keep'));
     ui.btnDelete.setAttribute('aria-pressed', String(!!d && d.decision === 'delete'));
-    const suggests = it.suggested_label != null && it.suggested_label !== it.label;
-    ui.btnSuggest.hidden = !suggests;
-    if (suggests) {
-      ui.btnSuggest.replaceChildren(`Relabel to ${it.suggested_name} (suggested) `, kbd('s'));
-      ui.btnSuggest.setAttribute('aria-pressed', String(!!d && d.decision === 'relabel' && d.new_label === it.suggested_label));
+    const sug = suggestionOf(it);
+    ui.btnSuggest.hidden = !sug;
+    if (sug && sug.decision === 'delete') {
+      ui.btnSuggest.replaceChildren('Delete (suggested) ', kbd('s'));
+      ui.btnSuggest.title = sug.reason || '';
+      ui.btnSuggest.setAttribute('aria-pressed', String(!!d && d.decision === 'delete'));
+    } else if (sug) {
+      ui.btnSuggest.replaceChildren(`Relabel to ${sug.new_label_name} (suggested) `, kbd('s'));
+      ui.btnSuggest.title = sug.reason || '';
+      ui.btnSuggest.setAttribute('aria-pressed', String(!!d && d.decision === 'relabel' && d.new_label === sug.new_label));
     }
     renderClassGrid(it);
 
@@ -467,6 +472,24 @@
         img.src = src;
       }
     }
+  }
+
+  // The session's suggestion when it is to change something (delete, or relabel to another
+  // class); null when it suggests keeping the label.
+  function suggestionOf(it) {
+    const sug = it.suggestion;
+    if (sug && sug.decision === 'delete') return sug;
+    if (sug && sug.decision === 'relabel' && sug.new_label != null && sug.new_label !== it.label) return sug;
+    if (!sug && it.suggested_label != null && it.suggested_label !== it.label)
+      return { decision: 'relabel', new_label: it.suggested_label, new_label_name: it.suggested_name, reason: '' };
+    return null;
+  }
+
+  function acceptSuggestion(it) {
+    const sug = it && suggestionOf(it);
+    if (!sug) toast('The session suggests no change for this box.', 'info');
+    else if (sug.decision === 'delete') decide('delete');
+    else relabel(sug.new_label);
   }
 
   function renderWhy(it) {
@@ -529,9 +552,13 @@
     if (probs.length) {
       words.push(['probs', 'Held-out model: ' + probs.map((c) => `${c.name}\u00a0${Math.round(100 * c.p)}\u00a0%`).join(' · ')]);
     }
+    // Findings of the box checks come first: a degenerate or duplicate box is wrong whatever
+    // its label.
+    const findings = Array.isArray(it.findings) ? it.findings : [];
     ui.whyWords.replaceChildren();
+    findings.forEach((f) => ui.whyWords.appendChild(el('li', 'finding', `Box check: ${f.check} — ${f.detail}`)));
     words.forEach(([kind, text], i) => {
-      const li = el('li', kind + (i === 0 && total > 0 ? ' lead' : ''), text);
+      const li = el('li', kind + (i === 0 && total > 0 && !findings.length ? ' lead' : ''), text);
       ui.whyWords.appendChild(li);
     });
   }
@@ -723,6 +750,7 @@
       return;
     }
     const hasBatch = st.batchNumber != null && st.items.length > 0;
+    let undecided = null;  // what the reviewer said undecided boxes mean, when there are some
     if (hasBatch) {
       const open = counts().open;
       if (open > 0) {
@@ -730,6 +758,7 @@
           `${open} of ${st.items.length} boxes are undecided: they will count as “keep”.\n\n` +
           `Apply batch ${st.batchNumber} and fetch the next ${n}?`);
         if (!ok) return;
+        undecided = 'keep';
       }
     }
     st.busy = true;
@@ -739,7 +768,7 @@
     const before = st.data && st.data.status ? st.data.status.auc : null;
     try {
       await st.queue;  // every decision reaches the server before the apply
-      const res = await api('POST', '/api/apply', { n });
+      const res = await api('POST', '/api/apply', undecided ? { n, undecided } : { n });
       st.endOfClass = res.next_batch == null;
       if (res.applied_batch != null) {
         const gain = typeof res.auc === 'number' && typeof before === 'number' ? ` (${fmtSigned(res.auc - before, 3)})` : '';
@@ -1045,11 +1074,8 @@
     else if (st.tab !== 'review' || !st.items.length) handled = false;
     else if (key === 'k') decide('keep');
     else if (key === 'd') decide('delete');
-    else if (key === 's') {
-      const it = currentItem();
-      if (it && it.suggested_label != null && it.suggested_label !== it.label) relabel(it.suggested_label);
-      else toast('The model suggests no other class for this box.', 'info');
-    } else if (/^[1-9]$/.test(key)) {
+    else if (key === 's') acceptSuggestion(currentItem());
+    else if (/^[1-9]$/.test(key)) {
       const c = (st.data.classes || [])[Number(key) - 1];
       if (c) relabel(c.id);
       else toast(`There is no class ${key}: this session has ${st.data.classes.length}.`, 'info');
@@ -1066,10 +1092,7 @@
 
   ui.btnKeep.addEventListener('click', () => decide('keep'));
   ui.btnDelete.addEventListener('click', () => decide('delete'));
-  ui.btnSuggest.addEventListener('click', () => {
-    const it = currentItem();
-    if (it) relabel(it.suggested_label);
-  });
+  ui.btnSuggest.addEventListener('click', () => acceptSuggestion(currentItem()));
   ui.btnPicker.addEventListener('click', openPicker);
   ui.btnPrev.addEventListener('click', () => go(st.current - 1));
   ui.btnNext.addEventListener('click', () => go(st.current + 1));

@@ -57,8 +57,10 @@ struct ReportFiles {
 };
 
 /// Writes the HTML report to `html` (atomically; parent folders created) and the two CSV files
-/// beside it.
-ReportFiles write_report(const session::Session& session, const std::filesystem::path& html,
+/// beside it. Each of the three must pass session.check_output_file (none is an input of the
+/// session; an existing one was written by the session and is unchanged), or nothing is
+/// written; they are recorded as the session's, so a later report replaces them.
+ReportFiles write_report(session::Session& session, const std::filesystem::path& html,
                          const ReportOptions& options = {});
 
 }  // namespace coreclean::report

@@ -14,6 +14,7 @@
 
 #include <coreclean/core/class_names.h>
 #include <coreclean/core/context.h>
+#include <coreclean/core/error.h>
 #include <coreclean/core/types.h>
 
 #include <cstdint>
@@ -22,6 +23,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -86,6 +88,25 @@ enum class BatchSelection {
   kImportance,  ///< the most important unseen samples of the class (the cleaning loop)
   kRandom,      ///< a uniform sample of the unseen samples of the class: an audit, whose share
                 ///< of fixed boxes estimates the error rate left among the unseen
+  kFindings,    ///< unseen boxes of any class of the session that the model-free box checks
+                ///< flagged (degenerate first, then duplicates — both boxes of a pair —, then
+                ///< the rest, each by importance)
+};
+
+/// A model-free finding on a box of the session (detect::check_boxes on the session's COCO
+/// file, stored when the session was created).
+struct BoxIssue {
+  SampleId id = 0;
+  std::string check;               ///< "degenerate", "tiny", "outside", "aspect", "duplicate", ...
+  std::string detail;              ///< the reason, with the values involved
+  std::optional<SampleId> other;   ///< the other box of a duplicate pair
+};
+
+/// What the session suggests a reviewer decides for a box, and why.
+struct Suggestion {
+  DecisionKind kind = DecisionKind::kKeep;
+  Label new_label = 0;  ///< kRelabel only
+  std::string reason;   ///< one sentence
 };
 
 /// A batch of samples to review.
@@ -108,11 +129,65 @@ struct IterationMetrics {
   std::vector<double> importance;  ///< importances of the class of interest after the iteration
 };
 
+/// What apply() does with boxes of the batch that have no decision.
+enum class UndecidedPolicy {
+  kRefuse,  ///< nothing is applied: apply throws UndecidedBoxes (the default: an undecided box
+            ///< is not a kept one)
+  kKeep,    ///< they count as kept (their labels are right)
+  kReturn,  ///< they go back to the unseen boxes (a later batch may offer them again)
+};
+
+/// Parses "keep" or "return" (the user's words for kKeep and kReturn); nullopt otherwise.
+std::optional<UndecidedPolicy> parse_undecided_policy(std::string_view text);
+
+/// How apply() runs.
+struct ApplyOptions {
+  /// A filled-in review CSV. When empty, the open batch's own `review.csv` is read if any of
+  /// its rows holds a decision (it is the file the batch tells the reviewer to edit).
+  std::optional<std::filesystem::path> csv;
+  UndecidedPolicy undecided = UndecidedPolicy::kRefuse;
+};
+
+/// Thrown by apply() when boxes of the batch have no decision and the policy is kRefuse.
+/// Nothing was written.
+class UndecidedBoxes : public InvalidArgument {
+ public:
+  UndecidedBoxes(int batch, std::int64_t batch_size, std::vector<SampleId> ids);
+  [[nodiscard]] int batch() const { return batch_; }
+  /// The undecided samples, in batch order.
+  [[nodiscard]] const std::vector<SampleId>& ids() const { return ids_; }
+
+ private:
+  int batch_;
+  std::vector<SampleId> ids_;
+};
+
 /// What apply() did.
 struct ApplyReport {
   int batch = 0;                 ///< 0 when there was nothing to apply
   std::int64_t imported_rows = 0;  ///< decisions taken from the CSV
+  std::filesystem::path csv;     ///< the CSV read (given, or the batch's own); empty for none
+  std::int64_t returned = 0;     ///< undecided boxes sent back to the unseen (kReturn)
+  std::int64_t kept_undecided = 0;  ///< undecided boxes counted as kept (kKeep)
   IterationMetrics metrics;
+};
+
+/// A change to a decision whose batch was already applied.
+struct RevisionRecord {
+  SampleId id = 0;
+  int batch = 0;                 ///< the batch of the revised decision
+  DecisionKind old_kind = DecisionKind::kKeep;
+  Label old_new_label = 0;       ///< old_kind == kRelabel only
+  DecisionKind kind = DecisionKind::kKeep;
+  Label new_label = 0;           ///< kind == kRelabel only
+  std::string reviewer;
+  std::string revised_at;        ///< UTC, ISO 8601
+};
+
+/// What revise() did.
+struct RevisionReport {
+  std::int64_t revised = 0;    ///< decisions that changed
+  std::int64_t unchanged = 0;  ///< rows equal to the stored decision (nothing to do)
 };
 
 /// A summary for `status`.
@@ -131,6 +206,9 @@ struct SessionStatus {
   int batches = 0;               ///< batches exported
   std::optional<int> open_batch;  ///< a batch exported but not applied
   std::int64_t pending = 0;       ///< decisions recorded for the open batch
+  /// Boxes of the session flagged by the box checks; those already reviewed; those of them
+  /// fixed (relabelled or deleted).
+  std::int64_t flagged = 0, flagged_reviewed = 0, flagged_fixed = 0;
   std::vector<IterationMetrics> iterations;
   /// True when the AUC gained less than `plateau_gain` over the last `plateau_window`
   /// iterations (the rule is in the message of `status`).
@@ -157,7 +235,9 @@ class Session {
   /// The open batch if there is one (re-exporting it is idempotent); otherwise `n` unseen
   /// samples of the class of interest — the most important, or a uniform random sample
   /// (seeded) — become a new batch, marked seen, listed highest importance first. An empty
-  /// batch means every sample of the class has been reviewed.
+  /// batch (number 0, nothing stored) means every sample of the class has been reviewed.
+  /// Asking for a random or findings batch while a batch of another kind is open throws
+  /// InvalidArgument: the open batch is decided and applied first.
   Batch next_batch(std::int64_t n, const Context& context = Context(),
                    BatchSelection selection = BatchSelection::kImportance);
   /// The batch with this number; throws InvalidArgument when there is none.
@@ -176,16 +256,35 @@ class Session {
   /// Every stored decision (pending and applied), by batch then sample id.
   [[nodiscard]] std::vector<DecisionRecord> decisions() const;
 
-  /// Applies the open batch: first imports `csv` (columns id,decision,new_label[,reviewer];
-  /// rows with an empty decision are skipped; every row is validated before anything is
-  /// written, errors name the file, line, column and value), then in one transaction records
-  /// the decisions (samples without one count as kept), updates labels and weights, and stores
-  /// the iteration's metrics; then updates the tree incrementally. With no open batch nothing
-  /// happens (batch = 0 in the report): apply is idempotent.
-  ApplyReport apply(const std::optional<std::filesystem::path>& csv = std::nullopt,
-                    const Context& context = Context());
+  /// Applies the open batch: first imports the CSV (options.csv, or the batch's own filled-in
+  /// review.csv; see read_decision_file: every row is checked before anything is written, and
+  /// a CSV row replaces the page's decision), then in one transaction records the decisions,
+  /// updates labels and weights, and stores the iteration's metrics; then updates the tree
+  /// incrementally. Boxes without a decision are handled by options.undecided; by default
+  /// apply throws UndecidedBoxes and writes nothing. With no open batch nothing happens
+  /// (batch = 0 in the report): apply is idempotent.
+  ApplyReport apply(const ApplyOptions& options = {}, const Context& context = Context());
+
+  /// Changes decisions of applied batches (a later look found the first answer wrong). Each
+  /// decision's sample must have an applied decision; the new one replaces it, the change is
+  /// stored as a revision (old → new, who, when), the sample's label and weight follow, the
+  /// batch's counts are recounted and the tree is updated. All or nothing: every decision is
+  /// checked before anything is written.
+  RevisionReport revise(const std::vector<Decision>& decisions, const Context& context = Context());
+  /// Every revision, oldest first.
+  [[nodiscard]] std::vector<RevisionRecord> revisions() const;
 
   [[nodiscard]] SessionStatus status() const;
+  /// Findings of the model-free box checks on the session's boxes (empty without a COCO file),
+  /// by sample id.
+  [[nodiscard]] std::vector<BoxIssue> findings() const;
+  /// The findings of one box.
+  [[nodiscard]] std::vector<BoxIssue> findings(SampleId id) const;
+  /// What a reviewer is advised to decide: delete a degenerate box, and the box of a duplicate
+  /// pair that the held-out model fits worse (higher misfit; the later id on a tie); otherwise
+  /// relabel to the held-out model's class when it differs from the label, else keep.
+  [[nodiscard]] Suggestion suggestion(SampleId id) const;
+
   /// The classes a model that did not see the sample gives it, most probable first (the
   /// session's classes with their held-out probabilities; empty when the tree has none).
   [[nodiscard]] std::vector<std::pair<Label, double>> class_probabilities(SampleId id) const;
@@ -198,8 +297,20 @@ class Session {
   /// label; deleted samples get `deleted_label`).
   [[nodiscard]] Labels corrected_labels(Label deleted_label = -1) const;
   /// Writes a corrected copy of the session's COCO file (relabels and deletions applied, every
-  /// other byte kept). Throws InvalidArgument when the session has no COCO file.
-  void export_coco(const std::filesystem::path& out) const;
+  /// other byte kept). Throws InvalidArgument when the session has no COCO file, or when `out`
+  /// may not be written (check_output_file).
+  void export_coco(const std::filesystem::path& out);
+  /// Writes corrected_labels(deleted_label) as an int64 `.npy` file, after check_output_file.
+  void export_labels(const std::filesystem::path& out, Label deleted_label = -1);
+
+  /// Checks that the session may write `file`: it is none of the files the session reads (the
+  /// features directory, the COCO file, the images folder, its own folder's database and tree)
+  /// and it either does not exist or was written by this session and is unchanged since (same
+  /// size and modification time). Throws InvalidArgument saying why not: a command never
+  /// overwrites its inputs or a file it did not write.
+  void check_output_file(const std::filesystem::path& file) const;
+  /// Records `file` (just written) as the session's, so that a later export may replace it.
+  void record_output_file(const std::filesystem::path& file);
 
   [[nodiscard]] const std::filesystem::path& dir() const;
   /// The folder of batch `number`'s exported files: dir()/batches/NNN (renderings, review.csv).
@@ -224,7 +335,7 @@ class Session {
 };
 
 /// Schema version written by this build; open() migrates older ones and refuses newer ones.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 }  // namespace coreclean::session
 
