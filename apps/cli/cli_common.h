@@ -6,6 +6,7 @@
 #include <coreclean/core/context.h>
 #include <coreclean/core/error.h>
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -30,6 +31,11 @@ enum ExitCode : int {
 /// Runs a subcommand, turning exceptions into a message on `err` and an exit code:
 /// InvalidArgument / FormatError / IoError → 2 (the input's fault), anything else → 1.
 int run_guarded(const std::function<int()>& command, std::ostream& err);
+
+/// Replaces CLI11's messages for its PositiveNumber and NonNegativeNumber checks ("Value 0 not in
+/// range 2.225074e-308 to 1.797693e+308") by plain ones ("--size: must be at least 1, got 0"), on
+/// every option of `app` and of its subcommands. Call after every option is added.
+void use_plain_range_messages(CLI::App& app);
 
 /// A Context whose logger writes warnings to `err` and whose progress sink draws a bar on `err`
 /// when it is a terminal.
