@@ -4,7 +4,9 @@
 #include <coreclean/io/output_folder.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <sstream>
 
@@ -47,35 +49,33 @@ struct UserFolder {
   }
 };
 
+// `--out .` from inside a folder that holds a file of the user's, and `--out` that folder, both
+// exit with 2 and leave the folder byte for byte as it was. `run(out)` runs the command.
+void expect_refuses_current_and_foreign_folder(const std::function<int(const fs::path&)>& run) {
+  testing::TempDir tmp;
+  const UserFolder work(tmp / "work");
+  std::string error;
+  {
+    const testing::ScopedCurrentPath cd(work.dir);
+    EXPECT_EQ(exit_code_of([&] { return run("."); }, &error), kExitBadInput);
+    EXPECT_TRUE(contains(error, "current folder"));
+    EXPECT_TRUE(contains(error, "choose a new folder, or an empty one"));
+  }
+  EXPECT_TRUE(work.unchanged());
+  EXPECT_EQ(exit_code_of([&] { return run(work.dir); }, &error), kExitBadInput);
+  EXPECT_TRUE(contains(error, "not empty"));
+  EXPECT_TRUE(work.unchanged());
+}
+
 MakeDemoOptions small_make_demo(const fs::path& out) {
-  MakeDemoOptions o;
-  o.out = out;
-  o.images = 5;
-  o.seed = 3;
-  return o;
+  return {.out = out, .seed = 3, .images = 5};
 }
 
 TEST(CliOutputFolders, MakeDemoRefusesTheCurrentFolderAndAForeignOne) {
   CORECLEAN_REQUIRE_FASHION_MNIST("t10k");
-  testing::TempDir tmp;
-  const UserFolder work(tmp / "work");
-  {
-    const testing::ScopedCurrentPath cd(work.dir);
-    std::string error;
-    EXPECT_EQ(
-        exit_code_of([&] { return run_make_demo(small_make_demo("."), Context(), std::cout); },
-                     &error),
-        kExitBadInput);
-    EXPECT_TRUE(contains(error, "choose a new folder, or an empty one"));
-  }
-  EXPECT_TRUE(work.unchanged());
-  std::string error;
-  EXPECT_EQ(
-      exit_code_of([&] { return run_make_demo(small_make_demo(work.dir), Context(), std::cout); },
-                   &error),
-      kExitBadInput);
-  EXPECT_TRUE(contains(error, "not empty"));
-  EXPECT_TRUE(work.unchanged());
+  expect_refuses_current_and_foreign_folder([](const fs::path& out) {
+    return run_make_demo(small_make_demo(out), Context(), std::cout);
+  });
 }
 
 TEST(CliOutputFolders, MakeDemoRunsAgainInItsOwnFolderAndKeepsUserFiles) {
@@ -115,17 +115,9 @@ EmbedOptions small_embed(const fs::path& dir, const fs::path& out) {
 TEST(CliOutputFolders, EmbedRefusesTheCurrentFolderAForeignOneAndTheInputsFolder) {
   CORECLEAN_REQUIRE_FASHION_MNIST("t10k");
   testing::TempDir tmp;
-  const UserFolder work(tmp / "work");
-  const EmbedOptions here = small_embed(tmp.path(), ".");
-  {
-    const testing::ScopedCurrentPath cd(work.dir);
-    EXPECT_EQ(exit_code_of([&] { return run_embed(here, Context(), std::cout); }), kExitBadInput);
-  }
-  EXPECT_TRUE(work.unchanged());
-  EXPECT_EQ(exit_code_of(
-                [&] { return run_embed(small_embed(tmp.path(), work.dir), Context(), std::cout); }),
-            kExitBadInput);
-  EXPECT_TRUE(work.unchanged());
+  expect_refuses_current_and_foreign_folder([&](const fs::path& out) {
+    return run_embed(small_embed(tmp.path(), out), Context(), std::cout);
+  });
   // The folder holding the COCO file and the images is an input, however spelled.
   const auto data = testing::files_under(tmp / "data");
   std::string error;
@@ -155,41 +147,45 @@ TEST(CliOutputFolders, EmbedRunsAgainInItsOwnFolderAndKeepsUserFiles) {
 }
 
 DemoOptions small_demo(const fs::path& out) {
-  DemoOptions o;
-  o.out = out;
-  o.images = 40;
-  o.iterations = 1;
-  return o;
+  return {.out = out, .images = 40, .iterations = 1};
 }
 
 TEST(CliOutputFolders, DemoRefusesTheCurrentFolderAndAForeignOne) {
   CORECLEAN_REQUIRE_FASHION_MNIST("train");
-  testing::TempDir tmp;
-  const UserFolder work(tmp / "work");
-  {
-    const testing::ScopedCurrentPath cd(work.dir);
-    EXPECT_EQ(exit_code_of([&] { return run_demo(small_demo("."), Context(), std::cout); }),
-              kExitBadInput);
-  }
-  EXPECT_TRUE(work.unchanged());
-  EXPECT_EQ(exit_code_of([&] { return run_demo(small_demo(work.dir), Context(), std::cout); }),
-            kExitBadInput);
-  EXPECT_TRUE(work.unchanged());
+  expect_refuses_current_and_foreign_folder(
+      [](const fs::path& out) { return run_demo(small_demo(out), Context(), std::cout); });
 }
 
 TEST(CliOutputFolders, DemoReplacesOnlyWhatItWrote) {
+  // A folder as an earlier demo left it (marked, with its own files), plus files of the user's.
+  // One demo run here keeps the test short; the marker is what a real run writes.
   CORECLEAN_REQUIRE_FASHION_MNIST("train");
   testing::TempDir tmp;
-  std::ostringstream log;
-  ASSERT_EQ(run_demo(small_demo(tmp / "demo"), Context(), log), 0) << log.str();
+  {
+    io::OutputFolder earlier = io::OutputFolder::claim(tmp / "demo", "demo", {});
+    testing::write_text(earlier.entry("summary.json"), "old summary");
+    fs::create_directories(earlier.entry("session") / "batches");
+    testing::write_text(earlier.entry("session") / "stale.txt", "old");
+  }
   testing::write_text(tmp / "demo" / "important.txt", kUserText);
   fs::create_directory(tmp / "demo" / "notes");
   testing::write_text(tmp / "demo" / "notes" / "a.txt", kUserText);
+  std::ostringstream log;
   ASSERT_EQ(run_demo(small_demo(tmp / "demo"), Context(), log), 0) << log.str();
   EXPECT_EQ(testing::read_text(tmp / "demo" / "important.txt"), kUserText);
   EXPECT_EQ(testing::read_text(tmp / "demo" / "notes" / "a.txt"), kUserText);
-  EXPECT_TRUE(fs::exists(tmp / "demo" / "summary.json"));
+  EXPECT_NE(testing::read_text(tmp / "demo" / "summary.json"), "old summary");
+  EXPECT_FALSE(fs::exists(tmp / "demo" / "session" / "stale.txt"));
   EXPECT_TRUE(fs::exists(tmp / "demo" / "session" / "session.db"));
+  // The run left its folder marked with what it wrote, so a next run may replace it again.
+  const io::OutputFolder after = io::OutputFolder::claim(tmp / "demo", "demo", {});
+  for (const char* name : {"data", "features", "session", "summary.json", "report.html"}) {
+    EXPECT_NE(std::find(after.entries().begin(), after.entries().end(), name),
+              after.entries().end())
+        << name;
+  }
+  EXPECT_EQ(std::find(after.entries().begin(), after.entries().end(), "important.txt"),
+            after.entries().end());
 }
 
 }  // namespace
