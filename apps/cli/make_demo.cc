@@ -50,12 +50,12 @@ int run_make_demo(const MakeDemoOptions& options, const Context& context, std::o
   params.images = options.images;
   params.error_rate = options.error_rate;
   params.validate();
-  io::OutputFolder folder =
-      io::OutputFolder::claim(options.out, "make-demo", {options.fashion_dir});
-  for (const char* name : {"images", "annotations.json", "truth.json"}) folder.entry(name);
 
   const auto start = std::chrono::steady_clock::now();
   const io::LabelledImages items = detect::load_fashion_mnist(options.fashion_dir, options.split);
+  io::OutputFolder folder =
+      io::OutputFolder::claim(options.out, "make-demo", {options.fashion_dir});
+  for (const char* name : {"images", "annotations.json", "truth.json"}) folder.entry(name);
   const detect::DemoScenes scenes = detect::write_demo_scenes(options.out, items, params, ctx);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
