@@ -146,9 +146,7 @@ TEST(CliOutputFolders, EmbedRunsAgainInItsOwnFolderAndKeepsUserFiles) {
   EXPECT_FALSE(fs::exists(tmp / "features" / ".partial"));
 }
 
-DemoOptions small_demo(const fs::path& out) {
-  return {.out = out, .images = 40, .iterations = 1};
-}
+DemoOptions small_demo(const fs::path& out) { return {.out = out, .images = 40, .iterations = 1}; }
 
 TEST(CliOutputFolders, DemoRefusesTheCurrentFolderAndAForeignOne) {
   CORECLEAN_REQUIRE_FASHION_MNIST("train");

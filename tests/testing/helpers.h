@@ -120,9 +120,9 @@ std::filesystem::path shared_data_dir();
   } while (false)
 
 /// Skips the current test when Fashion-MNIST's split `split` is not installed.
-#define CORECLEAN_REQUIRE_FASHION_MNIST(split)                                    \
-  do {                                                                            \
-    if (!::coreclean::testing::fashion_mnist_installed(split))                    \
+#define CORECLEAN_REQUIRE_FASHION_MNIST(split)                                       \
+  do {                                                                               \
+    if (!::coreclean::testing::fashion_mnist_installed(split))                       \
       GTEST_SKIP() << "needs Fashion-MNIST (apt-get install dataset-fashion-mnist)"; \
   } while (false)
 
