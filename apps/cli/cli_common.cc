@@ -10,9 +10,11 @@
 #include <string>
 
 #include <chrono>
+#include <cmath>
 #include <fmt/format.h>
 #include <memory>
 #include <mutex>
+#include <regex>
 #include <thread>
 
 namespace coreclean::cli {
@@ -61,6 +63,63 @@ int run_guarded(const std::function<int()>& command, std::ostream& err) {
     err << "coreclean: error: " << e.what() << '\n';
     return kExitRuntimeFailure;
   }
+}
+
+namespace {
+
+// A CLI11 check (`input` is the option's text) that accepts numbers in [min, max] (above `min`
+// when `strict`), with a message a user can act on: "must be <rule>, got <input>".
+std::function<std::string(std::string&)> number_check(double min, double max, bool strict,
+                                                      std::string rule) {
+  return [=, rule = std::move(rule)](std::string& input) -> std::string {
+    std::size_t used = 0;
+    double value = NAN;
+    try {
+      value = std::stod(input, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    const bool ok = used == input.size() && !input.empty() && std::isfinite(value) &&
+                    (strict ? value > min : value >= min) && value <= max;
+    return ok ? std::string() : fmt::format("must be {}, got {}", rule, input);
+  };
+}
+
+std::function<std::string(std::string&)> at_least(double min, bool strict, std::string rule) {
+  return number_check(min, HUGE_VAL, strict, std::move(rule));
+}
+
+}  // namespace
+
+void use_plain_range_messages(CLI::App& app) {
+  for (CLI::Option* option : app.get_options()) {
+    const bool integer =
+        option->get_type_name().starts_with("INT") || option->get_type_name().starts_with("UINT");
+    // CLI11 2.1 keeps "POSITIVE" / "NONNEGATIVE" as the description of these checks, not their
+    // name, and has no way to count an option's checks but asking until it throws.
+    for (int i = 0;; ++i) {
+      CLI::Validator* check = nullptr;
+      try {
+        check = option->get_validator(i);
+      } catch (const CLI::OptionNotFound&) {
+        break;
+      }
+      const std::string kind = check->get_description();
+      if (kind == "POSITIVE") {
+        check->operation(integer ? at_least(1, false, "at least 1")
+                                 : at_least(0, true, "greater than 0"));
+      } else if (kind == "NONNEGATIVE") {
+        check->operation(at_least(0, false, "0 or more"));
+      } else if (std::smatch m;
+                 std::regex_match(kind, m, std::regex(R"(\w+ in \[(\S+) - (\S+)\])"))) {
+        // CLI::Range(min, max): "FLOAT in [0 - 0.5]".
+        check->operation(number_check(std::stod(m[1]), std::stod(m[2]), false,
+                                      fmt::format("between {} and {}", m[1].str(), m[2].str())));
+      }
+    }
+  }
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
+    use_plain_range_messages(*sub);
 }
 
 Context make_cli_context(std::ostream& err, std::uint64_t seed, bool show_progress) {

@@ -6,6 +6,7 @@
 #include <coreclean/core/context.h>
 #include <coreclean/core/error.h>
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -36,6 +37,11 @@ void stop_on_interrupt(const Context& context);
 /// InvalidArgument / FormatError / IoError → 2 (the input's fault), Cancelled → 130 (with what
 /// was kept and how to resume), anything else → 1.
 int run_guarded(const std::function<int()>& command, std::ostream& err);
+
+/// Replaces CLI11's messages for its PositiveNumber and NonNegativeNumber checks ("Value 0 not in
+/// range 2.225074e-308 to 1.797693e+308") by plain ones ("--size: must be at least 1, got 0"), on
+/// every option of `app` and of its subcommands. Call after every option is added.
+void use_plain_range_messages(CLI::App& app);
 
 /// A Context whose logger writes warnings to `err` and whose progress sink draws a bar per step
 /// on `err` when `show_progress` is set and `err` is a terminal (steps shorter than half a

@@ -7,6 +7,7 @@
 #include <coreclean/core/error.h>
 #include <coreclean/detect/demo_scenes.h>
 #include <coreclean/io/feature_set.h>
+#include <coreclean/io/output_folder.h>
 #include <coreclean/linear/class_selection.h>
 #include <coreclean/report/report.h>
 #include <coreclean/session/session.h>
@@ -69,7 +70,10 @@ CLI::App* add_demo_command(CLI::App& app, DemoOptions& o) {
       "automatically, then review iterations answered by a simulated reviewer that knows the "
       "truth. Prints and writes (summary.json) the errors found against random review of the "
       "same budget.");
-  cmd->add_option("--out", o.out, "Output folder (replaced)")->capture_default_str();
+  cmd->add_option("--out", o.out,
+                  "Output folder: a new or empty folder, or one an earlier demo wrote (what that "
+                  "run wrote is then replaced; nothing else in it is touched)")
+      ->capture_default_str();
   cmd->add_option("--images", o.images, "Scenes to generate (about 5 boxes each)")
       ->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--error-rate", o.error_rate, "Share of boxes with an injected error")
@@ -90,9 +94,17 @@ int run_demo(const DemoOptions& o, const Context& context, std::ostream& out) {
   auto seconds = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
-  fs::remove_all(o.out);
-  fs::create_directories(o.out);
-  const fs::path data = o.out / "data", features = o.out / "features", session_dir = o.out / "session";
+  // Only what an earlier demo wrote is replaced (io/output_folder.h).
+  io::OutputFolder folder = io::OutputFolder::claim(o.out, "demo", {o.fashion_dir});
+  folder.remove_own();
+  const fs::path data = folder.entry("data"), features = folder.entry("features"),
+                 session_dir = folder.entry("session"), random_dir = folder.entry("session-random"),
+                 corrected = folder.entry("corrected.json"),
+                 summary_path = folder.entry("summary.json"),
+                 report_html = folder.entry("report.html");
+  // write_report also writes <stem>-iterations.csv and <stem>-importance.csv beside the page.
+  folder.entry("report-iterations.csv");
+  folder.entry("report-importance.csv");
 
   // 1. Data with known errors.
   detect::DemoSceneParams params;
@@ -126,7 +138,6 @@ int run_demo(const DemoOptions& o, const Context& context, std::ostream& out) {
   so.class_of_interest = std::to_string(pick.class_of_interest);
   so.classes = {std::to_string(pick.class_of_interest), std::to_string(pick.confused_with)};
   // Random review runs side by side on a copy of the fresh session (same tree, same folds).
-  const fs::path random_dir = o.out / "session-random";
   session::Session::create(session_dir, so, context);  // closed here, so the copy is whole
   fs::copy(session_dir, random_dir, fs::copy_options::recursive);
   session::Session s = session::Session::open(session_dir, context);
@@ -204,7 +215,7 @@ int run_demo(const DemoOptions& o, const Context& context, std::ostream& out) {
                        r.batch, r.metrics.reviewed, r.metrics.relabelled, r.metrics.deleted,
                        r.metrics.auc, rf.label_errors + rf.box_errors, rr.metrics.auc);
   }
-  s.export_coco(o.out / "corrected.json");
+  s.export_coco(corrected);
 
   // 4. Random review: the run above (one draw, with its AUC) and, for a stable expectation, the
   // mean over many random orders of the class.
@@ -217,8 +228,7 @@ int run_demo(const DemoOptions& o, const Context& context, std::ostream& out) {
   report_options.baselines.push_back({"random review", random_fixed, random_auc});
   report_options.baselines.push_back(
       {"random review (mean of 500 orders)", expected.cumulative_found, {}});
-  const report::ReportFiles report =
-      report::write_report(s, o.out / "report.html", report_options);
+  const report::ReportFiles report = report::write_report(s, report_html, report_options);
   const nlohmann::json summary = {
       {"report", report.html.string()},
       {"class_of_interest", s.class_name(interest)},
@@ -233,7 +243,7 @@ int run_demo(const DemoOptions& o, const Context& context, std::ostream& out) {
       {"auc_start", first.iterations.front().auc},
       {"auc_end", last.iterations.back().auc},
       {"seconds", seconds()}};
-  std::ofstream(o.out / "summary.json") << summary.dump(2) << "\n";
+  std::ofstream(summary_path) << summary.dump(2) << "\n";
   out << fmt::format(
       "\nreviewed {} of {} '{}' boxes: coreclean found {} of the {} label errors in the class, "
       "random review of the same budget {} ({:.1f} on average), plus {} faulty boxes; AUC {:.4f} → "
@@ -242,7 +252,7 @@ int run_demo(const DemoOptions& o, const Context& context, std::ostream& out) {
       budget, first.class_size, s.class_name(interest), found, injected, random_session_found,
       expected.label_errors_found, box_errors, first.iterations.front().auc,
       last.iterations.back().auc, random_auc.back(), seconds(), session_dir.string(),
-      (o.out / "corrected.json").string(), (o.out / "summary.json").string(), report.html.string());
+      corrected.string(), summary_path.string(), report.html.string());
   return kExitOk;
 }
 

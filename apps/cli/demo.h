@@ -36,6 +36,9 @@ CLI::App* add_demo_command(CLI::App& app, DemoOptions& options);
 /// {"budget", "injected_errors", "coreclean_found", "random_found" (the random run),
 /// "random_expected" (mean over 500 random orders), "random_auc_end", "auc_start", "auc_end",
 /// "seconds", "box_errors_found", ...}. Label errors are counted; box errors found are beside.
+/// `options.out` is claimed as an io::OutputFolder (new, empty, or written by an earlier demo;
+/// InvalidArgument otherwise): what an earlier demo wrote there is removed first, and nothing
+/// else in the folder is touched.
 int run_demo(const DemoOptions& options, const Context& context, std::ostream& out);
 
 }  // namespace coreclean::cli

@@ -7,6 +7,7 @@
 #include <coreclean/embed/embedder.h>
 #include <coreclean/io/feature_set.h>
 #include <coreclean/io/npy.h>
+#include <coreclean/io/output_folder.h>
 #include <coreclean/linear/pca.h>
 #include <fcntl.h>   // for open
 #include <unistd.h>  // for write, fsync, close
@@ -441,6 +442,21 @@ RowMatrixXf take_rows(const std::vector<Shard>& shards, const std::vector<bool>&
   return x;
 }
 
+// The features directory is an output folder (io/output_folder.h). Every top-level name this
+// command writes or removes is listed here, before any work, so that a folder of an earlier run
+// resumes and a user's file of one of these names stops the run before anything is written.
+io::OutputFolder claim_features_dir(const EmbedOptions& o) {
+  std::vector<std::filesystem::path> inputs = {o.coco, o.images};
+  if (!o.model.empty()) inputs.push_back(o.model);
+  io::OutputFolder folder = io::OutputFolder::claim(o.out, "embed", inputs);
+  folder.entry(kPartialDir);
+  for (const std::string_view name : io::kFeatureSetFiles) folder.entry(name);
+  for (const char* name : {"ids_test.npy", "embedding.json", "skipped.json", detect::kBoxTableFile})
+    folder.entry(name);
+  if (o.pca > 0) folder.entry(fmt::format("pca{}", o.pca));
+  return folder;
+}
+
 }  // namespace
 
 CLI::App* add_embed_command(CLI::App& app, EmbedOptions& options) {
@@ -499,7 +515,10 @@ CLI::App* add_embed_command(CLI::App& app, EmbedOptions& options) {
   cmd->add_flag("--skip-bad", options.skip_bad,
                 "Skip boxes whose image is missing or undecodable (or whose box has no pixels) "
                 "and list them, instead of stopping with exit code 2");
-  cmd->add_option("--out", options.out, "Features directory to write")->required();
+  cmd->add_option("--out", options.out,
+                  "Features directory to write: a new or empty folder, or one an earlier embed "
+                  "wrote (resumed or rewritten; nothing else in it is touched)")
+      ->required();
   cmd->footer(
       "Preprocessing: each box [x, y, w, h] is cropped to the pixels [x, x+w) x [y, y+h)\n"
       "(widened by --padding, clamped to the image), resized to --input-size (bilinear, aspect\n"
@@ -564,7 +583,7 @@ int run_embed(const EmbedOptions& options, const Context& context, std::ostream&
   const auto batch = static_cast<std::size_t>(options.batch);
   const auto n_batches = static_cast<std::int64_t>((candidates.size() + batch - 1) / batch);
 
-  const std::filesystem::path partial = options.out / kPartialDir;
+  const std::filesystem::path partial = claim_features_dir(options).entry(kPartialDir);
   std::filesystem::create_directories(partial, error);
   if (error) throw IoError(fmt::format("cannot create {}: {}", partial.string(), error.message()));
   const ordered_json manifest = make_manifest(options, embedder, candidates.size());

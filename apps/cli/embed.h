@@ -40,9 +40,11 @@ CLI::App* add_embed_command(CLI::App& app, EmbedOptions& options);
 /// Runs `coreclean embed`: writes the features directory `options.out` and prints a summary to
 /// `out`. Finished batches are kept in `options.out`/.partial/ until the end, so a run stopped
 /// by an error or by `context.cancel` continues where it stopped when run again with the same
-/// options, and ends with the same files as an uninterrupted run. Throws coreclean::Error on bad
-/// input (unreadable image or box without skip_bad, unloadable model, resume with different
-/// settings) and when cancelled; returns the exit code otherwise.
+/// options, and ends with the same files as an uninterrupted run. `options.out` is claimed as an
+/// io::OutputFolder (new, empty, or written by an earlier embed; never a folder holding the COCO
+/// file, the images or the model), and only the files embed writes are listed in it. Throws
+/// coreclean::Error on bad input (unreadable image or box without skip_bad, unloadable model,
+/// resume with different settings) and when cancelled; returns the exit code otherwise.
 int run_embed(const EmbedOptions& options, const Context& context, std::ostream& out);
 
 }  // namespace coreclean::cli

@@ -23,8 +23,16 @@ int main(int argc, char** argv) {
   coreclean::use_single_threaded_blas_unless_configured();
   CLI::App app{
       "coreclean finds and fixes incorrectly labelled boxes in object-detection datasets.\n"
-      "Typical flow: embed → pick → build → rank/next → review → apply → export."};
+      "The cleaning loop, in order:\n"
+      "  make-demo (or your own COCO file) / check → embed → init → next / review → apply\n"
+      "  (next batch, again) → status → export → report\n"
+      "`demo` runs the whole loop on built-in data. Lower-level tools over a features directory\n"
+      "and a coreset tree: pick, build, rank, update, fit.\n"
+      "Output folders (--out of make-demo, embed, demo) must be new, empty, or written by an\n"
+      "earlier run of the same command: coreclean never overwrites or deletes a file it did\n"
+      "not write."};
   app.require_subcommand(1);
+  app.set_version_flag("--version", "coreclean " CORECLEAN_VERSION, "Print the version and exit");
   std::uint64_t seed = 0;
   app.add_option("--seed", seed, "Seed of every random choice (splits, PCA, sampling)")
       ->capture_default_str();
@@ -99,12 +107,17 @@ int main(int argc, char** argv) {
   update_cmd->add_option("--tree", update.tree, "Tree file (updated in place, atomically)")
       ->required();
   update_cmd->add_option("--decisions", update.decisions, "Decisions CSV")->required();
-  update_cmd->add_flag("--refresh,!--no-refresh", update.refresh,
-                       "After the exact incremental update, refit the cross-fitted models on the "
-                       "corrected labels and re-score every sample, so the next ranking equals a "
-                       "fresh build's (default); --no-refresh leaves those scores stale until a "
-                       "later update refreshes them")
-      ->capture_default_str();
+  // Two flags rather than CLI11's "--refresh,!--no-refresh", whose help reads
+  // "--refresh,--no-refresh{false}" as if refreshing were off by default.
+  CLI::Option* refresh_flag = update_cmd->add_flag(
+      "--refresh", update.refresh,
+      "On by default: after the exact incremental update, refit the cross-fitted models on the "
+      "corrected labels and re-score every sample, so the next ranking equals a fresh build's");
+  update_cmd
+      ->add_flag_callback(
+          "--no-refresh", [&update] { update.refresh = false; },
+          "Leave those scores stale until a later update refreshes them (faster)")
+      ->excludes(refresh_flag);
 
   FitOptions fit;
   auto* fit_cmd = app.add_subcommand(
@@ -129,6 +142,15 @@ int main(int argc, char** argv) {
   CLI::App* review_cmd = add_review_command(app, review);
   DemoOptions demo;
   CLI::App* demo_cmd = add_demo_command(app, demo);
+
+  // Help lists the loop's commands first, in the order they are used, then the lower-level tools.
+  for (CLI::App* cmd :
+       {make_demo_cmd, check_cmd, embed_cmd, session_cmd.init, session_cmd.next, review_cmd,
+        session_cmd.apply, session_cmd.status, session_cmd.export_, report_cmd, demo_cmd})
+    cmd->group("Cleaning loop");
+  for (CLI::App* cmd : {pick_cmd, build_cmd, rank_cmd, update_cmd, fit_cmd})
+    cmd->group("Lower-level tools");
+  use_plain_range_messages(app);
 
   try {
     app.parse(argc, argv);

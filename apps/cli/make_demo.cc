@@ -1,6 +1,7 @@
 #include "make_demo.h"
 
 #include <coreclean/io/idx.h>
+#include <coreclean/io/output_folder.h>
 
 #include <chrono>
 
@@ -15,7 +16,10 @@ CLI::App* add_make_demo_command(CLI::App& app, MakeDemoOptions& options) {
       "COCO annotations.json), with annotation errors injected at a known rate (mostly labels "
       "flipped among T-shirt/top, Pullover, Coat and Shirt; also boxes that miss their item, "
       "span two items, or duplicate another box). truth.json lists every error and its fix.");
-  cmd->add_option("--out", options.out, "Output folder: images/, annotations.json, truth.json")
+  cmd->add_option("--out", options.out,
+                  "Output folder: images/, annotations.json, truth.json. A new or empty folder, "
+                  "or one an earlier make-demo wrote (its own files are then rewritten; nothing "
+                  "else in it is touched)")
       ->required();
   cmd->add_option_function<std::uint64_t>(
       "--seed", [&options](const std::uint64_t& seed) { options.seed = seed; },
@@ -49,6 +53,9 @@ int run_make_demo(const MakeDemoOptions& options, const Context& context, std::o
 
   const auto start = std::chrono::steady_clock::now();
   const io::LabelledImages items = detect::load_fashion_mnist(options.fashion_dir, options.split);
+  io::OutputFolder folder =
+      io::OutputFolder::claim(options.out, "make-demo", {options.fashion_dir});
+  for (const char* name : {"images", "annotations.json", "truth.json"}) folder.entry(name);
   const detect::DemoScenes scenes = detect::write_demo_scenes(options.out, items, params, ctx);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

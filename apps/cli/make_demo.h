@@ -31,8 +31,10 @@ struct MakeDemoOptions {
 CLI::App* add_make_demo_command(CLI::App& app, MakeDemoOptions& options);
 
 /// Runs `coreclean make-demo`: writes the scenes and prints a summary (counts of images, boxes
-/// and errors by kind, and the paths written) to `out`. Throws coreclean::Error on bad input
-/// (IoError naming the path when Fashion-MNIST is missing); returns the exit code.
+/// and errors by kind, and the paths written) to `out`. `options.out` is claimed as an
+/// io::OutputFolder (new, empty, or written by an earlier make-demo; InvalidArgument otherwise)
+/// and only images/, annotations.json and truth.json are written in it. Throws coreclean::Error on
+/// bad input (IoError naming the path when Fashion-MNIST is missing); returns the exit code.
 int run_make_demo(const MakeDemoOptions& options, const Context& context, std::ostream& out);
 
 }  // namespace coreclean::cli

@@ -16,12 +16,12 @@
 namespace coreclean::io {
 namespace {
 
-constexpr std::string_view kXTrain = "X_train.npy";
-constexpr std::string_view kYTrain = "y_train.npy";
-constexpr std::string_view kXTest = "X_test.npy";
-constexpr std::string_view kYTest = "y_test.npy";
-constexpr std::string_view kIds = "ids.npy";
-constexpr std::string_view kClasses = "classes.json";
+constexpr std::string_view kXTrain = kFeatureSetFiles[0];
+constexpr std::string_view kYTrain = kFeatureSetFiles[1];
+constexpr std::string_view kXTest = kFeatureSetFiles[2];
+constexpr std::string_view kYTest = kFeatureSetFiles[3];
+constexpr std::string_view kIds = kFeatureSetFiles[4];
+constexpr std::string_view kClasses = kFeatureSetFiles[5];
 std::filesystem::path file_in(const std::filesystem::path& dir, std::string_view file) {
   return dir / std::filesystem::path(file);
 }

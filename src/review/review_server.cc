@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>  // for setsockopt
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
@@ -401,6 +402,13 @@ ReviewServer::~ReviewServer() { stop(); }
 
 int ReviewServer::bind() {
   Impl& i = *impl_;
+  // httplib's default options set SO_REUSEPORT, with which a second server binds the same port
+  // and the kernel spreads requests over both (two sessions answering in turn). SO_REUSEADDR
+  // alone still allows a quick restart (sockets in TIME_WAIT) but makes a second bind fail.
+  i.server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   if (i.options.port == 0) {
     i.port = i.server.bind_to_any_port(i.options.host);
     if (i.port < 0) i.port = 0;
@@ -408,9 +416,10 @@ int ReviewServer::bind() {
     i.port = i.options.port;
   }
   if (i.port <= 0)
-    throw IoError(fmt::format("cannot listen on {}:{} (address not available, or the port is "
-                              "in use: choose another with --port)",
-                              i.options.host, i.options.port));
+    throw IoError(fmt::format(
+        "cannot listen on {}:{}: port {} is in use (is another review running?) or the address "
+        "is not available; choose another port with --port",
+        i.options.host, i.options.port, i.options.port));
   return i.port;
 }
 

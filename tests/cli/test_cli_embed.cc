@@ -59,17 +59,6 @@ EmbedOptions bccd_options(const fs::path& coco, const fs::path& out) {
   return o;
 }
 
-// Every regular file under `dir`, relative path → bytes.
-std::map<std::string, std::string> tree_of(const fs::path& dir) {
-  std::map<std::string, std::string> files;
-  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
-    if (entry.is_regular_file()) {
-      files[fs::relative(entry.path(), dir).string()] = testing::read_text(entry.path());
-    }
-  }
-  return files;
-}
-
 // With the shared MobileNetV2 on two BCCD images: one row per non-crowd box, ids in file order,
 // labels = category ids, classes.json = category names, rows equal to the Embedder's on the same
 // crops, and no work folder left behind.
@@ -160,8 +149,8 @@ TEST(CliEmbed, ResumeAfterCancelIsByteIdentical) {
   ASSERT_EQ(run_embed(options(dir / "resumed"), seeded, resumed_log), 0);
   EXPECT_TRUE(contains(resumed_log.str(), fmt::format("resuming: 64 of {} boxes", expected.size())))
       << resumed_log.str();
-  const auto whole = tree_of(dir / "whole");
-  const auto resumed = tree_of(dir / "resumed");
+  const auto whole = testing::files_under(dir / "whole");
+  const auto resumed = testing::files_under(dir / "resumed");
   EXPECT_EQ(whole.size(), resumed.size());
   for (const auto& [name, bytes] : whole) {
     ASSERT_TRUE(resumed.count(name)) << name;

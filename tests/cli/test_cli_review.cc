@@ -90,6 +90,28 @@ Stored stored(const std::filesystem::path& db_path, std::string* integrity = nul
   return out;
 }
 
+TEST(CliReview, PortInUseExitsWithTwoNamingThePort) {
+  // A second `coreclean review` on a port another one serves fails instead of sharing it.
+  testing::TempDir dir;
+  testing::write_blob_features(dir / "features");
+  for (const char* name : {"session-a", "session-b"}) {
+    session::SessionOptions o;
+    o.features = dir / "features";
+    o.class_of_interest = "five";
+    session::Session::create(dir / name, o);
+  }
+  const Server first = start_review(dir / "session-a");
+  const testing::CommandResult second = testing::run_command(
+      testing::shell_quote(CORECLEAN_CLI_PATH) + " review " +
+      testing::shell_quote((dir / "session-b").string()) + " --port " + std::to_string(first.port));
+  kill(first.pid, SIGTERM);
+  int status = 0;
+  waitpid(first.pid, &status, 0);
+  EXPECT_EQ(second.exit_code, 2) << second.output;
+  EXPECT_TRUE(testing::contains(second.output, "127.0.0.1:" + std::to_string(first.port)));
+  EXPECT_TRUE(testing::contains(second.output, "in use"));
+}
+
 TEST(CliReview, DecisionsSurviveSigkillOfTheServer) {
   testing::TempDir dir;
   const testing::BlobFeatures blobs = testing::write_blob_features(dir / "features");

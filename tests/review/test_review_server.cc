@@ -1,12 +1,14 @@
 // The review server over HTTP on a free loopback port: state, decisions committed to the
 // database as they are made, undo, validation, the same-origin and Host rules, path traversal,
 // apply and fetch the next batch.
+#include <coreclean/core/error.h>
 #include <coreclean/review/review_server.h>
 #include <coreclean/session/session.h>
 
 #include "testing/helpers.h"
 #include "testing/session_fixtures.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -306,6 +308,22 @@ TEST_F(ReviewServerTest, SeesWhatAnotherProcessApplied) {
   ASSERT_EQ(r->status, 200) << r->body;
   EXPECT_EQ(json::parse(r->body).at("next_batch"), 2);
   EXPECT_TRUE(json::parse(r->body).at("applied_batch").is_null());
+}
+
+TEST_F(ReviewServerTest, SecondServerOnTheSamePortIsRefused) {
+  // Two servers on one port would answer in turn from two sessions; the second bind must fail
+  // and name the port, and the first keeps serving its own session.
+  session::SessionOptions o;
+  o.features = dir / "features";
+  o.class_of_interest = "five";
+  ReviewServerOptions options;
+  options.port = port;
+  ReviewServer second(session::Session::create(dir / "session-2", o), options);
+  const std::string message = testing::error_of<IoError>([&] { second.bind(); });
+  EXPECT_TRUE(testing::contains(message, fmt::format("127.0.0.1:{}", port)));
+  EXPECT_TRUE(testing::contains(message, "--port"));
+  EXPECT_EQ(second.port(), 0);
+  EXPECT_EQ(state().at("batch").at("items").size(), batch_ids.size());
 }
 
 TEST(ReviewServerHost, LoopbackNames) {

@@ -1,13 +1,17 @@
 #include "testing/helpers.h"
 
+#include <coreclean/detect/demo_scenes.h>  // for kFashionMnistDir
+
 #include <sys/wait.h>  // for WEXITSTATUS
 
 #include <array>
+#include <cstdlib>  // for setenv, unsetenv
 #include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <random>
 #include <stdexcept>
+#include <utility>
 
 namespace coreclean::testing {
 
@@ -29,6 +33,32 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ignored);
 }
 
+ScopedCurrentPath::ScopedCurrentPath(const std::filesystem::path& dir)
+    : previous_(std::filesystem::current_path()) {
+  std::filesystem::current_path(dir);
+}
+
+ScopedCurrentPath::~ScopedCurrentPath() {
+  std::error_code ignored;
+  std::filesystem::current_path(previous_, ignored);
+}
+
+ScopedEnv::ScopedEnv(std::string name, const std::string& value) : name_(std::move(name)) {
+  if (const char* old = std::getenv(name_.c_str())) {
+    had_value_ = true;
+    previous_ = old;
+  }
+  ::setenv(name_.c_str(), value.c_str(), 1);
+}
+
+ScopedEnv::~ScopedEnv() {
+  if (had_value_) {
+    ::setenv(name_.c_str(), previous_.c_str(), 1);
+  } else {
+    ::unsetenv(name_.c_str());
+  }
+}
+
 ::testing::AssertionResult contains(const std::string& text, const std::string& part) {
   if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
@@ -42,6 +72,20 @@ void write_text(const std::filesystem::path& path, std::string_view text) {
 std::string read_text(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::map<std::string, std::string> files_under(const std::filesystem::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (entry.is_regular_file())
+      files[std::filesystem::relative(entry.path(), dir).string()] = read_text(entry.path());
+  }
+  return files;
+}
+
+bool fashion_mnist_installed(std::string_view split) {
+  return std::filesystem::exists(std::filesystem::path(detect::kFashionMnistDir) /
+                                 (std::string(split) + "-images-idx3-ubyte.gz"));
 }
 
 CommandResult run_command(const std::string& command_line) {

@@ -8,6 +8,7 @@
 
 #include <exception>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <string_view>
 #include <typeinfo>
@@ -27,6 +28,32 @@ class TempDir {
 
  private:
   std::filesystem::path path_;
+};
+
+/// Changes the current working folder for the object's lifetime (restored when it dies).
+class ScopedCurrentPath {
+ public:
+  explicit ScopedCurrentPath(const std::filesystem::path& dir);
+  ~ScopedCurrentPath();
+  ScopedCurrentPath(const ScopedCurrentPath&) = delete;
+  ScopedCurrentPath& operator=(const ScopedCurrentPath&) = delete;
+
+ private:
+  std::filesystem::path previous_;
+};
+
+/// Sets an environment variable for the object's lifetime (restored, or unset, when it dies).
+class ScopedEnv {
+ public:
+  ScopedEnv(std::string name, const std::string& value);
+  ~ScopedEnv();
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_;
+  bool had_value_ = false;
+  std::string previous_;
 };
 
 /// Runs f and returns the message of the E it throws; any other outcome fails the test ("").
@@ -54,6 +81,9 @@ void write_text(const std::filesystem::path& path, std::string_view text);
 /// The whole content of the file at `path` (binary); empty when it cannot be read.
 std::string read_text(const std::filesystem::path& path);
 
+/// Every regular file under `dir` (recursively): path relative to `dir` → bytes.
+std::map<std::string, std::string> files_under(const std::filesystem::path& dir);
+
 /// Result of a child process.
 struct CommandResult {
   int exit_code = -1;
@@ -74,6 +104,9 @@ std::string oracle_unavailable_reason();
 /// exception) when the script exits non-zero, with its output in the message.
 std::string run_oracle(const std::string& script, const std::vector<std::string>& args);
 
+/// True when Debian's dataset-fashion-mnist holds the split `split` ("t10k" or "train").
+bool fashion_mnist_installed(std::string_view split);
+
 /// The shared data folder (`../shared/data` beside the repository), or empty when absent.
 std::filesystem::path shared_data_dir();
 
@@ -84,6 +117,13 @@ std::filesystem::path shared_data_dir();
   do {                                                                        \
     const std::string reason = ::coreclean::testing::oracle_unavailable_reason(); \
     if (!reason.empty()) GTEST_SKIP() << reason;                              \
+  } while (false)
+
+/// Skips the current test when Fashion-MNIST's split `split` is not installed.
+#define CORECLEAN_REQUIRE_FASHION_MNIST(split)                                       \
+  do {                                                                               \
+    if (!::coreclean::testing::fashion_mnist_installed(split))                       \
+      GTEST_SKIP() << "needs Fashion-MNIST (apt-get install dataset-fashion-mnist)"; \
   } while (false)
 
 /// Skips the current test when ../shared/data is absent.

@@ -15,10 +15,12 @@
 #include <coreclean/core/types.h>
 #include <coreclean/io/npy.h>
 
+#include <array>
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace coreclean::io {
 
@@ -44,9 +46,15 @@ struct FeatureSet {
 /// y_train, ids are not unique, or classes.json does not parse.
 FeatureSet load_feature_set(const std::filesystem::path& dir);
 
+/// The files of a features directory that save_feature_set writes or removes, and nothing else.
+inline constexpr std::array<std::string_view, 6> kFeatureSetFiles = {
+    "X_train.npy", "y_train.npy", "X_test.npy", "y_test.npy", "ids.npy", "classes.json"};
+
 /// Writes a features directory (creating it); x_test/y_test, ids and classes.json only when
 /// present — and removes those files left from an earlier save when absent, so that loading
-/// gives back exactly what was saved.
+/// gives back exactly what was saved. Only the files of kFeatureSetFiles are overwritten or
+/// removed; a command that writes into a folder the user named claims it first as an
+/// io::OutputFolder with these names as entries, so that no file of the user's is replaced.
 void save_feature_set(const std::filesystem::path& dir, const FeatureSet& features);
 
 }  // namespace coreclean::io

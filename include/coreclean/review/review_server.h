@@ -52,7 +52,8 @@ class ReviewServer {
   ReviewServer& operator=(const ReviewServer&) = delete;
 
   /// Binds the address; returns the port (the chosen one when options.port is 0). Throws
-  /// IoError when the address cannot be bound (e.g. the port is in use).
+  /// IoError naming host and port when the address cannot be bound, e.g. when another server
+  /// (of this or any process) listens on the port: the port is never shared.
   int bind();
   /// Serves requests until stop() is called (blocks). bind() must have succeeded.
   void run();
