@@ -137,6 +137,7 @@ int run_demo(const DemoOptions& o, const Context& context, std::ostream& out) {
   so.images = embed.images;
   so.class_of_interest = std::to_string(pick.class_of_interest);
   so.classes = {std::to_string(pick.class_of_interest), std::to_string(pick.confused_with)};
+  so.confusion = session::to_class_confusion(pick);
   // Random review runs side by side on a copy of the fresh session (same tree, same folds).
   session::Session::create(session_dir, so, context);  // closed here, so the copy is whole
   fs::copy(session_dir, random_dir, fs::copy_options::recursive);

@@ -18,6 +18,7 @@
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -168,6 +169,13 @@ int finding_rank(const std::string& check) {
   if (check == "degenerate") return 0;
   if (check == "duplicate") return 1;
   return 2;
+}
+
+// The confusion matrix as stored in meta: {"classes": [...], "normalized": [...], "test": b}.
+std::string confusion_json(const ClassConfusion& c) {
+  return nlohmann::json{{"classes", c.classes}, {"normalized", c.normalized},
+                        {"test", c.used_test_split}}
+      .dump();
 }
 
 std::string now_utc() {
@@ -427,6 +435,7 @@ Session Session::create(const std::filesystem::path& dir, const SessionOptions& 
 
   // The class of interest: given, or the pick logic (largest off-diagonal confusion).
   Label interest = 0, confused = 0;
+  std::optional<ClassConfusion> confusion = options.confusion;
   if (options.class_of_interest == "auto") {
     linear::ClassSelectionParams params;
     std::optional<MatrixRef> x_test;
@@ -448,6 +457,7 @@ Session Session::create(const std::filesystem::path& dir, const SessionOptions& 
         absent_count > 0 ? present_y : features.y_train, x_test, features.y_test, params, context);
     interest = s.class_of_interest;
     confused = s.confused_with;
+    confusion = to_class_confusion(s);
   } else {
     interest = features.find_class(options.class_of_interest);
   }
@@ -532,7 +542,8 @@ Session Session::create(const std::filesystem::path& dir, const SessionOptions& 
         {"seed", std::to_string(s->seed)},
         {"folds", std::to_string(s->folds)},
         {"auc_c", fmt::format("{}", s->auc_c)},
-        {"created_at", now_utc()}};
+        {"created_at", now_utc()},
+        {"confusion", confusion ? confusion_json(*confusion) : std::string()}};
     for (const auto& [k, v] : meta) {
       st.bind(1, std::string_view(k)).bind(2, std::string_view(v));
       st.run();
@@ -913,6 +924,29 @@ std::vector<BoxIssue> read_findings(Statement& st) {
 }
 
 }  // namespace
+
+ClassConfusion to_class_confusion(const linear::ClassSelection& selection) {
+  ClassConfusion c;
+  c.classes = selection.classes;
+  c.used_test_split = selection.used_test_split;
+  const Eigen::MatrixXd& m = selection.normalized_confusion;
+  for (Eigen::Index i = 0; i < m.rows(); ++i)
+    for (Eigen::Index j = 0; j < m.cols(); ++j) c.normalized.push_back(m(i, j));
+  return c;
+}
+
+std::optional<ClassConfusion> Session::class_confusion() const {
+  Statement st = state_->db->prepare("SELECT value FROM meta WHERE key = 'confusion'");
+  if (!st.step() || st.text(0).empty()) return std::nullopt;  // older sessions have none
+  const nlohmann::json j = nlohmann::json::parse(st.text(0), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  ClassConfusion c;
+  c.classes = j.value("classes", Labels{});
+  c.normalized = j.value("normalized", std::vector<double>{});
+  c.used_test_split = j.value("test", false);
+  if (c.normalized.size() != c.classes.size() * c.classes.size()) return std::nullopt;
+  return c;
+}
 
 std::vector<BoxIssue> Session::findings() const {
   Statement st = state_->db->prepare(

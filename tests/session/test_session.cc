@@ -491,5 +491,34 @@ TEST(Session, ReviseChangesAppliedDecisionsAndTheTreeFollows) {
   expect_same_scores(cached, tree_scores(Session::open(f.dir / "s")));
 }
 
+// The pick's confusion matrix is kept with a session that picked its class (rows: true class,
+// normalised; the class of interest is the column of the largest off-diagonal cell); a
+// session whose class was given has none.
+TEST(Session, KeepsThePicksConfusionMatrix) {
+  Fixture f;
+  EXPECT_FALSE(Session::create(f.dir / "given", f.options()).class_confusion().has_value());
+  SessionOptions o = f.options();
+  o.class_of_interest = "auto";
+  const Session s = Session::create(f.dir / "auto", o);
+  const std::optional<ClassConfusion> c = s.class_confusion();
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->classes, (Labels{2, 5, 8}));
+  ASSERT_EQ(c->normalized.size(), 9u);
+  double best = -1.0;
+  Label predicted = 0;
+  for (int i = 0; i < 3; ++i) {
+    double row = 0.0;
+    for (int j = 0; j < 3; ++j) {
+      row += c->normalized[3 * i + j];
+      if (i != j && c->normalized[3 * i + j] > best) {
+        best = c->normalized[3 * i + j];
+        predicted = c->classes[j];
+      }
+    }
+    EXPECT_NEAR(row, 1.0, 1e-9);
+  }
+  EXPECT_EQ(predicted, s.class_of_interest());
+}
+
 }  // namespace
 }  // namespace coreclean::session

@@ -16,6 +16,7 @@
 #include <coreclean/core/context.h>
 #include <coreclean/core/error.h>
 #include <coreclean/core/types.h>
+#include <coreclean/linear/class_selection.h>
 
 #include <cstdint>
 #include <filesystem>
@@ -61,6 +62,16 @@ struct DecisionRecord {
   bool applied = false;
 };
 
+/// The normalised confusion matrix of the `pick` logic: which classes a classifier confuses.
+struct ClassConfusion {
+  Labels classes;                  ///< row and column order
+  std::vector<double> normalized;  ///< classes² cells, row-major; rows: true, columns: predicted
+  bool used_test_split = false;    ///< false: out-of-fold predictions on the training set
+};
+
+/// The confusion matrix of a class selection.
+ClassConfusion to_class_confusion(const linear::ClassSelection& selection);
+
 /// How a session is created.
 struct SessionOptions {
   std::filesystem::path features;          ///< features directory (kept by absolute path)
@@ -71,6 +82,9 @@ struct SessionOptions {
   std::string guidelines;                  ///< labelling rules shown with every batch (Markdown)
   int folds = 5;                           ///< folds of the cross-validated AUC
   double auc_c = 1.0;                      ///< inverse regularisation of the AUC's classifier
+  /// The pick's confusion matrix when the caller computed it (class_of_interest "auto"
+  /// computes and stores it itself); shown by the report.
+  std::optional<ClassConfusion> confusion;
 };
 
 /// One sample of a batch, with the scores that put it there.
@@ -275,6 +289,9 @@ class Session {
   [[nodiscard]] std::vector<RevisionRecord> revisions() const;
 
   [[nodiscard]] SessionStatus status() const;
+  /// The confusion matrix that picked the class of interest; nullopt when the class was given
+  /// and no matrix came with it.
+  [[nodiscard]] std::optional<ClassConfusion> class_confusion() const;
   /// Findings of the model-free box checks on the session's boxes (empty without a COCO file),
   /// by sample id.
   [[nodiscard]] std::vector<BoxIssue> findings() const;
