@@ -71,8 +71,9 @@ SessionCommands add_session_commands(CLI::App& app, SessionCommandOptions& o) {
               "session has images). While a batch is open, next shows that batch again and "
               "never rewrites its files (your edits of review.csv are safe).");
   c.next->add_option("session", o.session, "Session folder")->required();
-  c.next->add_option("-n,--size", o.batch_size, "Boxes per batch (at least 1)")
-      ->capture_default_str();
+  c.next->add_option("-n,--size", o.batch_size, "Boxes per batch")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   c.next->add_flag("--random", o.random,
                    "An audit batch: a uniform random sample of the unseen boxes of the class "
                    "instead of the most important ones. The share of them you fix estimates how "
@@ -209,7 +210,6 @@ int run_init(const SessionCommandOptions& o, const Context& context, std::ostrea
 }
 
 int run_next(const SessionCommandOptions& o, const Context& context, std::ostream& out) {
-  CORECLEAN_CLI_REQUIRE(o.batch_size >= 1, "--size must be at least 1 (got {})", o.batch_size);
   session::Session s = session::Session::open(o.session, context);
   const std::optional<session::Batch> was_open = s.open_batch();
   const session::BatchSelection selection = o.random     ? session::BatchSelection::kRandom

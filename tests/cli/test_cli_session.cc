@@ -433,7 +433,7 @@ TEST(CliSession, ApplyTakesTheBatchsReviewCsvAndRefusesUndecidedRows) {
   EXPECT_EQ(testing::read_text(sheet_path), filled);
   const testing::CommandResult zero = cli("next " + session + " --size 0");
   EXPECT_EQ(zero.exit_code, 2);
-  EXPECT_TRUE(testing::contains(zero.output, "--size must be at least 1"));
+  EXPECT_TRUE(testing::contains(zero.output, "--size: must be at least 1, got 0"));
 
   // The last row decided: apply SESSION applies the sheet.
   const std::string complete = std::regex_replace(
