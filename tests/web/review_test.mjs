@@ -356,6 +356,34 @@ async function run() {
     await page.screenshot({ path: path.join(outDir, 'review-charts-applied.png') });
     noProblems('after the apply');
 
+    // ---- the box checks' findings: a batch of flagged boxes; the page names each box's
+    // findings and `s` takes the suggestion to delete the worse box of a duplicate pair
+    await stopServer();
+    execFileSync(bin, ['apply', sessionDir, '--undecided', 'return']);
+    execFileSync(bin, ['next', sessionDir, '--findings', '-n', '8']);
+    const findingsBase = await startServer();
+    const state2 = await (await fetch(new URL('/api/state', findingsBase))).json();
+    const flagged = state2.batch.items;
+    check(flagged.length > 0 && flagged.every((it) => Array.isArray(it.findings) && it.findings.length > 0),
+      'the findings batch holds a box without findings');
+    const doomed = flagged.find((it) => it.suggestion && it.suggestion.decision === 'delete');
+    check(doomed, 'no box of the findings batch is suggested for deletion');
+    await page.goto(findingsBase, { waitUntil: 'load' });
+    await ready(state2.batch.number);
+    await page.click(`.thumb[data-id="${doomed.id}"]`);
+    await until(`box #${doomed.id} in focus`, async () => (await currentId()) === doomed.id);
+    const why = await page.$eval('#why-words', (n) => n.textContent);
+    check(why.includes(`Box check: ${doomed.findings[0].check}`), `the page does not name the box's finding: "${why}"`);
+    const suggestText = await page.$eval('#btn-suggest', (n) => n.textContent);
+    check(suggestText.includes('Delete (suggested)'), `the suggestion button says "${suggestText}"`);
+    await page.screenshot({ path: path.join(outDir, 'review-findings.png') });
+    await page.keyboard.press('s');
+    await until(`the delete of box #${doomed.id} in session.db`, () => {
+      const row = dbDecisions(state2.batch.number).get(doomed.id);
+      return row && row.decision === 'delete';
+    });
+    noProblems('after the findings batch');
+
     console.log(JSON.stringify({
       ccBatchReadyMs: Math.round(batchReadyMs * 10) / 10,
       ccNextBatchReadyMs: Math.round(nextMs * 10) / 10,

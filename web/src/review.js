@@ -397,7 +397,7 @@
     if (imgs) {
       setImage(ui.imgCrop, imgs.crop, `Box #${it.id}, labelled ${it.label_name}`);
       setImage(ui.imgOverlay, imgs.overlay, `Box #${it.id} outlined in its image${it.image ? ' ' + it.image : ''}`);
-      setImage(ui.imgAttention, imgs.attention, `Attention of the model over box #${it.id}`);
+      setImage(ui.imgAttention, imgs.attention, `Box #${it.id} with its surroundings dimmed`);
     }
 
     // label and decision
@@ -416,6 +416,7 @@
     ui.btnDelete.setAttribute('aria-pressed', String(!!d && d.decision === 'delete'));
     const sug = suggestionOf(it);
     ui.btnSuggest.hidden = !sug;
+    ui.btnSuggest.classList.toggle('suggests-delete', !!sug && sug.decision === 'delete');
     if (sug && sug.decision === 'delete') {
       ui.btnSuggest.replaceChildren('Delete (suggested) ', kbd('s'));
       ui.btnSuggest.title = sug.reason || '';
