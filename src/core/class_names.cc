@@ -1,7 +1,7 @@
 #include <coreclean/core/class_names.h>
 #include <coreclean/core/error.h>
+#include <coreclean/core/text.h>
 
-#include <charconv>
 #include <fmt/format.h>
 #include <optional>
 #include <set>
@@ -13,30 +13,8 @@ namespace {
 // Error messages list at most this many known classes, so that they stay readable.
 constexpr std::size_t kMaxListedClasses = 100;
 
-std::optional<Label> parse_label(const std::string& text) {
-  Label value = 0;
-  const char* end = text.data() + text.size();
-  const auto [ptr, error] = std::from_chars(text.data(), end, value);
-  if (error != std::errc() || ptr != end || text.empty()) return std::nullopt;
-  return value;
-}
 
 }  // namespace
-
-std::string trim(std::string_view text) {
-  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  std::size_t b = 0, e = text.size();
-  while (b < e && is_space(text[b])) ++b;
-  while (e > b && is_space(text[e - 1])) --e;
-  return std::string(text.substr(b, e - b));
-}
-
-std::string fold_case(std::string_view text) {
-  std::string out(text);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
 
 std::string class_name(const ClassNames& names, Label label) {
   const auto it = names.find(label);
@@ -51,7 +29,7 @@ Label find_class(const ClassNames& names, std::span<const Label> known_labels,
     if (name == name_or_id) return label;
   std::set<Label> known(known_labels.begin(), known_labels.end());
   for (const auto& entry : names) known.insert(entry.first);
-  if (const auto label = parse_label(name_or_id); label.has_value() && known.contains(*label))
+  if (const auto label = parse_int(name_or_id); label.has_value() && known.contains(*label))
     return *label;
   // Typed by hand or in a spreadsheet: surrounding spaces and letter case do not matter, as
   // long as exactly one class matches.
@@ -60,7 +38,7 @@ Label find_class(const ClassNames& names, std::span<const Label> known_labels,
   for (const auto& [label, name] : names)
     if (fold_case(trim(name)) == wanted) matches.push_back(label);
   if (matches.size() == 1) return matches[0];
-  if (const auto label = parse_label(trim(name_or_id)); label.has_value() && known.contains(*label))
+  if (const auto label = parse_int(trim(name_or_id)); label.has_value() && known.contains(*label))
     return *label;
   if (matches.size() > 1) {
     std::string listed;

@@ -1,6 +1,8 @@
 #include <coreclean/core/class_names.h>
 #include <coreclean/io/feature_set.h>
 
+#include <coreclean/core/text.h>
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -32,14 +34,6 @@ bool present(const std::filesystem::path& path) {
   return std::filesystem::exists(path, ignored);
 }
 
-// Parses a whole string as a decimal integer ("-3", "17"); nothing else (no spaces, no '+').
-std::optional<std::int64_t> parse_integer(std::string_view text) {
-  std::int64_t value = 0;
-  const char* end = text.data() + text.size();
-  const auto [ptr, error] = std::from_chars(text.data(), end, value);
-  if (error != std::errc() || ptr != end || text.empty()) return std::nullopt;
-  return value;
-}
 
 std::map<Label, std::string> read_classes(const std::filesystem::path& path) {
   const std::string name = path.string();
@@ -60,7 +54,7 @@ std::map<Label, std::string> read_classes(const std::filesystem::path& path) {
   std::map<Label, std::string> names;
   std::map<Label, std::string> key_of;  // to name both spellings of a duplicated label
   for (const auto& [key, value] : json.items()) {
-    const auto label = parse_integer(key);
+    const auto label = parse_int(key);
     if (!label.has_value()) {
       throw FormatError(
           fmt::format("{}: key \"{}\" is not an integer label; keys must be labels "

@@ -4,11 +4,11 @@
 
 #include <coreclean/core/class_names.h>
 #include <coreclean/core/error.h>
+#include <coreclean/core/text.h>
 #include <coreclean/io/csv.h>
 
 #include <fmt/format.h>
 
-#include <charconv>
 #include <set>
 
 namespace coreclean::session {
@@ -17,13 +17,6 @@ namespace {
 // Bad rows listed in one error message; the rest are counted.
 constexpr std::size_t kMaxListedErrors = 20;
 
-std::optional<SampleId> parse_id(const std::string& text) {
-  SampleId v = 0;
-  const char* end = text.data() + text.size();
-  const auto [ptr, ec] = std::from_chars(text.data(), end, v);
-  if (ec != std::errc() || ptr != end || text.empty()) return std::nullopt;
-  return v;
-}
 
 }  // namespace
 
@@ -55,7 +48,7 @@ DecisionFile read_decision_file(const std::filesystem::path& csv, const Decision
     };
     const std::string id_text = field(c_id), word = fold_case(field(c_decision)),
                       label_text = field(c_label);
-    const std::optional<SampleId> id = parse_id(id_text);
+    const std::optional<SampleId> id = parse_int(id_text);
     if (!id) {
       bad(fmt::format("column id: '{}' is not an integer id", id_text));
     } else if (!ids.insert(*id).second) {

@@ -9,17 +9,11 @@
 #include <map>
 #include <span>
 #include <string>
-#include <string_view>
 
 namespace coreclean {
 
 /// Human-readable names of labels; may be empty or partial.
 using ClassNames = std::map<Label, std::string>;
-
-/// `text` without leading and trailing spaces, tabs and line breaks.
-std::string trim(std::string_view text);
-/// `text` with ASCII letters in lower case (other bytes, e.g. UTF-8, unchanged).
-std::string fold_case(std::string_view text);
 
 /// The name of a label, or the number as text when it has none.
 std::string class_name(const ClassNames& names, Label label);
