@@ -42,11 +42,6 @@ CLI::App* add_review_command(CLI::App& app, ReviewCommandOptions& o) {
 int run_review(const ReviewCommandOptions& o, Context& context, std::ostream& out,
                std::ostream& err) {
   session::Session s = session::Session::open(o.session, context);
-  if (!s.open_batch()) {
-    const session::Batch b = s.next_batch(o.batch_size, context);
-    if (!b.items.empty()) export_batch(s, b, context);
-  }
-  const std::optional<session::Batch> open = s.open_batch();
   review::ReviewServerOptions options;
   options.host = o.host;
   options.port = o.port;
@@ -57,6 +52,17 @@ int run_review(const ReviewCommandOptions& o, Context& context, std::ostream& ou
   const std::string name = s.dir().string();
   review::ReviewServer server(std::move(s), options, context);
   const int port = server.bind();
+  // The first batch is exported only once the port is ours: a server that cannot start leaves
+  // the session as it was. The server notices the commit and reopens its session.
+  std::optional<session::Batch> open;
+  {
+    session::Session fresh = session::Session::open(o.session, context);
+    if (!fresh.open_batch()) {
+      const session::Batch b = fresh.next_batch(o.batch_size, context);
+      if (!b.items.empty()) export_batch(fresh, b, context);
+    }
+    open = fresh.open_batch();
+  }
   if (!review::is_loopback_host(o.host))
     err << fmt::format(
         "coreclean: warning: listening on {}: anyone who can reach this address can read the "

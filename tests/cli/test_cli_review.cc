@@ -110,6 +110,9 @@ TEST(CliReview, PortInUseExitsWithTwoNamingThePort) {
   EXPECT_EQ(second.exit_code, 2) << second.output;
   EXPECT_TRUE(testing::contains(second.output, "127.0.0.1:" + std::to_string(first.port)));
   EXPECT_TRUE(testing::contains(second.output, "in use"));
+  // The server that could not start exported no batch.
+  EXPECT_EQ(session::Session::open(dir / "session-b").status().batches, 0);
+  EXPECT_FALSE(std::filesystem::exists(dir / "session-b" / "batches"));
 }
 
 TEST(CliReview, DecisionsSurviveSigkillOfTheServer) {
