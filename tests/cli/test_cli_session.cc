@@ -500,5 +500,34 @@ TEST(CliSession, InterruptedInitSaysWhatWasKept) {
   EXPECT_FALSE(std::filesystem::exists(dir / "s" / "session.db"));
 }
 
+// Long steps draw a progress bar on a terminal (here `script` gives the command one), none with
+// --quiet. (Without a terminal none is drawn either: every other CLI test checks its output.)
+TEST(CliSession, ProgressBarsOnATerminalOnly) {
+  if (testing::run_command("command -v script").exit_code != 0)
+    GTEST_SKIP() << "`script` (util-linux) is missing: no terminal to test on";
+  testing::TempDir dir;
+  const auto data = testing::make_blobs(40000, 64, 8, 1.0, 0.0, 5);
+  io::FeatureSet fs;
+  fs.x_train = io::SampleMatrix(data.x);
+  fs.y_train = data.y;
+  io::save_feature_set(dir / "features", fs);
+  const std::string cli = testing::shell_quote(CORECLEAN_CLI_PATH);
+  const std::string features = testing::shell_quote((dir / "features").string());
+  auto init = [&](const std::string& name, const std::string& flags) {
+    return cli + flags + " init " + testing::shell_quote((dir / name).string()) + " --features " +
+           features;
+  };
+  const testing::CommandResult tty = testing::run_command(
+      "script -qec " + testing::shell_quote(init("a", "")) + " /dev/null");
+  ASSERT_EQ(tty.exit_code, 0) << tty.output;
+  // Cross-validating a multinomial model on 40,000 rows outlasts the half second before a bar
+  // shows; a finished bar is full.
+  EXPECT_TRUE(std::regex_search(tty.output, std::regex(R"(\[#{30}\] (\d+)/\1)"))) << tty.output;
+  const testing::CommandResult quiet = testing::run_command(
+      "script -qec " + testing::shell_quote(init("b", " --quiet")) + " /dev/null");
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.output;
+  EXPECT_FALSE(testing::contains(quiet.output, "[#")) << quiet.output;
+}
+
 }  // namespace
 }  // namespace coreclean::cli
