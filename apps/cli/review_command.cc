@@ -46,9 +46,6 @@ int run_review(const ReviewCommandOptions& o, Context& context, std::ostream& ou
   options.host = o.host;
   options.port = o.port;
   options.batch_size = o.batch_size;
-  options.export_batch = [&context](const session::Session& session, const session::Batch& b) {
-    export_batch(session, b, context);
-  };
   const std::string name = s.dir().string();
   review::ReviewServer server(std::move(s), options, context);
   const int port = server.bind();

@@ -4,6 +4,7 @@
 // The cleaning session's commands: `init`, `next`, `apply`, `status`, `export`.
 
 #include <coreclean/core/context.h>
+#include <coreclean/session/batch_export.h>
 #include <coreclean/session/session.h>
 
 #include <CLI/CLI.hpp>
@@ -56,14 +57,6 @@ int run_revise(const SessionCommandOptions& options, const Context& context, std
 int run_status(const SessionCommandOptions& options, const Context& context, std::ostream& out);
 int run_export(const SessionCommandOptions& options, const Context& context, std::ostream& out);
 
-/// Writes `SESSION/batches/NNN/`: review.csv (id,image,label,importance,decision,new_label,
-/// suggested,findings: the session's suggestion and the box checks' findings of each box),
-/// the session's guidelines (guidelines.md) and, when the session knows its COCO file and
-/// images, the three views of every box (`<id>_crop.jpg`, `<id>_attention.jpg`,
-/// `<id>_overlay.jpg`). Only files that do not exist yet are written: exporting an open batch
-/// again never replaces a review.csv the reviewer has been filling in. Returns the folder.
-std::filesystem::path export_batch(const session::Session& session, const session::Batch& batch,
-                                   const Context& context);
 
 }  // namespace coreclean::cli
 

@@ -3,6 +3,7 @@
 #include <coreclean/core/error.h>
 #include <coreclean/detect/coco.h>
 #include <coreclean/report/report.h>
+#include <coreclean/session/batch_export.h>
 
 #include "report/report_data.h"
 #include "web/web_assets.h"
@@ -287,7 +288,10 @@ struct ReviewServer::Impl {
     }
     const session::ApplyReport report = session.apply(apply_options, context);
     const session::Batch next = session.next_batch(n, context);
-    if (!next.items.empty() && options.export_batch) options.export_batch(session, next);
+    if (!next.items.empty()) {
+      if (options.export_batch) options.export_batch(session, next);
+      else session::export_batch(session, next, context);
+    }
     return {{"ok", true},
             {"applied_batch", report.batch > 0 ? json(report.batch) : json(nullptr)},
             {"auc", report.batch > 0 ? json(report.metrics.auc) : json(nullptr)},

@@ -34,8 +34,8 @@ struct ReviewServerOptions {
   std::string host = "127.0.0.1";  ///< address to bind; anything but loopback exposes the session
   int port = 8765;                 ///< 0 = any free port (see ReviewServer::port())
   std::int64_t batch_size = 60;    ///< default size of the batch "apply and fetch next" exports
-  /// Writes the renderings and review.csv of a new batch (as `coreclean next` does); called
-  /// after each batch the page fetches. May be empty.
+  /// Writes the files of each batch the page fetches; empty = session::export_batch (what
+  /// `coreclean next` writes). Set it to observe or replace the export.
   std::function<void(const session::Session&, const session::Batch&)> export_batch;
 };
 
