@@ -31,11 +31,42 @@ void request_cancel(int) {
   }
 }
 
+// The progress bar of the current step, shared by the progress sink, the logger and the
+// ticker thread (all under its mutex).
+struct Bar {
+  std::mutex mutex;
+  std::string what;
+  std::int64_t done = 0, total = 0;
+  std::chrono::steady_clock::time_point start, drawn;
+  bool shown = false, active = false;
+
+  void draw(std::ostream& err, std::chrono::steady_clock::time_point now) {
+    const double elapsed = std::chrono::duration<double>(now - start).count();
+    const double share = total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 0;
+    const bool last = done >= total;
+    std::string eta;
+    if (done > 0 && !last)
+      eta = fmt::format("  ETA {:.0f}s", elapsed * static_cast<double>(total - done) / done);
+    err << fmt::format("\r{:<30} [{:<30}] {}/{}  {:.0f}s{}   ", what,
+                       std::string(static_cast<std::size_t>(share * 30), '#'), done, total,
+                       elapsed, eta)
+        << (last ? "\n" : "") << std::flush;
+    drawn = now;
+    shown = !last;
+    active = !last;
+  }
+};
+
 }  // namespace
 
-void stop_on_interrupt(const Context& context) {
+InterruptScope::InterruptScope(const Context& context) {
   g_cancel.store(context.cancel.get());
   std::signal(SIGINT, request_cancel);
+}
+
+InterruptScope::~InterruptScope() {
+  std::signal(SIGINT, SIG_DFL);
+  g_cancel.store(nullptr);
 }
 
 int run_guarded(const std::function<int()>& command, std::ostream& err) {
@@ -43,9 +74,10 @@ int run_guarded(const std::function<int()>& command, std::ostream& err) {
     return command();
   } catch (const Cancelled& e) {
     err << "\ncoreclean: interrupted (" << e.what()
-        << "). Everything saved before is kept: decisions are saved as they are made, an apply "
-           "or update either happened whole or not at all, and embed resumes where it stopped "
-           "when run again with the same arguments.\n";
+        << "). Everything saved before is kept: each step of a session (init, next, apply, "
+           "revise) and each update of a tree is saved whole or not at all, decisions are saved "
+           "as they are made, and embed resumes where it stopped when run again with the same "
+           "arguments.\n";
     return kExitInterrupted;
   } catch (const InvalidArgument& e) {
     err << "coreclean: error: " << e.what() << '\n';
@@ -125,8 +157,14 @@ void use_plain_range_messages(CLI::App& app) {
 Context make_cli_context(std::ostream& err, std::uint64_t seed, bool show_progress) {
   Context ctx;
   ctx.seed = seed;
-  ctx.logger = [&err](LogLevel level, std::string_view message) {
+  auto bar = std::make_shared<Bar>();
+  ctx.logger = [&err, bar](LogLevel level, std::string_view message) {
     if (level == LogLevel::kDebug) return;
+    // A message never lands on the line of a bar: the bar ends its line first (the ticker
+    // draws it again below).
+    std::lock_guard<std::mutex> lock(bar->mutex);
+    if (bar->shown) err << '\n';
+    bar->shown = false;
     err << "coreclean: " << (level == LogLevel::kWarning ? "warning: " : "") << message << '\n';
   };
   if (show_progress && isatty(STDERR_FILENO)) {
@@ -134,30 +172,6 @@ Context make_cli_context(std::ostream& err, std::uint64_t seed, bool show_progre
     // report rarely (a model fit reports its start and its end) still show their elapsed time:
     // a ticker redraws the current line every second. Nothing is drawn for the first half
     // second, so short steps stay silent.
-    struct Bar {
-      std::mutex mutex;
-      std::string what;
-      std::int64_t done = 0, total = 0;
-      std::chrono::steady_clock::time_point start, drawn;
-      bool shown = false, active = false;
-
-      void draw(std::ostream& err, std::chrono::steady_clock::time_point now) {
-        const double elapsed = std::chrono::duration<double>(now - start).count();
-        const double share = total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 0;
-        const bool last = done >= total;
-        std::string eta;
-        if (done > 0 && !last)
-          eta = fmt::format("  ETA {:.0f}s", elapsed * static_cast<double>(total - done) / done);
-        err << fmt::format("\r{:<30} [{:<30}] {}/{}  {:.0f}s{}   ", what,
-                           std::string(static_cast<std::size_t>(share * 30), '#'), done, total,
-                           elapsed, eta)
-            << (last ? "\n" : "") << std::flush;
-        drawn = now;
-        shown = !last;
-        active = !last;
-      }
-    };
-    auto bar = std::make_shared<Bar>();
     std::thread([&err, weak = std::weak_ptr<Bar>(bar)] {
       for (;;) {
         std::this_thread::sleep_for(std::chrono::seconds(1));

@@ -29,9 +29,16 @@ enum ExitCode : int {
   kExitInterrupted = 130,   ///< stopped by Ctrl-C (128 + SIGINT, as shells report it)
 };
 
-/// Makes Ctrl-C (SIGINT) set `context.cancel`, so the running command stops at its next check
-/// and run_guarded says what was kept; a second Ctrl-C ends the process at once.
-void stop_on_interrupt(const Context& context);
+/// While it lives, Ctrl-C (SIGINT) sets `context.cancel`, so the running command stops at its
+/// next check and run_guarded says what was kept; a second Ctrl-C ends the process at once.
+/// Destroy it before `context` (it restores the default handler).
+class InterruptScope {
+ public:
+  explicit InterruptScope(const Context& context);
+  ~InterruptScope();
+  InterruptScope(const InterruptScope&) = delete;
+  InterruptScope& operator=(const InterruptScope&) = delete;
+};
 
 /// Runs a subcommand, turning exceptions into a message on `err` and an exit code:
 /// InvalidArgument / FormatError / IoError → 2 (the input's fault), Cancelled → 130 (with what
@@ -45,7 +52,8 @@ void use_plain_range_messages(CLI::App& app);
 
 /// A Context whose logger writes warnings to `err` and whose progress sink draws a bar per step
 /// on `err` when `show_progress` is set and `err` is a terminal (steps shorter than half a
-/// second draw nothing).
+/// second draw nothing). `err` must live as long as the process (std::cerr): a ticker thread
+/// redraws the bar every second.
 Context make_cli_context(std::ostream& err, std::uint64_t seed, bool show_progress);
 
 }  // namespace coreclean::cli

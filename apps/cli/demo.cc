@@ -201,7 +201,8 @@ int run_demo(const DemoOptions& o, const Context& context, std::ostream& out) {
     budget += static_cast<std::int64_t>(b.items.size());
     batch_sizes.push_back(static_cast<std::int64_t>(b.items.size()));
     // The simulated reviewer answers every box: those it did not fix are right.
-    const session::ApplyOptions keep_rest{std::nullopt, session::UndecidedPolicy::kKeep};
+    session::ApplyOptions keep_rest;
+    keep_rest.undecided = session::UndecidedPolicy::kKeep;
     const session::ApplyReport r = s.apply(keep_rest, context);
 
     const session::Batch rb = random_session.next_batch(

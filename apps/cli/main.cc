@@ -161,7 +161,7 @@ int main(int argc, char** argv) {
   return run_guarded(
       [&] {
         coreclean::Context ctx = make_cli_context(std::cerr, seed, !quiet);
-        stop_on_interrupt(ctx);
+        const InterruptScope interrupt(ctx);
         if (*make_demo_cmd) return run_make_demo(make_demo, ctx, std::cout);
         if (*check_cmd) return run_check(check, ctx, std::cout);
         if (*embed_cmd) return run_embed(embed, ctx, std::cout);

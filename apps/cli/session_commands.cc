@@ -71,7 +71,8 @@ SessionCommands add_session_commands(CLI::App& app, SessionCommandOptions& o) {
                    "A batch of the boxes the model-free box checks flagged when the session was "
                    "created (degenerate boxes, duplicates — both boxes of a pair —, boxes "
                    "outside the image, tiny or extreme boxes), in any class of the session; "
-                   "review.csv suggests delete where the box should go.")
+                   "review.csv suggests delete where the box should go. Both boxes of a "
+                   "duplicate pair come together, so a batch may hold one box more than --size.")
       ->excludes("--random");
 
   c.apply = app.add_subcommand(
@@ -145,8 +146,11 @@ int run_next(const SessionCommandOptions& o, const Context& context, std::ostrea
   const session::Batch b = s.next_batch(o.batch_size, context, selection);
   if (b.items.empty()) {
     if (selection == session::BatchSelection::kFindings)
-      out << (s.findings().empty() ? "the box checks flagged no box of this session\n"
-                                   : "every flagged box has been reviewed\n");
+      out << (s.findings().empty()
+                  ? (s.coco_path().empty()
+                         ? "this session has no COCO file: the box checks did not run\n"
+                         : "the box checks flagged no box of this session\n")
+                  : "every flagged box has been reviewed\n");
     else
       out << fmt::format("every sample of '{}' has been reviewed\n",
                          s.class_name(s.class_of_interest()));
@@ -154,8 +158,8 @@ int run_next(const SessionCommandOptions& o, const Context& context, std::ostrea
   }
   const std::filesystem::path folder = export_batch(s, b, context);
   if (was_open)
-    out << fmt::format("batch {} is still open (apply it before a new batch); its files are "
-                       "unchanged:\n", b.number);
+    out << fmt::format("batch {} is still open (apply it before a new batch); files already "
+                       "written, your edits of review.csv among them, are kept:\n", b.number);
   if (b.selection == session::BatchSelection::kFindings)
     out << fmt::format("batch {}: {} boxes flagged by the box checks in {}\n", b.number,
                        b.items.size(), folder.string());
@@ -193,6 +197,12 @@ int run_apply(const SessionCommandOptions& o, const Context& context, std::ostre
   }
   if (r.batch == 0) {
     out << "no open batch: nothing to apply (run `coreclean next` for a new batch)\n";
+    return kExitOk;
+  }
+  if (r.metrics.reviewed == 0) {
+    out << fmt::format("batch {} closed: its {} boxes went back to the unseen boxes (nothing was "
+                       "reviewed, so no iteration is recorded)\n",
+                       r.batch, r.returned);
     return kExitOk;
   }
   const session::SessionStatus st = s.status();

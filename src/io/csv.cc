@@ -2,6 +2,10 @@
 
 #include "core/check.h"
 
+#include <coreclean/core/text.h>
+
+#include <algorithm>
+
 #include <fstream>
 #include <sstream>
 
@@ -55,7 +59,9 @@ CsvTable read_csv(const std::filesystem::path& path) {
   };
   auto end_record = [&] {
     end_field();
-    const bool blank = record.size() == 1 && record[0].empty();
+    // A row of empty cells (spreadsheets write `;;;;;` below the data) is a blank line too.
+    const bool blank = std::all_of(record.begin(), record.end(),
+                                   [](const std::string& f) { return trim(f).empty(); });
     if (!blank) {
       if (table.header.empty()) {
         table.header = record;

@@ -198,7 +198,9 @@ struct ReviewServer::Impl {
                             {"new_label", suggestion.kind == session::DecisionKind::kRelabel
                                               ? json(suggestion.new_label)
                                               : json(nullptr)},
-                            {"new_label_name", session.class_name(suggestion.new_label)},
+                            {"new_label_name", suggestion.kind == session::DecisionKind::kRelabel
+                                                   ? json(session.class_name(suggestion.new_label))
+                                                   : json(nullptr)},
                             {"reason", suggestion.reason}};
       // The classes the held-out model weighs for this box (top 3), for an open batch only: the
       // tree then still scores the batch as it was drawn.
@@ -280,6 +282,7 @@ struct ReviewServer::Impl {
       n = it->get<std::int64_t>();
     }
     session::ApplyOptions apply_options;
+    apply_options.read_batch_csv = false;  // the page applies what it shows
     if (const auto it = body.find("undecided"); it != body.end() && !it->is_null()) {
       const std::optional<session::UndecidedPolicy> policy =
           it->is_string() ? session::parse_undecided_policy(it->get<std::string>()) : std::nullopt;
@@ -294,7 +297,7 @@ struct ReviewServer::Impl {
     }
     return {{"ok", true},
             {"applied_batch", report.batch > 0 ? json(report.batch) : json(nullptr)},
-            {"auc", report.batch > 0 ? json(report.metrics.auc) : json(nullptr)},
+            {"auc", report.batch > 0 && report.metrics.reviewed > 0 ? json(report.metrics.auc) : json(nullptr)},
             {"next_batch", next.items.empty() ? json(nullptr) : json(next.number)},
             {"items", next.items.size()}};
   }

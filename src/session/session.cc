@@ -24,6 +24,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -129,7 +130,7 @@ constexpr const char* kSchema3 = R"sql(
 CREATE TABLE IF NOT EXISTS revisions(
   sample_id INTEGER NOT NULL,
   batch INTEGER NOT NULL,          -- the batch of the revised decision
-  old_decision TEXT NOT NULL, old_new_label INTEGER,
+  old_decision TEXT NOT NULL, old_new_label INTEGER, old_reviewer TEXT NOT NULL DEFAULT '',
   decision TEXT NOT NULL, new_label INTEGER,
   reviewer TEXT NOT NULL DEFAULT '',
   revised_at TEXT NOT NULL);
@@ -137,8 +138,9 @@ CREATE TABLE IF NOT EXISTS outputs(
   path TEXT PRIMARY KEY,           -- absolute path of a file the session wrote (export, report)
   size INTEGER NOT NULL, mtime INTEGER NOT NULL,  -- as written: a changed file is the user's
   written_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS absent(
-  row INTEGER PRIMARY KEY);        -- rows of X_train whose box the session's COCO file deleted
+CREATE TABLE IF NOT EXISTS outside(
+  row INTEGER PRIMARY KEY,         -- a row of X_train outside the session whose label in the
+  label INTEGER);                  -- session's COCO file differs from y_train (NULL: deleted)
 CREATE TABLE IF NOT EXISTS findings(
   sample_id INTEGER NOT NULL,      -- a box flagged by the model-free checks
   check_name TEXT NOT NULL, detail TEXT NOT NULL,
@@ -176,6 +178,23 @@ std::string confusion_json(const ClassConfusion& c) {
   return nlohmann::json{{"classes", c.classes}, {"normalized", c.normalized},
                         {"test", c.used_test_split}}
       .dump();
+}
+
+// Size and a 64-bit FNV-1a hash of a file's bytes, as text: tells a rewritten file from the
+// same bytes copied or touched (a modification time would not).
+std::string file_stamp(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  CORECLEAN_THROW_IF_NOT_AS(IoError, in.good(), "{}: cannot read", file.string());
+  std::uint64_t hash = 0xcbf29ce484222325ULL, size = 0;
+  std::vector<char> buffer(1 << 20);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const auto got = static_cast<std::size_t>(in.gcount());
+    for (std::size_t k = 0; k < got; ++k)
+      hash = (hash ^ static_cast<unsigned char>(buffer[k])) * 0x100000001b3ULL;
+    size += got;
+  }
+  return fmt::format("{} {:016x}", size, hash);
 }
 
 std::string now_utc() {
@@ -216,7 +235,9 @@ struct Session::State {
   std::vector<double> weight;
   std::vector<std::uint8_t> seen;
   std::unordered_map<SampleId, std::size_t> index_of;
-  std::vector<Eigen::Index> absent_rows;  // rows deleted by the COCO file the session started from
+  // Rows outside the session whose label in the session's COCO file differs from y_train
+  // (nullopt: the file deleted the box): what export writes for them.
+  std::vector<std::pair<Eigen::Index, std::optional<Label>>> outside;
   coreset::CoresetTree tree;
 
   std::filesystem::path tree_path() const { return dir / "tree.bin"; }
@@ -311,8 +332,24 @@ struct Session::State {
     return out;
   }
 
-  // Brings the tree cache in line with the database (labels, deletions, seen flags).
+  // Builds the tree afresh from the database's labels, weights and seen flags.
+  void rebuild_tree(const Context& context) {
+    tree = coreset::CoresetTree();
+    tree.build(session_features(), label, weight, ids, context);
+    tree.set_class_names(names);
+    std::vector<SampleId> seen_ids;
+    for (std::size_t i = 0; i < ids.size(); ++i)
+      if (seen[i]) seen_ids.push_back(ids[i]);
+    tree.set_seen(seen_ids, true);
+    coreset::save_tree(tree, tree_path());
+  }
+
+  // Brings the tree cache in line with the database (labels, deletions, seen flags). A sample
+  // that the database has and the tree removed (a revised deletion whose rebuild was cut
+  // short) cannot come back by an update: then the tree is rebuilt.
   void reconcile_tree(const Context& context) {
+    for (std::size_t i = 0; i < ids.size(); ++i)
+      if (weight[i] > 0.0 && tree.score(ids[i]).weight <= 0.0) return rebuild_tree(context);
     std::vector<SampleId> relabel_ids, remove_ids, seen_ids, unseen_ids;
     Labels relabel_to;
     for (std::size_t i = 0; i < ids.size(); ++i) {
@@ -359,7 +396,7 @@ Session::~Session() = default;
 
 namespace {
 
-// Every image that holds a box of the session must be in the images folder: renderings and
+// Every image that holds one of the boxes `ids` must be in the images folder: renderings and
 // the review page need them. Reports how many are missing, with a few names.
 void check_images(const detect::CocoDataset& coco, const std::vector<SampleId>& ids,
                   const std::filesystem::path& images, const std::filesystem::path& coco_path) {
@@ -378,7 +415,7 @@ void check_images(const detect::CocoDataset& coco, const std::vector<SampleId>& 
   for (std::size_t k = 0; k < std::min<std::size_t>(missing.size(), 5); ++k)
     names += fmt::format("{}{}", k ? ", " : "", missing[k]);
   throw InvalidArgument(fmt::format(
-      "images folder {}: {} of the {} images that hold the session's boxes are missing (e.g. "
+      "images folder {}: {} of the {} images that hold the boxes of the features are missing (e.g. "
       "{}); give the folder that holds the images of {}",
       images.string(), missing.size(), needed.size(), names, coco_path.string()));
 }
@@ -412,6 +449,7 @@ Session Session::create(const std::filesystem::path& dir, const SessionOptions& 
   // deleted and stay out of the session.
   std::vector<bool> absent(features.ids.size(), false);
   std::size_t absent_count = 0;
+  const Labels file_labels = features.y_train;
   if (coco) {
     const detect::CocoMatch match = detect::match_coco(
         *coco, features.ids, detect::read_box_table(options.features, features.x_train.rows()),
@@ -425,6 +463,13 @@ Session Session::create(const std::filesystem::path& dir, const SessionOptions& 
       }
     }
     for (const detect::CocoCategory& c : coco->categories) features.class_names[c.id] = c.name;
+    // Before the long work: every image of the embedded boxes must be there.
+    if (!options.images.empty()) {
+      std::vector<SampleId> present;
+      for (std::size_t i = 0; i < features.ids.size(); ++i)
+        if (!absent[i]) present.push_back(features.ids[i]);
+      check_images(*coco, present, options.images, options.coco);
+    }
     if (!match.verified)
       context.log(LogLevel::kWarning,
                   fmt::format("{} has no {}: cannot verify that its features were made from {} "
@@ -478,11 +523,15 @@ Session Session::create(const std::filesystem::path& dir, const SessionOptions& 
   s->folds = options.folds;
   s->auc_c = options.auc_c;
   for (std::size_t i = 0; i < features.y_train.size(); ++i) {
+    const auto row = static_cast<Eigen::Index>(i);
     if (absent[i]) {
-      s->absent_rows.push_back(static_cast<Eigen::Index>(i));
+      s->outside.emplace_back(row, std::nullopt);
       continue;
     }
-    if (!keep.empty() && !keep.contains(features.y_train[i])) continue;
+    if (!keep.empty() && !keep.contains(features.y_train[i])) {
+      if (features.y_train[i] != file_labels[i]) s->outside.emplace_back(row, features.y_train[i]);
+      continue;
+    }
     s->index_of[features.ids[i]] = s->ids.size();
     s->ids.push_back(features.ids[i]);
     s->rows.push_back(static_cast<Eigen::Index>(i));
@@ -505,7 +554,6 @@ Session Session::create(const std::filesystem::path& dir, const SessionOptions& 
   s->confused_with = confused;
   for (Label l : s->classes) s->names[l] = features.class_name(l);
   s->fold = linear::stratified_kfold(s->original, options.folds, context.seed);
-  if (coco && !options.images.empty()) check_images(*coco, s->ids, options.images, options.coco);
   // The model-free findings on the session's boxes join the review (next --findings).
   std::vector<detect::BoxFinding> box_findings;
   if (coco)
@@ -543,7 +591,9 @@ Session Session::create(const std::filesystem::path& dir, const SessionOptions& 
         {"folds", std::to_string(s->folds)},
         {"auc_c", fmt::format("{}", s->auc_c)},
         {"created_at", now_utc()},
-        {"confusion", confusion ? confusion_json(*confusion) : std::string()}};
+        {"confusion", confusion ? confusion_json(*confusion) : std::string()},
+        // The COCO file as it was: export refuses to correct a file that changed since.
+        {"coco_stamp", coco ? file_stamp(options.coco) : std::string()}};
     for (const auto& [k, v] : meta) {
       st.bind(1, std::string_view(k)).bind(2, std::string_view(v));
       st.run();
@@ -576,9 +626,10 @@ Session Session::create(const std::filesystem::path& dir, const SessionOptions& 
     }
   }
   {
-    Statement st = s->db->prepare("INSERT INTO absent(row) VALUES(?)");
-    for (const Eigen::Index row : s->absent_rows) {
+    Statement st = s->db->prepare("INSERT INTO outside(row, label) VALUES(?, ?)");
+    for (const auto& [row, label] : s->outside) {
       st.bind(1, static_cast<std::int64_t>(row));
+      if (label) st.bind(2, *label); else st.bind_null(2);
       st.run();
     }
   }
@@ -655,8 +706,10 @@ Session Session::open(const std::filesystem::path& dir, const Context& context) 
   }
   s->load_samples();
   {
-    Statement st = s->db->prepare("SELECT row FROM absent ORDER BY row");
-    while (st.step()) s->absent_rows.push_back(st.int64(0));
+    Statement st = s->db->prepare("SELECT row, label FROM outside ORDER BY row");
+    while (st.step())
+      s->outside.emplace_back(st.int64(0), st.is_null(1) ? std::nullopt
+                                                          : std::optional<Label>(st.int64(1)));
   }
   // The tree is a cache: rebuild it from the database when it is missing or unreadable.
   Context seeded(context);
@@ -710,6 +763,9 @@ std::optional<Batch> Session::open_batch() const {
 
 Batch Session::next_batch(std::int64_t n, const Context&, BatchSelection selection) {
   CORECLEAN_THROW_IF_NOT(n >= 1, "next: batch size {} (must be at least 1)", n);
+  State& s = *state_;
+  // Checked under the write lock: two processes asking at once get one batch, not two.
+  Transaction t(*s.db);
   if (std::optional<Batch> open = open_batch()) {
     // A plain `next` shows whatever batch is open; asking for another kind is refused rather
     // than silently answered with the open batch.
@@ -724,8 +780,6 @@ Batch Session::next_batch(std::int64_t n, const Context&, BatchSelection selecti
                                              : "a batch of the flagged boxes");
     return *open;
   }
-  State& s = *state_;
-  Transaction t(*s.db);
   int number = 1;
   {
     Statement st = s.db->prepare("SELECT coalesce(max(number), 0) + 1 FROM batches");
@@ -1036,9 +1090,11 @@ ApplyReport Session::apply(const ApplyOptions& options, const Context& context) 
   // own review.csv counts when the reviewer filled it in.
   std::vector<Decision> imported;
   std::optional<std::filesystem::path> csv = options.csv;
-  if (!csv) {
+  bool implicit_csv = false;
+  if (!csv && options.read_batch_csv) {
     const std::filesystem::path own = batch_dir(open->number) / "review.csv";
-    if (has_decisions(own)) csv = own;
+    implicit_csv = has_decisions(own);
+    if (implicit_csv) csv = own;
   }
   if (csv) {
     std::set<SampleId> in_batch;
@@ -1054,10 +1110,33 @@ ApplyReport Session::apply(const ApplyOptions& options, const Context& context) 
   }
   report.imported_rows = static_cast<std::int64_t>(imported.size());
 
-  // 2. The batch's final decisions: CSV rows replace the page's.
+  // 2. The batch's final decisions: CSV rows replace the page's. The batch's own review.csv,
+  // read without being named, must not silently overrule the page: a contradiction stops here.
   std::map<SampleId, Decision> final;
   const std::vector<Decision> page_decisions = pending_decisions();
   for (const Decision& d : page_decisions) final[d.id] = d;
+  if (implicit_csv) {
+    std::vector<SampleId> conflicts;
+    for (const Decision& d : imported) {
+      const auto p = final.find(d.id);
+      if (p == final.end()) continue;
+      const Decision row = as_stored(d, s.label[s.require_index(d.id)]);
+      if (row.kind != p->second.kind ||
+          (row.kind == DecisionKind::kRelabel && row.new_label != p->second.new_label))
+        conflicts.push_back(d.id);
+    }
+    if (!conflicts.empty()) {
+      std::string listed;
+      for (std::size_t k = 0; k < std::min<std::size_t>(conflicts.size(), 20); ++k)
+        listed += fmt::format("{}{}", k ? ", " : "", conflicts[k]);
+      throw InvalidArgument(fmt::format(
+          "batch {}: {} decides {} box{} differently from the review page (ids {}); nothing was "
+          "applied. Make them agree (edit the file, or decide again on the page), or name the "
+          "file to let its rows win: apply SESSION {}",
+          open->number, csv->string(), conflicts.size(), conflicts.size() == 1 ? "" : "es",
+          listed, csv->string()));
+    }
+  }
   for (const Decision& d : imported) final[d.id] = d;
   std::vector<SampleId> undecided;
   for (const BatchItem& it : open->items)
@@ -1100,11 +1179,15 @@ ApplyReport Session::apply(const ApplyOptions& options, const Context& context) 
   if (!relabel_ids.empty()) tree.update_targets(relabel_ids, relabel_to);
   if (!delete_ids.empty()) tree.remove_samples(delete_ids);
   if (tree.stale_updates() > 0) tree.refresh(seeded);
-  const RowMatrixXf x = s.session_features();
-  m.auc = s.cross_validated_auc(tree.map_features(x), new_label, new_weight, seeded);
-  std::swap(s.tree, tree);
-  m.importance = s.interest_importances();
-  std::swap(s.tree, tree);
+  // A batch whose every box went back to the unseen pool reviewed nothing: it is closed
+  // without an iteration, which would read as a review that gained nothing.
+  if (m.reviewed > 0) {
+    const RowMatrixXf x = s.session_features();
+    m.auc = s.cross_validated_auc(tree.map_features(x), new_label, new_weight, seeded);
+    std::swap(s.tree, tree);
+    m.importance = s.interest_importances();
+    std::swap(s.tree, tree);
+  }
 
   // 4. One transaction: decisions, labels, weights, metrics, the batch closed.
   {
@@ -1147,7 +1230,7 @@ ApplyReport Session::apply(const ApplyOptions& options, const Context& context) 
       upd.run();
     }
     m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    s.insert_iteration(m);
+    if (m.reviewed > 0) s.insert_iteration(m);
     Statement close = s.db->prepare("UPDATE batches SET applied_at = ? WHERE number = ?");
     close.bind(1, std::string_view(now_utc())).bind(2, open->number);
     close.run();
@@ -1185,16 +1268,17 @@ RevisionReport Session::revise(const std::vector<Decision>& decisions, const Con
     int batch = 0;
     DecisionKind kind = DecisionKind::kKeep;
     Label old_label = 0, new_label = 0;
+    std::string reviewer;
   };
   std::map<SampleId, Stored> stored;  // the latest applied decision of each sample
   {
     Statement st = s.db->prepare(
-        "SELECT batch, sample_id, decision, old_label, new_label FROM decisions WHERE applied = 1 "
-        "ORDER BY batch");
+        "SELECT batch, sample_id, decision, old_label, new_label, reviewer FROM decisions WHERE "
+        "applied = 1 ORDER BY batch");
     while (st.step())
       stored[st.int64(1)] = {static_cast<int>(st.int64(0)),
                              parse_decision_kind(st.text(2)).value_or(DecisionKind::kKeep),
-                             st.int64(3), st.is_null(4) ? 0 : st.int64(4)};
+                             st.int64(3), st.is_null(4) ? 0 : st.int64(4), st.text(5)};
   }
   // Check everything first: all or nothing.
   std::set<SampleId> ids;
@@ -1238,7 +1322,7 @@ RevisionReport Session::revise(const std::vector<Decision>& decisions, const Con
     Transaction t(*s.db);
     Statement rev = s.db->prepare(
         "INSERT INTO revisions(sample_id, batch, old_decision, old_new_label, decision, "
-        "new_label, reviewer, revised_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+        "new_label, reviewer, revised_at, old_reviewer) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
     Statement dec = s.db->prepare(
         "UPDATE decisions SET decision = ?, new_label = ?, reviewer = ?, decided_at = ? WHERE "
         "batch = ? AND sample_id = ?");
@@ -1250,6 +1334,7 @@ RevisionReport Session::revise(const std::vector<Decision>& decisions, const Con
       rev.bind(5, std::string_view(to_string(d.kind)));
       if (d.kind == DecisionKind::kRelabel) rev.bind(6, d.new_label); else rev.bind_null(6);
       rev.bind(7, std::string_view(d.reviewer)).bind(8, std::string_view(now));
+      rev.bind(9, std::string_view(old.reviewer));
       rev.run();
       dec.bind(1, std::string_view(to_string(d.kind)));
       if (d.kind == DecisionKind::kRelabel) dec.bind(2, d.new_label); else dec.bind_null(2);
@@ -1274,21 +1359,13 @@ RevisionReport Session::revise(const std::vector<Decision>& decisions, const Con
   }
   s.label = std::move(new_label);
   s.weight = std::move(new_weight);
+  // The decisions are committed: the cache follows without heeding a cancel (an interrupted
+  // rebuild would be redone by the next open anyway, see reconcile_tree).
   Context seeded(context);
   seeded.seed = s.seed;
-  if (restores) {
-    // The tree can remove a sample but not bring one back: rebuild it from the database.
-    s.tree = coreset::CoresetTree();
-    s.tree.build(s.session_features(), s.label, s.weight, s.ids, seeded);
-    s.tree.set_class_names(s.names);
-    std::vector<SampleId> seen_ids;
-    for (std::size_t i = 0; i < s.ids.size(); ++i)
-      if (s.seen[i]) seen_ids.push_back(s.ids[i]);
-    s.tree.set_seen(seen_ids, true);
-    coreset::save_tree(s.tree, s.tree_path());
-  } else {
-    s.reconcile_tree(seeded);
-  }
+  seeded.cancel = CancelFlag();
+  if (restores) s.rebuild_tree(seeded);  // the tree can remove a sample but not restore one
+  else s.reconcile_tree(seeded);
   report.revised = static_cast<std::int64_t>(changes.size());
   return report;
 }
@@ -1297,7 +1374,7 @@ std::vector<RevisionRecord> Session::revisions() const {
   std::vector<RevisionRecord> out;
   Statement st = state_->db->prepare(
       "SELECT sample_id, batch, old_decision, old_new_label, decision, new_label, reviewer, "
-      "revised_at FROM revisions ORDER BY rowid");
+      "revised_at, old_reviewer FROM revisions ORDER BY rowid");
   while (st.step()) {
     RevisionRecord r;
     r.id = st.int64(0);
@@ -1308,6 +1385,7 @@ std::vector<RevisionRecord> Session::revisions() const {
     r.new_label = st.is_null(5) ? 0 : st.int64(5);
     r.reviewer = st.text(6);
     r.revised_at = st.text(7);
+    r.old_reviewer = st.text(8);
     out.push_back(std::move(r));
   }
   return out;
@@ -1388,7 +1466,7 @@ Labels Session::corrected_labels(Label deleted_label) const {
   Labels y = fs.y_train;
   for (std::size_t i = 0; i < s.ids.size(); ++i)
     y[s.rows[i]] = s.weight[i] > 0.0 ? s.label[i] : deleted_label;
-  for (const Eigen::Index row : s.absent_rows) y[row] = deleted_label;
+  for (const auto& [row, label] : s.outside) y[row] = label.value_or(deleted_label);
   return y;
 }
 
@@ -1438,6 +1516,9 @@ void Session::check_output_file(const std::filesystem::path& file) const {
                            name, own.filename().string());
   std::error_code ec;
   if (!fs::exists(file, ec)) return;
+  // The session folder is the session's own (its report/ folder, batch files): what is there
+  // was written by it, also by a version that did not record its outputs.
+  if (is_within(file, s.dir)) return;
   Statement st = s.db->prepare("SELECT size, mtime FROM outputs WHERE path = ?");
   const std::string key = fs::weakly_canonical(file).string();
   st.bind(1, std::string_view(key));
@@ -1479,6 +1560,15 @@ void Session::export_coco(const std::filesystem::path& out) {
       edits.push_back({s.ids[i], detect::AnnotationEdit::Kind::kRelabel, s.label[i]});
   }
   check_output_file(out);
+  {
+    Statement st = s.db->prepare("SELECT value FROM meta WHERE key = 'coco_stamp'");
+    const bool changed = st.step() && !st.text(0).empty() && st.text(0) != file_stamp(s.coco);
+    CORECLEAN_THROW_IF_NOT(!changed,
+                           "{}: changed since the session was created (rewritten by another "
+                           "export or an edit): its corrected copy would not be this session's "
+                           "work on the file it read. Start a session on the file as it is now",
+                           s.coco.string());
+  }
   detect::write_corrected_coco(s.coco, out, edits);
   record_output_file(out);
 }

@@ -106,7 +106,7 @@ TEST(CliSessionInputs, InitRefusesWrongInputs) {
   r = cli("init " + q(s) + " --features " + q(d.features) + " --coco " + q(d.coco) +
           " --images " + q(d.dir / "other") + " --class five");
   EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_TRUE(testing::contains(r.output, "3 of the 4 images that hold the session's boxes are missing"));
+  EXPECT_TRUE(testing::contains(r.output, "3 of the 4 images that hold the boxes of the features are missing"));
   EXPECT_FALSE(std::filesystem::exists(s / "session.db"));
   r = cli("init " + q(s) + " --features " + q(d.features) + " --coco " + q(d.coco) +
           " --images " + q(d.dir / "nowhere") + " --class five");
@@ -163,6 +163,16 @@ TEST(CliSessionInputs, LabelsComeFromTheCocoFile) {
   const Labels y = session.corrected_labels();
   for (SampleId id : deleted) EXPECT_EQ(y[id - 1000], -1) << id;
   for (const auto& [id, label] : relabelled) EXPECT_EQ(y[id - 1000], label) << id;
+  // Rows outside a session of some classes keep the corrected file's labels in an export.
+  const std::filesystem::path s2 = d.dir / "s2";
+  ASSERT_EQ(cli("init " + q(s2) + " --features " + q(d.features) + " --coco " +
+                q(d.dir / "fixed.json") + " --class eight --classes eight,two")
+                .exit_code,
+            0);
+  ASSERT_EQ(cli("export " + q(s2) + " --labels-out " + q(d.dir / "y2.npy")).exit_code, 0);
+  const Labels y2 = io::to_labels(io::read_npy(d.dir / "y2.npy"), "y2.npy");
+  for (SampleId id : deleted) EXPECT_EQ(y2[id - 1000], -1) << id;
+  for (const auto& [id, label] : relabelled) EXPECT_EQ(y2[id - 1000], label) << id;
   // Its export writes the corrected file's bytes again when nothing changed.
   ASSERT_EQ(cli("export " + q(s) + " --coco-out " + q(d.dir / "again.json")).exit_code, 0);
   EXPECT_EQ(testing::read_text(d.dir / "again.json"), testing::read_text(d.dir / "fixed.json"));
@@ -200,7 +210,20 @@ TEST(CliSessionInputs, ExportAndReportWriteOnlyNewOrTheirOwnFiles) {
   testing::write_text(d.dir / "out.json", testing::read_text(d.dir / "out.json") + "\n");
   EXPECT_EQ(cli("export " + q(s) + " --coco-out " + q(d.dir / "out.json")).exit_code, 2);
 
-  // report: its own files are replaced, a user's file of the same name is not.
+  // A COCO file that changed since the session read it (e.g. another session's export wrote
+  // it) is not exported from: the corrections would not be this session's work on that file.
+  testing::write_text(d.coco, coco_before + "\n");
+  const testing::CommandResult changed =
+      cli("export " + q(s) + " --coco-out " + q(d.dir / "out2.json"));
+  EXPECT_EQ(changed.exit_code, 2) << changed.output;
+  EXPECT_TRUE(testing::contains(changed.output, "changed since the session was created"));
+  EXPECT_FALSE(std::filesystem::exists(d.dir / "out2.json"));
+  testing::write_text(d.coco, coco_before);
+
+  // report: its own files are replaced, a user's file of the same name is not. A report in the
+  // session folder is the session's own, also one an older version wrote without recording it.
+  std::filesystem::create_directories(s / "report");
+  testing::write_text(s / "report" / "report.html", "written by an older coreclean");
   ASSERT_EQ(cli("report " + q(s)).exit_code, 0);
   ASSERT_EQ(cli("report " + q(s)).exit_code, 0);
   testing::write_text(d.dir / "r-iterations.csv", "the user's table");

@@ -54,6 +54,12 @@ struct Fixture {
   }
 };
 
+ApplyOptions undecided_as(UndecidedPolicy policy) {
+  ApplyOptions o;
+  o.undecided = policy;
+  return o;
+}
+
 // The reviewer who knows the truth: relabel injected errors to their class, keep the rest.
 void review(Session& session, const Batch& batch, const Labels& truth) {
   for (const BatchItem& it : batch.items) {
@@ -197,8 +203,13 @@ TEST(Session, OpensAndMigratesASchemaOneSession) {
     // Turn it into what schema 1 wrote.
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((f.dir / "s" / "session.db").c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE batches DROP COLUMN selection; UPDATE meta SET value = '1' "
-                               "WHERE key = 'schema_version'", nullptr, nullptr, nullptr), SQLITE_OK);
+    // Schema 1 had neither the batch selection nor the tables of schema 3.
+    ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE batches DROP COLUMN selection; DROP TABLE revisions; "
+                               "DROP TABLE outputs; DROP TABLE findings; DROP TABLE outside; "
+                               "DELETE FROM meta WHERE key IN ('confusion', 'coco_stamp'); "
+                               "UPDATE meta SET value = '1' WHERE key = 'schema_version'",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
     sqlite3_close(db);
   }
   Session s = Session::open(f.dir / "s");
@@ -208,6 +219,14 @@ TEST(Session, OpensAndMigratesASchemaOneSession) {
   EXPECT_EQ(open->items.size(), 5u);
   s.apply(testing::keep_undecided());
   EXPECT_EQ(s.next_batch(3, Context(), BatchSelection::kRandom).selection, BatchSelection::kRandom);
+  // The tables of schema 3 work: a revision, a recorded output, no findings, no confusion.
+  s.apply(testing::keep_undecided());
+  EXPECT_EQ(s.revise({{open->items[0].id, DecisionKind::kDelete, 0, "x"}}).revised, 1);
+  EXPECT_EQ(s.revisions().size(), 1u);
+  EXPECT_TRUE(s.findings().empty());
+  EXPECT_FALSE(s.class_confusion().has_value());
+  s.export_labels(f.dir / "y.npy");
+  s.export_labels(f.dir / "y.npy");  // its own file
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((f.dir / "s" / "session.db").c_str(), &db), SQLITE_OK);
   sqlite3_stmt* st = nullptr;
@@ -360,7 +379,7 @@ TEST(Session, ApplyRefusesUndecidedBoxesUnlessToldWhatTheyMean) {
 
   // return: the four go back to the unseen boxes and are offered again by the next batch.
   const std::int64_t unseen_before = s.status().unseen;
-  const ApplyReport r = s.apply({std::nullopt, UndecidedPolicy::kReturn});
+  const ApplyReport r = s.apply(undecided_as(UndecidedPolicy::kReturn));
   EXPECT_EQ(r.returned, 4);
   EXPECT_EQ(r.metrics.reviewed, 2);
   EXPECT_EQ(r.metrics.relabelled, 1);
@@ -374,7 +393,7 @@ TEST(Session, ApplyRefusesUndecidedBoxesUnlessToldWhatTheyMean) {
   for (const BatchItem& it : again.items) offered.insert(it.id);
   EXPECT_EQ(offered, returned) << "still the most important unseen boxes";
   // keep: explicit, stored as keep decisions.
-  const ApplyReport k = s.apply({std::nullopt, UndecidedPolicy::kKeep});
+  const ApplyReport k = s.apply(undecided_as(UndecidedPolicy::kKeep));
   EXPECT_EQ(k.kept_undecided, 4);
   EXPECT_EQ(k.metrics.kept, 4);
   for (const DecisionRecord& d : s.decisions()) {
@@ -518,6 +537,73 @@ TEST(Session, KeepsThePicksConfusionMatrix) {
     EXPECT_NEAR(row, 1.0, 1e-9);
   }
   EXPECT_EQ(predicted, s.class_of_interest());
+}
+
+// The batch's own review.csv, read without being named, never silently overrules the page: a
+// contradiction stops the apply; named on the command line, its rows win.
+TEST(Session, TheBatchsReviewCsvMustAgreeWithThePage) {
+  Fixture f;
+  Session s = Session::create(f.dir / "s", f.options());
+  const Batch b = s.next_batch(2);
+  for (const BatchItem& it : b.items) s.record_decision({it.id, DecisionKind::kDelete, 0, "page"});
+  std::filesystem::create_directories(s.batch_dir(b.number));
+  const std::filesystem::path own = s.batch_dir(b.number) / "review.csv";
+  testing::write_text(own, "id,decision,new_label\n" + std::to_string(b.items[0].id) + ",keep,\n");
+  EXPECT_TRUE(testing::contains(testing::error_of<InvalidArgument>([&] { s.apply(); }),
+                                "decides 1 box differently from the review page (ids " +
+                                    std::to_string(b.items[0].id) + ")"));
+  EXPECT_TRUE(s.open_batch().has_value());
+  ApplyOptions page;
+  page.read_batch_csv = false;  // what the review page's apply does
+  ApplyOptions named;
+  named.csv = own;
+  const ApplyReport r = s.apply(named);
+  EXPECT_EQ(r.metrics.kept, 1) << "the named file's row wins";
+  EXPECT_EQ(r.metrics.deleted, 1);
+  // The page's own apply ignores the file.
+  const Batch b2 = s.next_batch(1);
+  s.record_decision({b2.items[0].id, DecisionKind::kDelete, 0, "page"});
+  std::filesystem::create_directories(s.batch_dir(b2.number));
+  testing::write_text(s.batch_dir(b2.number) / "review.csv",
+                      "id,decision\n" + std::to_string(b2.items[0].id) + ",keep\n");
+  EXPECT_EQ(s.apply(page).metrics.deleted, 1);
+}
+
+// A batch whose every box goes back to the unseen pool records no iteration (an empty one
+// would make the plateau rule say "stop" after zero reviews).
+TEST(Session, ReturningEveryBoxRecordsNoIteration) {
+  Fixture f;
+  Session s = Session::create(f.dir / "s", f.options());
+  for (int k = 0; k < 3; ++k) {
+    s.next_batch(5);
+    const ApplyReport r = s.apply(undecided_as(UndecidedPolicy::kReturn));
+    EXPECT_EQ(r.returned, 5);
+    EXPECT_EQ(r.metrics.reviewed, 0);
+  }
+  const SessionStatus st = s.status();
+  EXPECT_EQ(st.iterations.size(), 1u);
+  EXPECT_FALSE(st.plateaued);
+  EXPECT_EQ(st.reviewed, 0);
+  EXPECT_FALSE(s.open_batch().has_value());
+}
+
+// A revision that restores a deleted box, cut short after its commit (the tree saved before
+// it), is repaired by the next open: the tree is rebuilt, equal to a fresh one.
+TEST(Session, OpenRebuildsATreeThatLostARestoredBox) {
+  Fixture f;
+  Session s = Session::create(f.dir / "s", f.options());
+  const Batch b = s.next_batch(3);
+  s.record_decision({b.items[0].id, DecisionKind::kDelete, 0, "ana"});
+  s.apply(testing::keep_undecided());
+  const std::filesystem::path stale = f.dir / "stale.bin";
+  std::filesystem::copy_file(s.tree_path(), stale);
+  s.revise({{b.items[0].id, DecisionKind::kKeep, 0, "ben"}});
+  const auto want = tree_scores(s);
+  std::filesystem::copy_file(stale, s.tree_path(), std::filesystem::copy_options::overwrite_existing);
+  ASSERT_EQ(coreset::load_tree(s.tree_path()).score(b.items[0].id).weight, 0.0);
+  const Session reopened = Session::open(f.dir / "s");
+  EXPECT_GT(coreset::load_tree(reopened.tree_path()).score(b.items[0].id).weight, 0.0);
+  expect_same_scores(want, tree_scores(reopened));
 }
 
 }  // namespace

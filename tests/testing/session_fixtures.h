@@ -28,7 +28,10 @@ BlobFeatures write_blob_features(const std::filesystem::path& dir, int flips = 1
 /// Apply options under which undecided boxes of the batch count as kept (the tests that
 /// decide only the boxes they fix), optionally with a CSV.
 inline session::ApplyOptions keep_undecided(std::optional<std::filesystem::path> csv = {}) {
-  return {std::move(csv), session::UndecidedPolicy::kKeep};
+  session::ApplyOptions o;
+  o.csv = std::move(csv);
+  o.undecided = session::UndecidedPolicy::kKeep;
+  return o;
 }
 
 }  // namespace coreclean::testing

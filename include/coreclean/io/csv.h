@@ -21,7 +21,7 @@ struct CsvTable {
   [[nodiscard]] int column(const std::string& name) const;
 };
 
-/// Reads a CSV file; blank lines are skipped. Accepts what spreadsheets write: a UTF-8 byte-order
+/// Reads a CSV file; blank lines, and rows whose every field is empty or spaces, are skipped. Accepts what spreadsheets write: a UTF-8 byte-order
 /// mark, CRLF line ends, and `;` as the separator (chosen when the header line has `;` and no
 /// `,` outside quotes). Throws IoError when unreadable and FormatError (naming the file and
 /// line) for an unterminated quote, text after a closing quote, or a row whose field count

@@ -156,9 +156,15 @@ std::optional<UndecidedPolicy> parse_undecided_policy(std::string_view text);
 
 /// How apply() runs.
 struct ApplyOptions {
-  /// A filled-in review CSV. When empty, the open batch's own `review.csv` is read if any of
-  /// its rows holds a decision (it is the file the batch tells the reviewer to edit).
+  /// A filled-in review CSV; its rows replace the page's decisions on the same boxes.
   std::optional<std::filesystem::path> csv;
+  /// Without `csv`: read the open batch's own `review.csv` when any of its rows holds a
+  /// decision (it is the file the batch tells the reviewer to edit). A row of it that
+  /// contradicts a decision recorded on the review page stops the apply (which one is right is
+  /// the reviewer's call). The review page's own apply turns this off: it applies what the
+  /// page shows.
+  bool read_batch_csv = true;
+  /// What boxes without a decision mean.
   UndecidedPolicy undecided = UndecidedPolicy::kRefuse;
 };
 
@@ -167,6 +173,7 @@ struct ApplyOptions {
 class UndecidedBoxes : public InvalidArgument {
  public:
   UndecidedBoxes(int batch, std::int64_t batch_size, std::vector<SampleId> ids);
+  /// The batch that was not applied.
   [[nodiscard]] int batch() const { return batch_; }
   /// The undecided samples, in batch order.
   [[nodiscard]] const std::vector<SampleId>& ids() const { return ids_; }
@@ -188,13 +195,14 @@ struct ApplyReport {
 
 /// A change to a decision whose batch was already applied.
 struct RevisionRecord {
-  SampleId id = 0;
+  SampleId id = 0;               ///< the revised sample
   int batch = 0;                 ///< the batch of the revised decision
-  DecisionKind old_kind = DecisionKind::kKeep;
+  DecisionKind old_kind = DecisionKind::kKeep;  ///< the decision before the revision
   Label old_new_label = 0;       ///< old_kind == kRelabel only
-  DecisionKind kind = DecisionKind::kKeep;
+  std::string old_reviewer;      ///< who made the decision before the revision
+  DecisionKind kind = DecisionKind::kKeep;      ///< the decision after it
   Label new_label = 0;           ///< kind == kRelabel only
-  std::string reviewer;
+  std::string reviewer;          ///< who revised
   std::string revised_at;        ///< UTC, ISO 8601
 };
 
@@ -310,8 +318,10 @@ class Session {
   /// open() the session again.
   [[nodiscard]] bool changed_elsewhere() const;
 
-  /// Current label of every row of the features' y_train (rows outside the session keep their
-  /// label; deleted samples get `deleted_label`).
+  /// Current label of every row of the features' y_train: the session's labels; rows outside
+  /// the session keep the label they had when it was created (from its COCO file when it has
+  /// one, else y_train); deleted samples, and boxes the COCO file no longer has, get
+  /// `deleted_label`.
   [[nodiscard]] Labels corrected_labels(Label deleted_label = -1) const;
   /// Writes a corrected copy of the session's COCO file (relabels and deletions applied, every
   /// other byte kept). Throws InvalidArgument when the session has no COCO file, or when `out`
@@ -322,8 +332,8 @@ class Session {
 
   /// Checks that the session may write `file`: it is none of the files the session reads (the
   /// features directory, the COCO file, the images folder, its own folder's database and tree)
-  /// and it either does not exist or was written by this session and is unchanged since (same
-  /// size and modification time). Throws InvalidArgument saying why not: a command never
+  /// and it either does not exist, or lies in the session's folder (e.g. SESSION/report/), or
+  /// was written by this session and is unchanged since (same size and modification time). Throws InvalidArgument saying why not: a command never
   /// overwrites its inputs or a file it did not write.
   void check_output_file(const std::filesystem::path& file) const;
   /// Records `file` (just written) as the session's, so that a later export may replace it.
