@@ -587,7 +587,8 @@
     var revised = rows.filter(function (d) { return d.revised === true; }).length;
     var intro = rows.length
       ? fmtInt(rows.length) + (rows.length === 1 ? ' decision' : ' decisions') + ', by batch, each in its final state' +
-        (revised ? ' (' + fmtInt(revised) + ' revised after their batch was applied, marked)' : '') + '.'
+        (revised ? ' (' + fmtInt(revised) + (revised === 1 ? ' was revised after its batch was applied, marked)'
+          : ' were revised after their batch was applied, marked)') : '') + '.'
       : null;
     var sec = section('decisions', 'Decisions', intro);
     var link = fileLink('decisions_csv');
