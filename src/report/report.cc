@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <chrono>
 #include <fstream>
 #include <map>
@@ -251,6 +252,19 @@ json confusion_json(const session::Session& s, Label interest) {
           {"largest_off_diagonal", largest}};
 }
 
+// `word` as one word of a POSIX shell command line (quoted when it holds anything else than
+// letters, digits and ._-+/=:,@%).
+std::string shell_word(const std::string& word) {
+  const bool plain = !word.empty() && std::all_of(word.begin(), word.end(), [](unsigned char c) {
+    return std::isalnum(c) || std::string_view("._-+/=:,@%").find(static_cast<char>(c)) !=
+                                  std::string_view::npos;
+  });
+  if (plain) return word;
+  std::string quoted = "'";
+  for (char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
 // Counts of the box checks' findings per check (a duplicate pair is one finding), and how many
 // flagged boxes were reviewed and fixed.
 json findings_json(const session::Session& s, const session::SessionStatus& st) {
@@ -267,7 +281,8 @@ json findings_json(const session::Session& s, const session::SessionStatus& st) 
           {"fixed", st.flagged_fixed},
           {"checks", checks},
           {"command", st.flagged_reviewed < st.flagged
-                          ? json(fmt::format("coreclean next {} --findings", folder_name(s.dir())))
+                          ? json(fmt::format("coreclean next {} --findings",
+                                            shell_word(folder_name(s.dir()))))
                           : json(nullptr)}};
 }
 

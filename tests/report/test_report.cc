@@ -446,7 +446,7 @@ TEST(ReportFindings, CountsFollowTheFindingsAndTheReview) {
   o.coco = d.coco;
   o.images = d.images;
   o.class_of_interest = "five";
-  Session s = Session::create(d.dir / "session", o);
+  Session s = Session::create(d.dir / "my session", o);
   auto check = [&](const Session& session) {
     const session::SessionStatus st = session.status();
     const json f = json::parse(report_data_json(session)).at("findings");
@@ -464,7 +464,7 @@ TEST(ReportFindings, CountsFollowTheFindingsAndTheReview) {
   json f = check(s);
   EXPECT_GE(f.at("flagged").get<int>(), 3);
   EXPECT_EQ(f.at("reviewed"), 0);
-  EXPECT_EQ(f.at("command"), "coreclean next session --findings");
+  EXPECT_EQ(f.at("command"), "coreclean next 'my session' --findings") << "one shell word";
 
   // Review the flagged boxes: delete the degenerate one, keep the others.
   const Batch b = s.next_batch(100, Context(), session::BatchSelection::kFindings);
