@@ -102,9 +102,11 @@ int run_demo(const DemoOptions& o, const Context& context, std::ostream& out) {
                  corrected = folder.entry("corrected.json"),
                  summary_path = folder.entry("summary.json"),
                  report_html = folder.entry("report.html");
-  // write_report also writes <stem>-iterations.csv and <stem>-importance.csv beside the page.
+  // write_report also writes <stem>-iterations.csv, <stem>-importance.csv and
+  // <stem>-decisions.csv beside the page.
   folder.entry("report-iterations.csv");
   folder.entry("report-importance.csv");
+  folder.entry("report-decisions.csv");
 
   // 1. Data with known errors.
   detect::DemoSceneParams params;

@@ -1,6 +1,9 @@
 #include <coreclean/report/report.h>
 
 #include <coreclean/core/error.h>
+#include <coreclean/coreset/coreset_tree.h>  // for CoresetTreeParams::atypical_weight
+#include <coreclean/io/csv.h>
+#include <coreclean/linear/metrics.h>
 
 #include "io/mapped_file.h"
 #include "report/report_data.h"
@@ -11,6 +14,8 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <chrono>
 #include <fstream>
 #include <map>
@@ -123,7 +128,180 @@ void check_baselines(const std::vector<Baseline>& baselines, std::size_t iterati
   }
 }
 
-json examples_json(const session::Session& s, const ReportOptions& o) {
+// The session folder's name: the report never holds a path of the machine it was made on.
+std::string folder_name(const fs::path& dir) {
+  fs::path p = fs::absolute(dir).lexically_normal();
+  if (!p.has_filename()) p = p.parent_path();  // "…/session/" ends in an empty name
+  return p.filename().string();
+}
+
+/// A stored decision in its final state, with what its revisions changed.
+struct DecisionRow {
+  const session::DecisionRecord* d = nullptr;
+  int revisions = 0;
+  /// The decision before the first revision (revisions > 0 only).
+  session::DecisionKind original_kind = session::DecisionKind::kKeep;
+  Label original_new_label = 0;
+};
+
+// revise() rewrites the stored decision and keeps the change as a revision: the decision is
+// final already, its revisions tell whether and from what it was changed.
+std::vector<DecisionRow> decision_rows(const std::vector<session::DecisionRecord>& decisions,
+                                       const std::vector<session::RevisionRecord>& revisions) {
+  std::map<std::pair<int, SampleId>, DecisionRow> revised;
+  for (const session::RevisionRecord& r : revisions) {  // oldest first
+    DecisionRow& row = revised[{r.batch, r.id}];
+    if (row.revisions++ == 0) {
+      row.original_kind = r.old_kind;
+      row.original_new_label = r.old_new_label;
+    }
+  }
+  std::vector<DecisionRow> rows;
+  rows.reserve(decisions.size());
+  for (const session::DecisionRecord& d : decisions) {
+    const auto it = revised.find({d.batch, d.id});
+    DecisionRow row = it == revised.end() ? DecisionRow{} : it->second;
+    row.d = &d;
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+// The class a decision relabels to: its name for a relabel, nothing otherwise.
+std::string new_label_name(const session::Session& s, session::DecisionKind kind, Label label) {
+  return kind == session::DecisionKind::kRelabel ? s.class_name(label) : std::string();
+}
+json new_label_json(const session::Session& s, session::DecisionKind kind, Label label) {
+  return kind == session::DecisionKind::kRelabel ? json(s.class_name(label)) : json(nullptr);
+}
+
+json decisions_json(const session::Session& s, const std::vector<DecisionRow>& rows) {
+  json out = json::array();
+  for (const DecisionRow& r : rows) {
+    const session::DecisionRecord& d = *r.d;
+    json x = {{"batch", d.batch},
+              {"id", d.id},
+              {"decision", session::to_string(d.kind)},
+              {"old_label", s.class_name(d.old_label)},
+              {"new_label", new_label_json(s, d.kind, d.new_label)},
+              {"reviewer", d.reviewer},
+              {"decided_at", d.decided_at},
+              {"applied", d.applied},
+              {"revised", r.revisions > 0}};
+    if (r.revisions > 0) {
+      x["original_decision"] = session::to_string(r.original_kind);
+      x["original_new_label"] = new_label_json(s, r.original_kind, r.original_new_label);
+    }
+    out.push_back(std::move(x));
+  }
+  return out;
+}
+
+std::string decisions_csv_of(const session::Session& s, const std::vector<DecisionRow>& rows) {
+  std::string csv =
+      "batch,id,decision,old_label,new_label,reviewer,decided_at,applied,revised,"
+      "original_decision,original_new_label\n";
+  for (const DecisionRow& r : rows) {
+    const session::DecisionRecord& d = *r.d;
+    const bool revised = r.revisions > 0;
+    const std::string original = revised ? session::to_string(r.original_kind) : "";
+    const std::string original_new_label =
+        revised ? new_label_name(s, r.original_kind, r.original_new_label) : "";
+    csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{}\n", d.batch, d.id,
+                       session::to_string(d.kind), io::csv_field(s.class_name(d.old_label)),
+                       io::csv_field(new_label_name(s, d.kind, d.new_label)),
+                       io::csv_field(d.reviewer), io::csv_field(d.decided_at), d.applied ? 1 : 0,
+                       revised ? 1 : 0, original, io::csv_field(original_new_label));
+  }
+  return csv;
+}
+
+// The pick's confusion matrix with class names, whether each class is one of the session's
+// (the session knows the names of its own classes only: others are named by their id), the
+// class of interest's index and the largest off-diagonal cell (the pair of classes the
+// classifier mixes up most); null without a matrix.
+json confusion_json(const session::Session& s, Label interest) {
+  const std::optional<session::ClassConfusion> c = s.class_confusion();
+  if (!c) return nullptr;
+  const std::size_t k = c->classes.size();
+  if (k == 0 || c->normalized.size() != k * k) return nullptr;
+  json classes = json::array(), in_session = json::array(), rows = json::array();
+  json interest_index = nullptr, largest = nullptr;
+  double top = -1.0;
+  const Labels& own = s.classes();
+  for (std::size_t i = 0; i < k; ++i) {
+    classes.push_back(s.class_name(c->classes[i]));
+    in_session.push_back(std::find(own.begin(), own.end(), c->classes[i]) != own.end());
+    if (c->classes[i] == interest) interest_index = i;
+    json row = json::array();
+    for (std::size_t j = 0; j < k; ++j) {
+      const double v = c->normalized[i * k + j];
+      row.push_back(v);
+      if (i != j && v > top) {
+        top = v;
+        largest = {{"row", i}, {"column", j}, {"value", v}};
+      }
+    }
+    rows.push_back(std::move(row));
+  }
+  return {{"classes", classes},
+          {"in_session", in_session},
+          {"normalized", rows},
+          {"used_test_split", c->used_test_split},
+          {"class_of_interest", interest_index},
+          {"largest_off_diagonal", largest}};
+}
+
+// `word` as one word of a POSIX shell command line (quoted when it holds anything else than
+// letters, digits and ._-+/=:,@%).
+std::string shell_word(const std::string& word) {
+  const bool plain = !word.empty() && std::all_of(word.begin(), word.end(), [](unsigned char c) {
+    return std::isalnum(c) || std::string_view("._-+/=:,@%").find(static_cast<char>(c)) !=
+                                  std::string_view::npos;
+  });
+  if (plain) return word;
+  std::string quoted = "'";
+  for (char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+// Counts of the box checks' findings per check (a duplicate pair is one finding), and how many
+// flagged boxes were reviewed and fixed.
+json findings_json(const session::Session& s, const session::SessionStatus& st) {
+  std::map<std::string, std::int64_t> per_check;
+  for (const session::BoxIssue& f : s.findings()) ++per_check[f.check];
+  std::vector<std::pair<std::string, std::int64_t>> sorted(per_check.begin(), per_check.end());
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  json checks = json::array();
+  for (const auto& [check, n] : sorted) checks.push_back({{"check", check}, {"findings", n}});
+  return {{"checked", !s.coco_path().empty()},
+          {"flagged", st.flagged},
+          {"reviewed", st.flagged_reviewed},
+          {"fixed", st.flagged_fixed},
+          {"checks", checks},
+          {"command", st.flagged_reviewed < st.flagged
+                          ? json(fmt::format("coreclean next {} --findings",
+                                            shell_word(folder_name(s.dir()))))
+                          : json(nullptr)}};
+}
+
+// The random audits' estimate of the wrong labels left among the unseen boxes of the class:
+// the share fixed with its 95 % Wilson interval, times the unseen boxes. Null without an audit.
+json audit_json(const session::SessionStatus& st) {
+  if (st.audited <= 0) return nullptr;
+  const double share = static_cast<double>(st.audit_fixed) / static_cast<double>(st.audited);
+  const linear::Interval ci = linear::wilson_interval(st.audit_fixed, st.audited);
+  const auto unseen = static_cast<double>(st.unseen);
+  return {{"audited", st.audited},  {"fixed", st.audit_fixed},
+          {"share", share},         {"low", ci.low},
+          {"high", ci.high},        {"unseen", st.unseen},
+          {"wrong_unseen", share * unseen}, {"wrong_unseen_low", ci.low * unseen},
+          {"wrong_unseen_high", ci.high * unseen}};
+}
+
+json examples_json(const session::Session& s, const std::vector<DecisionRow>& decisions,
+                   const ReportOptions& o) {
   // Fixed boxes (relabelled or deleted, applied), highest importance first.
   struct Example {
     session::DecisionRecord d;
@@ -131,7 +309,8 @@ json examples_json(const session::Session& s, const ReportOptions& o) {
   };
   std::map<int, std::map<SampleId, session::BatchItem>> items_of_batch;
   std::vector<Example> fixed;
-  for (const session::DecisionRecord& d : s.decisions()) {
+  for (const DecisionRow& row : decisions) {
+    const session::DecisionRecord& d = *row.d;
     if (!d.applied || d.kind == session::DecisionKind::kKeep) continue;
     auto it = items_of_batch.find(d.batch);
     if (it == items_of_batch.end()) {
@@ -153,8 +332,7 @@ json examples_json(const session::Session& s, const ReportOptions& o) {
               {"batch", e.d.batch},
               {"decision", session::to_string(e.d.kind)},
               {"old_label", s.class_name(e.d.old_label)},
-              {"new_label", e.d.kind == session::DecisionKind::kRelabel
-                                ? json(s.class_name(e.d.new_label)) : json(nullptr)},
+              {"new_label", new_label_json(s, e.d.kind, e.d.new_label)},
               {"importance", e.item.importance},
               {"misfit", e.item.misfit},
               {"atypical", e.item.atypical},
@@ -182,7 +360,7 @@ void write_atomically(const fs::path& path, const std::string& text) {
 }
 
 json report_data_of(const session::Session& s, const session::SessionStatus& st,
-                    const ReportOptions& o) {
+                    const std::vector<DecisionRow>& decisions, const ReportOptions& o) {
   check_baselines(o.baselines, st.iterations.size());
   json iterations = json::array();
   for (const IterationRow& r : iteration_rows(st))
@@ -225,15 +403,20 @@ json report_data_of(const session::Session& s, const session::SessionStatus& st,
       {"generated_at", fmt::format("{:%Y-%m-%dT%H:%M:%SZ}",
                                    std::chrono::floor<std::chrono::seconds>(
                                        std::chrono::system_clock::now()))},
-      {"session", fs::absolute(s.dir()).lexically_normal().string()},
+      {"session", folder_name(s.dir())},
       {"class_of_interest", s.class_name(st.class_of_interest)},
       {"confused_with", s.class_name(st.confused_with)},
       {"classes", classes},
       {"summary", summary},
+      {"audit", audit_json(st)},
+      {"scores", {{"atypical_weight", coreset::CoresetTreeParams{}.atypical_weight}}},
       {"iterations", iterations},
       {"baselines", baselines},
       {"importance", {{"edges", h.edges}, {"first", h.first}, {"last", h.last}}},
-      {"examples", examples_json(s, o)}};
+      {"confusion", confusion_json(s, st.class_of_interest)},
+      {"findings", findings_json(s, st)},
+      {"decisions", decisions_json(s, decisions)},
+      {"examples", examples_json(s, decisions, o)}};
   return data;
 }
 
@@ -327,7 +510,8 @@ std::string html_page(const json& data) {
 namespace detail {
 
 json report_data(const session::Session& s, const ReportOptions& o) {
-  return report_data_of(s, s.status(), o);
+  const std::vector<session::DecisionRecord> decisions = s.decisions();
+  return report_data_of(s, s.status(), decision_rows(decisions, s.revisions()), o);
 }
 
 }  // namespace detail
@@ -349,22 +533,36 @@ std::string importance_csv(const session::Session& s, int bins) {
   return importance_csv_of(s.status(), bins);
 }
 
+std::string decisions_csv(const session::Session& s) {
+  const std::vector<session::DecisionRecord> decisions = s.decisions();
+  return decisions_csv_of(s, decision_rows(decisions, s.revisions()));
+}
+
 ReportFiles write_report(session::Session& s, const fs::path& html, const ReportOptions& o) {
   ReportFiles files;
   files.html = html;
   const fs::path stem = html.parent_path() / html.stem();
   files.iterations_csv = stem.string() + "-iterations.csv";
   files.importance_csv = stem.string() + "-importance.csv";
-  // Nothing is written unless all three files may be.
-  for (const fs::path& f : {files.html, files.iterations_csv, files.importance_csv})
-    s.check_output_file(f);
-  // One read of the session's state for the page and both series.
+  files.decisions_csv = stem.string() + "-decisions.csv";
+  const std::array<fs::path, 4> all = {files.html, files.iterations_csv, files.importance_csv,
+                                       files.decisions_csv};
+  // Nothing is written unless all four files may be.
+  for (const fs::path& f : all) s.check_output_file(f);
+  // One read of the session's state for the page and the series.
   const session::SessionStatus st = s.status();
-  write_atomically(files.html, html_page(report_data_of(s, st, o)));
+  const std::vector<session::DecisionRecord> decisions = s.decisions();
+  const std::vector<DecisionRow> rows = decision_rows(decisions, s.revisions());
+  json data = report_data_of(s, st, rows, o);
+  // The page links the files beside it by name (relative links: the folder may move).
+  data["files"] = {{"iterations_csv", files.iterations_csv.filename().string()},
+                   {"importance_csv", files.importance_csv.filename().string()},
+                   {"decisions_csv", files.decisions_csv.filename().string()}};
+  write_atomically(files.html, html_page(data));
   write_atomically(files.iterations_csv, iterations_csv_of(st, o.baselines));
   write_atomically(files.importance_csv, importance_csv_of(st, o.histogram_bins));
-  for (const fs::path& f : {files.html, files.iterations_csv, files.importance_csv})
-    s.record_output_file(f);
+  write_atomically(files.decisions_csv, decisions_csv_of(s, rows));
+  for (const fs::path& f : all) s.record_output_file(f);
   return files;
 }
 

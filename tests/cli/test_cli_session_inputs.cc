@@ -35,47 +35,9 @@ testing::CommandResult cli(const std::string& args) {
 
 std::string q(const std::filesystem::path& p) { return testing::shell_quote(p.string()); }
 
-// A COCO file for the blob features: box i of image i % 4 (a.jpg … d.jpg), category = label,
-// bbox [i % 30, 2 + i / 30, 20, 30] (no two boxes of an image overlap with IoU ≥ 0.9). `edit`
-// may change an annotation's category and box, or drop it (return false).
-void write_coco(const std::filesystem::path& file, const std::filesystem::path& features,
-                const std::function<bool(SampleId, Label&, detect::Box&)>& edit = {}) {
-  const io::FeatureSet fs = io::load_feature_set(features);
-  std::string coco = R"({"images": [)";
-  for (int im = 0; im < 4; ++im)
-    coco += fmt::format(R"({}{{"id": {}, "file_name": "{}.jpg", "width": 64, "height": 64}})",
-                        im ? ", " : "", im + 1, static_cast<char>('a' + im));
-  coco += R"(], "categories": [{"id": 2, "name": "two"}, {"id": 5, "name": "five"}, )"
-          R"({"id": 8, "name": "eight"}], "annotations": [)";
-  bool first = true;
-  for (std::size_t i = 0; i < fs.ids.size(); ++i) {
-    Label category = fs.y_train[i];
-    detect::Box b{static_cast<double>(i % 30), 2.0 + static_cast<double>(i / 30), 20.0, 30.0};
-    if (edit && !edit(fs.ids[i], category, b)) continue;
-    coco += fmt::format(R"({}{{"id": {}, "image_id": {}, "category_id": {}, "bbox": [{}, {}, {}, {}]}})",
-                        first ? "" : ", ", fs.ids[i], i % 4 + 1, category, b.x, b.y, b.w, b.h);
-    first = false;
-  }
-  testing::write_text(file, coco + "]}");
-}
+using testing::write_coco;
 
-struct Data {
-  testing::TempDir dir;
-  std::filesystem::path features = dir / "features", coco = dir / "ann.json",
-                        images = dir / "images";
-  testing::BlobFeatures blobs;
-
-  Data() {
-    blobs = testing::write_blob_features(features);
-    write_coco(coco, features);
-    // The box table embed writes: the features were made from this COCO file.
-    const io::FeatureSet fs = io::load_feature_set(features);
-    detect::write_box_table(features / detect::kBoxTableFile, detect::read_coco(coco), fs.ids);
-    std::filesystem::create_directories(images);
-    for (const char* name : {"a.jpg", "b.jpg", "c.jpg", "d.jpg"})
-      detect::write_image(images / name, cv::Mat(64, 64, CV_8UC3, cv::Scalar(90, 120, 150)));
-  }
-
+struct Data : testing::CocoBlobs {
   std::string init_args(const std::filesystem::path& session) const {
     return "init " + q(session) + " --features " + q(features) + " --coco " + q(coco) +
            " --images " + q(images) + " --class five";

@@ -1,6 +1,7 @@
 // The session report: iteration series and histogram against counts made here, examples with
 // their renderings as data URIs, the HTML page's embedding of the data, the files written.
 #include <coreclean/core/error.h>
+#include <coreclean/linear/metrics.h>
 #include <coreclean/report/report.h>
 #include <coreclean/session/session.h>
 
@@ -10,6 +11,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+#include <map>
 #include <sstream>
 
 namespace coreclean::report {
@@ -238,13 +241,240 @@ TEST_F(ReportTest, BaselinesMustHaveOneValuePerIteration) {
   EXPECT_EQ(data.at("baselines")[0].at("auc"), (json{0.5, 0.6, 0.7}));
 }
 
-TEST_F(ReportTest, WriteReportWritesThePageAndBothSeries) {
+TEST_F(ReportTest, WriteReportWritesThePageAndTheCsvFiles) {
   const ReportFiles files = write_report(*s, dir / "out" / "r.html");
   EXPECT_EQ(files.iterations_csv, dir / "out" / "r-iterations.csv");
   EXPECT_EQ(files.importance_csv, dir / "out" / "r-importance.csv");
+  EXPECT_EQ(files.decisions_csv, dir / "out" / "r-decisions.csv");
   EXPECT_EQ(testing::read_text(files.iterations_csv), iterations_csv(*s));
   EXPECT_EQ(testing::read_text(files.importance_csv), importance_csv(*s));
-  EXPECT_TRUE(testing::contains(testing::read_text(files.html), "id=\"report-data\""));
+  EXPECT_EQ(testing::read_text(files.decisions_csv), decisions_csv(*s));
+  const std::string html = testing::read_text(files.html);
+  EXPECT_TRUE(testing::contains(html, "id=\"report-data\""));
+  // The page links the files beside it by name only.
+  EXPECT_TRUE(testing::contains(html, "\"decisions_csv\":\"r-decisions.csv\""));
+  EXPECT_TRUE(testing::contains(html, "\"iterations_csv\":\"r-iterations.csv\""));
+}
+
+// The report says which session it is by the folder's name only: no path of the machine it was
+// made on (user names, folder layout) ends up in a file that is shared.
+TEST_F(ReportTest, HtmlHoldsNoPathOfTheMachine) {
+  const ReportFiles files = write_report(*s, dir / "out" / "r.html");
+  const std::string html = testing::read_text(files.html);
+  const std::string root = std::filesystem::absolute(dir.path()).lexically_normal().string();
+  ASSERT_FALSE(root.empty());
+  EXPECT_FALSE(testing::contains(html, root)) << "the test's folder " << root;
+  EXPECT_FALSE(testing::contains(html, (dir / "session").string()));
+  EXPECT_EQ(json::parse(report_data_json(*s)).at("session"), "session");
+  // A trailing separator still gives the name.
+  const Session again = Session::open((dir / "session").string() + "/");
+  EXPECT_EQ(json::parse(report_data_json(again)).at("session"), "session");
+}
+
+// The renderings are named for what they show: the dimmed crop in its context is "In context"
+// (its file keeps the name <id>_attention.jpg).
+TEST_F(ReportTest, DimmedViewIsCalledInContext) {
+  const std::string html = report_html(report_data_json(*s));
+  EXPECT_TRUE(testing::contains(html, "In context"));
+  EXPECT_EQ(html.find("Attention"), std::string::npos);
+}
+
+// The scores are what the page states: importance = misfit + atypical_weight · atypical, with
+// the weight the page shows (0.05), both parts non-negative.
+TEST_F(ReportTest, ExampleScoresFollowTheStatedRule) {
+  ReportOptions o;
+  o.max_examples = 100;
+  const json data = json::parse(report_data_json(*s, o));
+  const double w = data.at("scores").at("atypical_weight").get<double>();
+  EXPECT_DOUBLE_EQ(w, 0.05);
+  ASSERT_FALSE(data.at("examples").empty());
+  for (const json& e : data.at("examples")) {
+    const double misfit = e.at("misfit").get<double>();
+    EXPECT_GE(misfit, 0.0);
+    EXPECT_GE(e.at("atypical").get<double>(), 0.0);
+    EXPECT_NEAR(e.at("importance").get<double>(), misfit + w * e.at("atypical").get<double>(),
+                1e-9);
+  }
+}
+
+// The decisions table holds every stored decision in its final state: a revised decision shows
+// the revision, marked, with the decision it replaced.
+TEST_F(ReportTest, DecisionsCsvHoldsEveryDecisionWithRevisionsApplied) {
+  const SampleId revised = fixed_ids.front();  // relabelled to "two" in batch 1
+  ASSERT_EQ(s->revise({{revised, DecisionKind::kKeep, 0, "cy"}}).revised, 1);
+  const std::vector<session::DecisionRecord> decisions = s->decisions();
+  const auto rows = parse_csv(decisions_csv(*s));
+  ASSERT_EQ(rows.size(), decisions.size() + 1);
+  EXPECT_EQ(rows[0], (std::vector<std::string>{"batch", "id", "decision", "old_label", "new_label",
+                                               "reviewer", "decided_at", "applied", "revised",
+                                               "original_decision", "original_new_label"}));
+  int revised_rows = 0;
+  for (std::size_t i = 0; i < decisions.size(); ++i) {
+    const session::DecisionRecord& d = decisions[i];
+    const auto& r = rows[i + 1];
+    ASSERT_EQ(r.size(), 11u);
+    EXPECT_EQ(r[0], std::to_string(d.batch));
+    EXPECT_EQ(r[1], std::to_string(d.id));
+    EXPECT_EQ(r[2], session::to_string(d.kind));
+    EXPECT_EQ(r[3], s->class_name(d.old_label));
+    EXPECT_EQ(r[4], d.kind == DecisionKind::kRelabel ? s->class_name(d.new_label) : "");
+    EXPECT_EQ(r[5], d.reviewer);
+    EXPECT_EQ(r[6], d.decided_at);
+    EXPECT_EQ(r[7], "1");
+    if (d.id == revised) {
+      ++revised_rows;
+      EXPECT_EQ(r[2], "keep") << "the final decision";
+      EXPECT_EQ(r[5], "cy");
+      EXPECT_EQ(r[8], "1");
+      EXPECT_EQ(r[9], "relabel");
+      EXPECT_EQ(r[10], "two");
+    } else {
+      EXPECT_EQ(r[8], "0");
+      EXPECT_EQ(r[9], "");
+      EXPECT_EQ(r[10], "");
+    }
+  }
+  EXPECT_EQ(revised_rows, 1);
+  // The page's table holds the same rows.
+  const json table = json::parse(report_data_json(*s)).at("decisions");
+  ASSERT_EQ(table.size(), decisions.size());
+  for (std::size_t i = 0; i < decisions.size(); ++i) {
+    EXPECT_EQ(table[i].at("id"), decisions[i].id);
+    EXPECT_EQ(table[i].at("decision"), session::to_string(decisions[i].kind));
+    EXPECT_EQ(table[i].at("revised"), decisions[i].id == revised);
+  }
+}
+
+// Without a random audit there is no estimate of the errors left.
+TEST_F(ReportTest, NoAuditNoEstimate) {
+  EXPECT_TRUE(json::parse(report_data_json(*s)).at("audit").is_null());
+}
+
+// A random audit with 3 of 20 boxes fixed: the estimate is the share fixed with its 95 %
+// Wilson interval (computed here from the formula) times the unseen boxes of the class.
+TEST_F(ReportTest, AuditEstimatesTheErrorsLeftWithAWilsonInterval) {
+  const Batch audit = s->next_batch(20, Context(), session::BatchSelection::kRandom);
+  ASSERT_EQ(audit.items.size(), 20u);
+  for (std::size_t i = 0; i < 3; ++i)
+    s->record_decision({audit.items[i].id, DecisionKind::kDelete, 0, "ana"});
+  s->apply(testing::keep_undecided());
+  const session::SessionStatus st = s->status();
+  ASSERT_EQ(st.audited, 20);
+  ASSERT_EQ(st.audit_fixed, 3);
+  const double n = 20, p = 3.0 / 20, z = 1.959963984540054;
+  const double centre = (p + z * z / (2 * n)) / (1 + z * z / n);
+  const double half = z * std::sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n);
+  const json a = json::parse(report_data_json(*s)).at("audit");
+  EXPECT_EQ(a.at("audited"), 20);
+  EXPECT_EQ(a.at("fixed"), 3);
+  EXPECT_EQ(a.at("unseen"), st.unseen);
+  EXPECT_DOUBLE_EQ(a.at("share").get<double>(), p);
+  EXPECT_NEAR(a.at("low").get<double>(), centre - half, 1e-12);
+  EXPECT_NEAR(a.at("high").get<double>(), centre + half, 1e-12);
+  const auto unseen = static_cast<double>(st.unseen);
+  EXPECT_NEAR(a.at("wrong_unseen").get<double>(), p * unseen, 1e-9);
+  EXPECT_NEAR(a.at("wrong_unseen_low").get<double>(), (centre - half) * unseen, 1e-9);
+  EXPECT_NEAR(a.at("wrong_unseen_high").get<double>(), (centre + half) * unseen, 1e-9);
+}
+
+// The confusion matrix the pick computed, in its class order with class names; the class of
+// interest's column and the largest off-diagonal cell are named. None when the class was given.
+TEST(ReportConfusion, MatrixIsThePicksInItsOrder) {
+  testing::TempDir dir;
+  testing::write_blob_features(dir / "features", 12);
+  session::SessionOptions o;
+  o.features = dir / "features";
+  o.class_of_interest = "five";
+  EXPECT_TRUE(json::parse(report_data_json(Session::create(dir / "given", o))).at("confusion").is_null());
+
+  // A matrix that came with the class: its values and order as given.
+  o.confusion = session::ClassConfusion{{8, 2, 5}, {0.9, 0.0, 0.1,  //
+                                                    0.05, 0.6, 0.35,  //
+                                                    0.0, 0.2, 0.8},
+                                        true};
+  const json c = json::parse(report_data_json(Session::create(dir / "with", o))).at("confusion");
+  EXPECT_EQ(c.at("classes"), (json{"eight", "two", "five"}));
+  EXPECT_EQ(c.at("in_session"), (json{true, true, true}));
+  EXPECT_EQ(c.at("normalized"), (json{{0.9, 0.0, 0.1}, {0.05, 0.6, 0.35}, {0.0, 0.2, 0.8}}));
+  EXPECT_EQ(c.at("used_test_split"), true);
+  EXPECT_EQ(c.at("class_of_interest"), 2);
+  EXPECT_EQ(c.at("largest_off_diagonal"), (json{{"row", 1}, {"column", 2}, {"value", 0.35}}));
+
+  // The pick's own matrix ("auto"): equal to class_confusion().
+  o.confusion.reset();
+  o.class_of_interest = "auto";
+  const Session picked = Session::create(dir / "auto", o);
+  const std::optional<session::ClassConfusion> want = picked.class_confusion();
+  ASSERT_TRUE(want.has_value());
+  const json got = json::parse(report_data_json(picked)).at("confusion");
+  const std::size_t k = want->classes.size();
+  ASSERT_EQ(got.at("classes").size(), k);
+  std::size_t best_i = 0, best_j = 0;
+  double best = -1.0;
+  for (std::size_t i = 0; i < k; ++i) {
+    EXPECT_EQ(got.at("classes")[i], picked.class_name(want->classes[i]));
+    for (std::size_t j = 0; j < k; ++j) {
+      const double v = want->normalized[i * k + j];
+      EXPECT_DOUBLE_EQ(got.at("normalized")[i][j].get<double>(), v);
+      if (i != j && v > best) {
+        best = v;
+        best_i = i;
+        best_j = j;
+      }
+    }
+    if (want->classes[i] == picked.class_of_interest()) {
+      EXPECT_EQ(got.at("class_of_interest"), i);
+    }
+  }
+  EXPECT_EQ(got.at("largest_off_diagonal").at("row"), best_i);
+  EXPECT_EQ(got.at("largest_off_diagonal").at("column"), best_j);
+  EXPECT_EQ(got.at("used_test_split"), want->used_test_split);
+}
+
+// The box checks' findings: counts per check as findings() holds them, flagged / reviewed /
+// fixed as status counts them, and the command to review the rest while some are unreviewed.
+TEST(ReportFindings, CountsFollowTheFindingsAndTheReview) {
+  testing::CocoBlobs d;
+  // Box 1003 is 1 px wide; box 1010 (image 3) lies on box 1006 (image 3).
+  d.edit_coco([](SampleId id, Label&, detect::Box& b) {
+    if (id == 1003) b.w = 1;
+    if (id == 1010) b = {6.0, 2.0, 20.0, 30.0};
+    return true;
+  });
+  session::SessionOptions o;
+  o.features = d.features;
+  o.coco = d.coco;
+  o.images = d.images;
+  o.class_of_interest = "five";
+  Session s = Session::create(d.dir / "my session", o);
+  auto check = [&](const Session& session) {
+    const session::SessionStatus st = session.status();
+    const json f = json::parse(report_data_json(session)).at("findings");
+    std::map<std::string, std::int64_t> want;
+    for (const session::BoxIssue& issue : session.findings()) ++want[issue.check];
+    std::map<std::string, std::int64_t> got;
+    for (const json& c : f.at("checks")) got[c.at("check")] = c.at("findings").get<std::int64_t>();
+    EXPECT_EQ(got, want);
+    EXPECT_EQ(f.at("checked"), true);
+    EXPECT_EQ(f.at("flagged"), st.flagged);
+    EXPECT_EQ(f.at("reviewed"), st.flagged_reviewed);
+    EXPECT_EQ(f.at("fixed"), st.flagged_fixed);
+    return f;
+  };
+  json f = check(s);
+  EXPECT_GE(f.at("flagged").get<int>(), 3);
+  EXPECT_EQ(f.at("reviewed"), 0);
+  EXPECT_EQ(f.at("command"), "coreclean next 'my session' --findings") << "one shell word";
+
+  // Review the flagged boxes: delete the degenerate one, keep the others.
+  const Batch b = s.next_batch(100, Context(), session::BatchSelection::kFindings);
+  ASSERT_FALSE(b.items.empty());
+  s.record_decision({1003, DecisionKind::kDelete, 0, "ana"});
+  s.apply(testing::keep_undecided());
+  f = check(s);
+  EXPECT_EQ(f.at("reviewed"), f.at("flagged"));
+  EXPECT_EQ(f.at("fixed"), 1);
+  EXPECT_TRUE(f.at("command").is_null()) << "nothing left to review";
 }
 
 }  // namespace

@@ -4,8 +4,13 @@
 // (#cc-chart-auc, #cc-chart-fixed-share, #cc-chart-found, #cc-chart-importance)
 // each hold a drawn canvas of non-zero size; the gallery shows one item per
 // example of the embedded JSON; the iteration table has one row per iteration;
-// nothing overflows horizontally at desktop (1280 px) and phone (390 px) widths.
-// Writes a full-page screenshot at each width.
+// the confusion matrix (when the data has one) has one row and column per class,
+// the class of interest's column and the largest off-diagonal cell marked; the
+// decisions table (opened when folded) has one row per decision and its CSV link
+// resolves to the file beside the report; each chart names a baseline once (in
+// its legend, not again in its caption); the examples state the scores' scales and call the dimmed view "In
+// context"; nothing overflows horizontally at desktop (1280 px) and phone
+// (390 px) widths. Writes a full-page screenshot at each width.
 //
 // Usage: node tests/web/report_check.mjs REPORT.html SCREENSHOT.png
 //   -> SCREENSHOT.png (1280 px wide) and SCREENSHOT-narrow.png (390 px wide)
@@ -16,7 +21,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHART_IDS = ['cc-chart-auc', 'cc-chart-fixed-share', 'cc-chart-found', 'cc-chart-importance'];
@@ -100,7 +105,115 @@ function inspectPage(chartIds) {
   });
   const err = document.querySelector('#report .cc-error');
   out.errorBox = err ? err.textContent.trim() : null;
+
+  // Confusion matrix, decisions table and its CSV link, chart captions, example scores.
+  let data = null;
+  try { data = JSON.parse(document.getElementById('report-data').textContent); } catch (e) { /* reported above */ }
+  const cm = document.querySelector('#confusion table.cc-cm-table');
+  out.confusion = {
+    expected: data && data.confusion && Array.isArray(data.confusion.classes) ? data.confusion.classes.length : 0,
+    shown: !!cm && cm.getBoundingClientRect().width > 0,
+    rows: cm ? cm.querySelectorAll('tbody > tr').length : 0,
+    columns: cm ? cm.querySelectorAll('thead th.cc-cm-col').length : 0,
+    interestColumns: cm ? cm.querySelectorAll('thead th.cc-cm-interest').length : 0,
+    maxCells: cm ? cm.querySelectorAll('td.cc-cm-max').length : 0,
+    caption: (document.querySelector('#confusion .cc-cm-caption') || {}).textContent || '',
+  };
+  const dt = document.querySelector('#decisions table.cc-decisions');
+  const link = document.querySelector('#decisions a.cc-file-link');
+  out.decisions = {
+    expected: data && Array.isArray(data.decisions) ? data.decisions.length : 0,
+    shown: !!dt && dt.getBoundingClientRect().width > 0,
+    rows: dt ? dt.querySelectorAll('tbody > tr').length : 0,
+    revisedExpected: data && Array.isArray(data.decisions) ? data.decisions.filter((d) => d.revised).length : 0,
+    revisedMarked: dt ? dt.querySelectorAll('tbody > tr.cc-revised').length : 0,
+    link: link ? link.href : null,
+    linkAttr: link ? link.getAttribute('href') : null,
+  };
+  // Each chart names every baseline once: in its legend, not again in its caption.
+  out.captions = [];
+  document.querySelectorAll('#report .cc-chart').forEach((fig) => {
+    const caption = fig.textContent || '';
+    const names = data && Array.isArray(data.baselines) ? data.baselines.map((b) => String(b.name)) : [];
+    for (const name of names) {
+      // Count whole mentions: "random review" inside "random review (mean of 500 orders)" is not one.
+      const others = names.filter((n) => n !== name && n.includes(name));
+      let text = caption;
+      for (const o of others) text = text.split(o).join('');
+      const count = text.split(name).length - 1;
+      if (count > 1) out.captions.push(`${fig.id}: "${name}" ${count} times in "${caption.trim()}"`);
+    }
+  });
+  out.examples = [];
+  document.querySelectorAll('#report .cc-gallery > .cc-example').forEach((ex) => {
+    const score = (cls) => {
+      const d = ex.querySelector(`.cc-score.${cls}`);
+      return d ? [d.querySelector('dt').textContent, d.querySelector('dd').textContent] : null;
+    };
+    out.examples.push({
+      misfit: score('cc-score-misfit'),
+      atypical: score('cc-score-atypical'),
+      captions: [...ex.querySelectorAll('figcaption')].map((f) => f.textContent),
+    });
+  });
+  out.galleryIntro = ((document.querySelector('#examples .cc-section-intro') || {}).textContent || '');
+  out.galleryScales = ((document.querySelector('#examples .cc-split-legend') || {}).textContent || '');
+  out.saysAttention = /attention/i.test(document.getElementById('report').innerText);
   return out;
+}
+
+function checkContent(info, reportFile) {
+  const c = info.confusion;
+  if (!c.expected) fail('the report data has no confusion matrix (the demo passes its pick\'s)');
+  else {
+    if (!c.shown) fail('the confusion matrix is not shown');
+    if (c.rows !== c.expected || c.columns !== c.expected) {
+      fail(`confusion matrix is ${c.rows} x ${c.columns}, the data has ${c.expected} classes`);
+    }
+    if (c.interestColumns !== 1) fail(`confusion matrix marks ${c.interestColumns} columns as the class of interest`);
+    if (c.maxCells !== 1) fail(`confusion matrix marks ${c.maxCells} cells as the largest confusion`);
+    if (!/rows are the true classes, each normalised to 1/i.test(c.caption)) {
+      fail(`confusion matrix caption does not say rows are true classes normalised to 1: "${c.caption}"`);
+    }
+  }
+  const d = info.decisions;
+  if (!d.expected) fail('the report data has no decisions');
+  if (!d.shown) fail('the decisions table is not shown');
+  if (d.rows !== d.expected) fail(`decisions table has ${d.rows} rows, the data has ${d.expected} decisions`);
+  if (d.revisedMarked !== d.revisedExpected) fail(`${d.revisedMarked} decisions marked revised, the data has ${d.revisedExpected}`);
+  if (!d.link) fail('no link to the decisions CSV');
+  else if (!d.link.startsWith('file:') || /^[a-z][a-z0-9+.-]*:|^\//i.test(d.linkAttr)) {
+    fail(`the decisions CSV link is not relative: ${d.linkAttr}`);
+  } else {
+    const file = fileURLToPath(d.link);
+    if (path.dirname(file) !== path.dirname(reportFile)) fail(`the decisions CSV link leaves the report's folder: ${file}`);
+    else if (!fs.existsSync(file)) fail(`the decisions CSV link does not resolve: ${file} does not exist`);
+    else {
+      const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.length);
+      if (!lines[0].startsWith('batch,id,decision,')) fail(`${file}: unexpected header ${lines[0]}`);
+      if (lines.length !== d.expected + 1) fail(`${file} has ${lines.length - 1} rows, the page ${d.expected}`);
+    }
+  }
+  for (const c2 of info.captions) fail(`a chart names a baseline more than once: ${c2}`);
+  info.examples.forEach((x, i) => {
+    if (!x.misfit || !/^\d+\.\d{3}$/.test(x.misfit[1])) fail(`example ${i}: misfit is not a number (${x.misfit && x.misfit[1]})`);
+    if (!x.atypical || !/\u00d7 class average$/.test(x.atypical[1])) {
+      fail(`example ${i}: atypical is not shown as \u00d7 class average (${x.atypical && x.atypical[1]})`);
+    }
+    if (!x.captions.includes('In context') && !x.captions.includes('In its image')) {
+      fail(`example ${i}: no "In context" view (${x.captions.join(', ')})`);
+    }
+  });
+  if (info.examples.length && !/importance = misfit \+ 0\.05 \u00d7 atypical/i.test(info.galleryIntro)) {
+    fail(`the examples do not state importance = misfit + 0.05 \u00d7 atypical: "${info.galleryIntro}"`);
+  }
+  // The README's scales: misfit 0 = confident agreement, 1 = another class confidently named;
+  // atypical relative to its class average.
+  if (info.examples.length && !(/0 = a held-out model confidently agrees with the label/.test(info.galleryScales) &&
+      /1 = it confidently names another class/.test(info.galleryScales) && /\u00d7 class average/.test(info.galleryScales))) {
+    fail(`the examples do not state the scales of misfit and atypical: "${info.galleryScales}"`);
+  }
+  if (info.saysAttention) fail('the page still calls a view "Attention"');
 }
 
 function checkLayout(where, info, viewportWidth) {
@@ -159,9 +272,12 @@ async function run() {
     } catch {
       // reported below, per chart
     }
+    // A long decisions table starts folded: open it, as a reader would.
+    await page.evaluate(() => document.querySelectorAll('#decisions details').forEach((d) => { d.open = true; }));
     await nextFrames(page);
 
     const desktop = await page.evaluate(inspectPage, CHART_IDS);
+    checkContent(desktop, reportPath);
     if (desktop.dataError) fail(`report data is not valid JSON: ${desktop.dataError}`);
     if (desktop.errorBox) fail(`report shows an error: ${desktop.errorBox}`);
     checkLayout('1280 px', desktop, DESKTOP.width);
@@ -180,6 +296,8 @@ async function run() {
     await nextFrames(page);
     const narrow = await page.evaluate(inspectPage, CHART_IDS);
     checkLayout('390 px', narrow, NARROW.width);
+    if (!narrow.decisions.shown) fail('390 px: the decisions table is not shown');
+    if (!narrow.confusion.shown) fail('390 px: the confusion matrix is not shown');
     fs.mkdirSync(path.dirname(shotNarrowPath), { recursive: true });
     await page.screenshot({ path: shotNarrowPath, fullPage: true });
 
@@ -190,6 +308,8 @@ async function run() {
       }])),
       examples: desktop.examplesShown,
       iterations: desktop.tableRows,
+      confusion_classes: desktop.confusion.rows,
+      decisions: desktop.decisions.rows,
       screenshot: shotPath,
       narrow_screenshot: shotNarrowPath,
     });

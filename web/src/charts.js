@@ -299,9 +299,10 @@
     return {
       key: 'auc',
       title: 'AUC per iteration',
+      // The legend names coreclean and each baseline: the caption does not repeat them.
       desc: baselines.length
-        ? 'How well the model separates the classes after each review round, coreclean vs ' +
-          names.slice(1).join(', ') + '.'
+        ? 'How well the model separates the classes after each review round, compared with the ' +
+          (baselines.length === 1 ? 'baseline' : 'baselines') + ' in the legend.'
         : 'How well the model separates the classes after each review round.',
       aria: aria,
       data: [xs, ys].concat(bseries),
@@ -470,7 +471,8 @@
       key: 'found',
       title: 'Errors found (cumulative)',
       desc: baselines.length
-        ? 'Boxes fixed so far by coreclean compared with ' + names.slice(1).join(', ') + '.'
+        ? 'Boxes relabelled or deleted so far, compared with the ' +
+          (baselines.length === 1 ? 'baseline' : 'baselines') + ' in the legend (same number of boxes reviewed).'
         : 'Boxes relabelled or deleted so far.',
       aria: aria,
       data: [xs, mine].concat(bseries),
@@ -757,7 +759,7 @@
       statusKind = 'active';
     }
 
-    return [
+    var figures = [
       { key: 'reviewed', label: 'Reviewed', value: fmtInt(reviewed),
         note: nIt ? 'boxes in ' + fmtInt(nIt) + (nIt === 1 ? ' iteration' : ' iterations') : 'no review yet' },
       { key: 'fixed', label: 'Fixed', value: fmtInt(fixed),
@@ -769,6 +771,27 @@
       { key: 'dataset', label: 'Boxes in session', value: fmtInt(num(s.samples)),
         note: isNum(s.class_size) ? fmtInt(s.class_size) + ' labelled \u201c' + coi + '\u201d' : '' }
     ];
+    var left = auditFigure(data && data.audit, coi);
+    if (left) figures.push(left);
+    return figures;
+  }
+
+  // The random audits' estimate of the wrong labels left among the unseen boxes of the class
+  // (share fixed in the audits, with its 95 % Wilson interval, times the unseen boxes).
+  function auditFigure(a, coi) {
+    if (!a || typeof a !== 'object' || !(num(a.audited) > 0)) return null;
+    var share = num(a.share);
+    var range = isNum(a.wrong_unseen_low) && isNum(a.wrong_unseen_high)
+      ? fmtInt(Math.round(a.wrong_unseen_low)) + '\u2013' + fmtInt(Math.round(a.wrong_unseen_high))
+      : '';
+    return {
+      key: 'left',
+      label: 'Errors left (estimate)',
+      value: isNum(a.wrong_unseen) ? '\u2248\u00a0' + fmtInt(Math.round(a.wrong_unseen)) : '\u2014',
+      note: (range ? range + ' (95\u00a0%) of ' : 'of ') + fmtInt(num(a.unseen)) + ' unseen \u201c' + coi +
+        '\u201d boxes \u00b7 random audit: ' + fmtInt(num(a.fixed)) + ' of ' + fmtInt(a.audited) +
+        ' fixed (' + fmtPct(share) + ', Wilson interval ' + fmtPct(num(a.low)) + '\u2013' + fmtPct(num(a.high)) + ')'
+    };
   }
 
   function renderSummary(element, data) {
