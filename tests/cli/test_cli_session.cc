@@ -374,6 +374,23 @@ TEST(CliSession, ExportCocoHasExactlyTheAppliedCorrections) {
   EXPECT_NE(testing::read_text(dir / "fixed.json").find(R"("info": {"note": "kept"})"), std::string::npos);
 }
 
+// 40,000 × 64 features in 8 classes: enough that `init` runs for a few seconds.
+void write_slow_features(const std::filesystem::path& dir) {
+  const auto data = testing::make_blobs(40000, 64, 8, 1.0, 0.0, 5);
+  io::FeatureSet fs;
+  fs.x_train = io::SampleMatrix(data.x);
+  fs.y_train = data.y;
+  io::save_feature_set(dir, fs);
+}
+
+// A session "s" over the blob features in `dir`, created through run_init; returns its truth.
+Labels init_blob_session(const testing::TempDir& dir) {
+  const Labels truth = write_features(dir / "features");
+  std::ostringstream log;
+  if (run_init(init_options(dir), Context(), log) != 0) throw std::runtime_error(log.str());
+  return truth;
+}
+
 testing::CommandResult cli(const std::string& args) {
   return testing::run_command(testing::shell_quote(CORECLEAN_CLI_PATH) + " " + args + " 2>&1");
 }
@@ -384,10 +401,7 @@ testing::CommandResult cli(const std::string& args) {
 // sheet is complete, `apply SESSION` applies exactly its decisions.
 TEST(CliSession, ApplyTakesTheBatchsReviewCsvAndRefusesUndecidedRows) {
   testing::TempDir dir;
-  const Labels truth = write_features(dir / "features");
-  SessionCommandOptions o = init_options(dir);
-  std::ostringstream log;
-  ASSERT_EQ(run_init(o, Context(), log), 0);
+  const Labels truth = init_blob_session(dir);
   const std::string session = testing::shell_quote((dir / "s").string());
   ASSERT_EQ(cli("next " + session + " -n 6").exit_code, 0);
   const std::filesystem::path sheet_path = dir / "s" / "batches" / "001" / "review.csv";
@@ -456,10 +470,7 @@ TEST(CliSession, ApplyTakesTheBatchsReviewCsvAndRefusesUndecidedRows) {
 // `revise` corrects a decision of an applied batch from a CSV; unknown ids are refused.
 TEST(CliSession, ReviseCorrectsAnAppliedDecision) {
   testing::TempDir dir;
-  write_features(dir / "features");
-  SessionCommandOptions o = init_options(dir);
-  std::ostringstream log;
-  ASSERT_EQ(run_init(o, Context(), log), 0);
+  init_blob_session(dir);
   const std::string session = testing::shell_quote((dir / "s").string());
   ASSERT_EQ(cli("next " + session + " -n 3").exit_code, 0);
   const io::CsvTable sheet = io::read_csv(dir / "s" / "batches" / "001" / "review.csv");
@@ -485,11 +496,7 @@ TEST(CliSession, ReviseCorrectsAnAppliedDecision) {
 // half-made session is left (the folder holds no session.db), so init can simply run again.
 TEST(CliSession, InterruptedInitSaysWhatWasKept) {
   testing::TempDir dir;
-  const auto data = testing::make_blobs(40000, 64, 8, 1.0, 0.0, 5);
-  io::FeatureSet fs;
-  fs.x_train = io::SampleMatrix(data.x);
-  fs.y_train = data.y;
-  io::save_feature_set(dir / "features", fs);
+  write_slow_features(dir / "features");
   const testing::CommandResult r = testing::run_command(
       "timeout -s INT --preserve-status 1 " + testing::shell_quote(CORECLEAN_CLI_PATH) + " init " +
       testing::shell_quote((dir / "s").string()) + " --features " +
@@ -506,11 +513,7 @@ TEST(CliSession, ProgressBarsOnATerminalOnly) {
   if (testing::run_command("command -v script").exit_code != 0)
     GTEST_SKIP() << "`script` (util-linux) is missing: no terminal to test on";
   testing::TempDir dir;
-  const auto data = testing::make_blobs(40000, 64, 8, 1.0, 0.0, 5);
-  io::FeatureSet fs;
-  fs.x_train = io::SampleMatrix(data.x);
-  fs.y_train = data.y;
-  io::save_feature_set(dir / "features", fs);
+  write_slow_features(dir / "features");
   const std::string cli = testing::shell_quote(CORECLEAN_CLI_PATH);
   const std::string features = testing::shell_quote((dir / "features").string());
   auto init = [&](const std::string& name, const std::string& flags) {
