@@ -339,6 +339,18 @@ struct JsonProblem {
   std::optional<std::size_t> offset;
 };
 
+// The text is valid JSON so far but not a COCO file: a message with its context, and the offset
+// it refers to.
+struct SchemaProblem {
+  std::string message;
+  std::size_t offset = 0;
+};
+
+// The deepest nesting of arrays and objects a COCO file may have (the root object is level 1).
+// Python's json module stops near 1000 levels (RecursionError); COCO itself needs 4
+// (segmentation polygons). See docs/coco.md.
+constexpr int kMaxDepth = 512;
+
 // One past the closing quote of the string that opens at s[q]; only escapes are honoured
 // (everything else inside is checked by simdjson or scan_string later).
 std::size_t skip_string(std::string_view s, std::size_t q) {
@@ -361,7 +373,10 @@ struct Cut {
 // two children at or after `want`, or the container's closing bracket, whichever comes first.
 // For valid JSON the result is exact; for invalid JSON it is some cut, and parsing the windows
 // finds the error.
+// Nesting is checked here, before any window is parsed: `depth` counts the levels within the
+// current child, below the root object and the top-level container (2 levels).
 Cut find_cut(std::string_view s, std::size_t i, std::size_t want, char close) {
+  constexpr int kOuterLevels = 2;
   int depth = 0;  // within the current child
   while (true) {
     if (depth == 0 && i >= want) {
@@ -380,6 +395,12 @@ Cut find_cut(std::string_view s, std::size_t i, std::size_t want, char close) {
     if (c == '"') {
       i = skip_string(s, i);
     } else if (c == '[' || c == '{') {
+      if (kOuterLevels + depth >= kMaxDepth) {
+        throw SchemaProblem{fmt::format("arrays and objects are nested deeper than {} levels (the "
+                                        "limit for COCO files)",
+                                        kMaxDepth),
+                            i};
+      }
       ++depth;
       ++i;
     } else if (depth > 0) {
@@ -462,13 +483,6 @@ std::string unescape(std::string_view inner) {
 
 // ---------------------------------------------------------------------------------------------
 // The parse.
-
-// The text is valid JSON so far but not a COCO file: a message with its context, and the offset
-// it refers to.
-struct SchemaProblem {
-  std::string message;
-  std::size_t offset = 0;
-};
 
 template <typename T>
 T take(simdjson::simdjson_result<T>&& result) {
@@ -723,28 +737,65 @@ class Scanner {
     return take(field.unescaped_key());
   }
 
-  // Walks a value the COCO reader does not use, so that all of it is checked.
+  // Walks a value the COCO reader does not use, so that all of it is checked. Iterative, with
+  // the open containers on an explicit stack: however deep a file nests, the walk cannot
+  // exhaust the call stack (find_cut also refuses nesting beyond kMaxDepth).
   void skip_value(od::value v) {
-    od::json_type t;
-    if (v.type().get(t) != simdjson::SUCCESS) {
-      if (nonfinite_literal(trim_right(v.raw_json_token()))) return;
-      throw JsonProblem{};
-    }
-    switch (t) {
-      case od::json_type::array: {
-        od::array a = take(v.get_array());
-        for (auto element : a) skip_value(take(std::move(element)));
-        return;
+    // One open container: its iterators (the array's or the object's, as `is_array` says) and
+    // whether a child has been visited (then the iterator must step past it first).
+    struct Open {
+      bool is_array = true;
+      bool visited = false;
+      od::array_iterator element, elements_end;
+      od::object_iterator field, fields_end;
+    };
+    std::vector<Open> stack;
+    // Checks a scalar, or opens a container on the stack.
+    const auto visit = [&](od::value& value) {
+      od::json_type t;
+      if (value.type().get(t) != simdjson::SUCCESS) {
+        if (nonfinite_literal(trim_right(value.raw_json_token()))) return;
+        throw JsonProblem{};
       }
-      case od::json_type::object: {
-        od::object o = take(v.get_object());
-        for (auto field_result : o) {
-          od::field field = take(std::move(field_result));
-          key_of(field);
-          skip_value(field.value());
+      if (t == od::json_type::array) {
+        od::array a = take(value.get_array());
+        stack.push_back(Open{true, false, take(a.begin()), take(a.end()), {}, {}});
+      } else if (t == od::json_type::object) {
+        od::object o = take(value.get_object());
+        stack.push_back(Open{false, false, {}, {}, take(o.begin()), take(o.end())});
+      } else {
+        check_scalar(value, t);
+      }
+    };
+    visit(v);
+    while (!stack.empty()) {
+      Open& top = stack.back();
+      if (top.is_array) {
+        if (top.visited) ++top.element;
+        top.visited = true;
+        if (!(top.element != top.elements_end)) {
+          stack.pop_back();
+          continue;
         }
-        return;
+        od::value child = take(*top.element);
+        visit(child);  // may push: `top` is not used after this
+      } else {
+        if (top.visited) ++top.field;
+        top.visited = true;
+        if (!(top.field != top.fields_end)) {
+          stack.pop_back();
+          continue;
+        }
+        od::field field = take(*top.field);
+        key_of(field);
+        visit(field.value());
       }
+    }
+  }
+
+  // Checks a scalar value the reader does not use.
+  void check_scalar(od::value& v, od::json_type t) {
+    switch (t) {
       case od::json_type::number: {
         // Checking the grammar is enough (and cheaper than converting): the value is not used,
         // and out-of-range numbers (1e400, huge integers) are valid JSON that simdjson refuses.
@@ -770,7 +821,11 @@ class Scanner {
       case od::json_type::null:
         if (!take(v.is_null())) throw JsonProblem{};
         return;
+      case od::json_type::array:
+      case od::json_type::object:
+        break;
     }
+    CORECLEAN_ASSERT(false);
   }
 
   // Records the first problem of the current entry; the entry is read to its end first so that
@@ -903,7 +958,17 @@ class Scanner {
         }
         has_id = true;
       } else if (key == "file_name") {
-        if (auto name = string(v, key, false)) image.file_name = std::move(*name);
+        if (auto name = string(v, key, false)) {
+          // "a.jpg\u0000.txt" decodes to a name that every file API cuts at the NUL: it would
+          // open another file than the one named.
+          if (const auto nul = name->find('\0'); nul != std::string::npos) {
+            const std::string_view raw = trim_right(v.raw_json_token());
+            problem(v, fmt::format("field 'file_name' holds a NUL character (\\u0000) at "
+                                   "character {}: {}{}; file names cannot contain one",
+                                   nul, raw.substr(0, 80), raw.size() > 80 ? "..." : ""));
+          }
+          image.file_name = std::move(*name);
+        }
         has_file_name = true;
       } else if (key == "width") {
         image.width = pixels(v, key);
