@@ -16,6 +16,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <utility>
 
 namespace coreclean::cli {
 namespace {
@@ -177,6 +178,26 @@ TEST(CliTree, UpdateAppliesDecisionsOrNothing) {
   r = testing::run_command(exe + " rank --tree " + testing::shell_quote((dir / "ok.csv").string()));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("not a coreclean tree file"), std::string::npos) << r.output;
+}
+
+// Labels that are not class ids (-1 from an export's deleted boxes, 2^62) are refused by build
+// and pick with exit 2, naming y_train.npy, the row and the value.
+TEST(CliTree, LabelsThatAreNotClassIdsExitWith2) {
+  testing::TempDir dir;
+  const std::string exe = testing::shell_quote(CORECLEAN_CLI_PATH);
+  for (const Label bad : {Label{-1}, Label{1} << 62}) {
+    write_features(dir / "features", {{103, bad}});
+    const std::string y = (dir / "features" / "y_train.npy").string();
+    const std::string features = testing::shell_quote((dir / "features").string());
+    for (const std::string& command :
+         {" build --features " + features + " --out " + testing::shell_quote((dir / "t.tree").string()),
+          " pick --features " + features}) {
+      const auto r = testing::run_command(exe + command);
+      EXPECT_EQ(r.exit_code, 2) << command << r.output;
+      EXPECT_NE(r.output.find(y + ": label " + std::to_string(bad) + " at row 3"), std::string::npos)
+          << r.output;
+    }
+  }
 }
 
 // fit trains on a training tree's coreset, reports both AUCs and writes a model that reproduces
