@@ -7,6 +7,7 @@
 #include <coreclean/io/npz.h>
 #include <coreclean/core/error.h>
 
+#include "coreset/tree_state.h"
 #include "testing/data.h"
 #include "testing/helpers.h"
 
@@ -195,6 +196,41 @@ TEST(CliTree, LabelsThatAreNotClassIdsExitWith2) {
       const auto r = testing::run_command(exe + command);
       EXPECT_EQ(r.exit_code, 2) << command << r.output;
       EXPECT_NE(r.output.find(y + ": label " + std::to_string(bad) + " at row 3"), std::string::npos)
+          << r.output;
+    }
+  }
+}
+
+// A tree file with a valid checksum but a parent cycle (which used to make update loop for
+// ever) or an out-of-range label index: rank and update exit with 2, naming the file and field.
+TEST(CliTree, InconsistentTreeFileExitsWith2) {
+  testing::TempDir dir;
+  BuildOptions b = blob_build_options(dir);
+  std::ostringstream log;
+  ASSERT_EQ(run_build(b, Context(), log), 0);
+  const std::string exe = testing::shell_quote(CORECLEAN_CLI_PATH);
+  std::ofstream(dir / "d.csv") << "id,decision,new_label\n108,keep,\n";
+  const auto craft = [&](const std::string& name, const auto& mutate) {
+    coreset::CoresetTree tree = coreset::load_tree(b.out);
+    mutate(coreset::TreeStateAccess::state(tree));
+    coreset::save_tree(tree, dir / name);
+    return (dir / name).string();
+  };
+  const std::string cycle = craft("cycle.tree", [](coreset::CoresetTreeState& s) {
+    s.nodes[0].parent = 0;
+  });
+  const std::string label = craft("label.tree", [](coreset::CoresetTreeState& s) {
+    s.label[7] = 1000;
+  });
+  for (const auto& [file, field] : {std::pair{cycle, std::string("nodes[0].parent is 0")},
+                                    std::pair{label, std::string("label[7] is 1000")}}) {
+    for (const std::string& command :
+         {" rank --tree " + testing::shell_quote(file),
+          " update --tree " + testing::shell_quote(file) + " --decisions " +
+              testing::shell_quote((dir / "d.csv").string())}) {
+      const auto r = testing::run_command("timeout 60 " + exe + command);
+      EXPECT_EQ(r.exit_code, 2) << command << r.output;
+      EXPECT_NE(r.output.find(file + ": corrupt tree file: " + field), std::string::npos)
           << r.output;
     }
   }
