@@ -416,10 +416,15 @@ class StateCheck {
       shape(indexed("class_gram", c), s_.class_gram[c], r1, r1);
       all_finite(indexed("class_gram", c), s_.class_gram[c]);
     }
-    require(std::isfinite(s_.model.lambda) && s_.model.lambda >= 0.0, "model.lambda",
-            s_.model.lambda, "finite and >= 0");
+    require(std::isfinite(s_.model.lambda) && s_.model.lambda > 0.0, "model.lambda",
+            s_.model.lambda, "finite and > 0");
     shape("model.eigenvalues", s_.model.eigenvalues, r1, 1);
     all_finite("model.eigenvalues", s_.model.eigenvalues);
+    // (G + λI)⁻¹ = V (E + λ)⁻¹ Vᵀ: the eigenvalues of a Gram matrix are clamped at 0 when solved.
+    for (Eigen::Index q = 0; q < s_.model.eigenvalues.size(); ++q) {
+      if (!(s_.model.eigenvalues[q] >= 0.0))
+        reject(indexed("model.eigenvalues", q), s_.model.eigenvalues[q], ">= 0");
+    }
     shape("model.eigenvectors", s_.model.eigenvectors, r1, r1);
     all_finite("model.eigenvectors", s_.model.eigenvectors);
     shape("model.vt_moments", s_.model.vt_moments, r1, k);

@@ -767,25 +767,25 @@ class Scanner {
         check_scalar(value, t);
       }
     };
+    // Steps an iterator to the next child; false when there is none left.
+    const auto next = [](auto& it, const auto& end, bool& visited) {
+      if (visited) ++it;
+      visited = true;
+      return it != end;
+    };
     visit(v);
     while (!stack.empty()) {
       Open& top = stack.back();
+      if (!(top.is_array ? next(top.element, top.elements_end, top.visited)
+                         : next(top.field, top.fields_end, top.visited))) {
+        stack.pop_back();
+        continue;
+      }
+      // visit() may push: `top` is not used after it.
       if (top.is_array) {
-        if (top.visited) ++top.element;
-        top.visited = true;
-        if (!(top.element != top.elements_end)) {
-          stack.pop_back();
-          continue;
-        }
         od::value child = take(*top.element);
-        visit(child);  // may push: `top` is not used after this
+        visit(child);
       } else {
-        if (top.visited) ++top.field;
-        top.visited = true;
-        if (!(top.field != top.fields_end)) {
-          stack.pop_back();
-          continue;
-        }
         od::field field = take(*top.field);
         key_of(field);
         visit(field.value());
