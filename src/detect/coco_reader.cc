@@ -413,9 +413,10 @@ Cut find_cut(std::string_view s, std::size_t i, std::size_t want, char close) {
   }
 }
 
-// The characters of a JSON string's content (between its quotes), unescaped; lone surrogates
-// become U+FFFD. Only for keys at the top level, so no speed matters.
-std::string unescape(std::string_view inner) {
+// The characters of a JSON string's content (between its quotes, escapes already checked),
+// unescaped; lone surrogates (which Python reads, but which are not characters) become U+FFFD and
+// set *lone_surrogate. Only for strings with escapes, so no speed matters.
+std::string unescape(std::string_view inner, bool* lone_surrogate = nullptr) {
   std::string out;
   const auto put = [&](std::uint32_t cp) {
     if (cp < 0x80) {
@@ -471,7 +472,9 @@ std::string unescape(std::string_view inner) {
             i += 6;
           }
         }
-        put(cp >= 0xD800 && cp < 0xE000 ? 0xFFFD : cp);
+        const bool lone = cp >= 0xD800 && cp < 0xE000;
+        if (lone && lone_surrogate != nullptr) *lone_surrogate = true;
+        put(lone ? 0xFFFD : cp);
         break;
       }
       default:
@@ -728,13 +731,25 @@ class Scanner {
     return fmt::format("{} ({}{})", type_name(t), shown, token.size() > 40 ? "..." : "");
   }
 
-  // A key, unescaped only when it holds an escape (practically never).
-  static std::string_view key_of(od::field& field) {
-    const char* raw = field.key().raw();
+  // A key, unescaped only when it holds an escape (practically never). The view is valid until
+  // the next key_of. Escapes are read as Python reads them: a lone surrogate escape makes a key
+  // that matches no field coreclean uses (simdjson would refuse the whole window).
+  std::string_view key_of(od::field& field) {
+    const char* raw = field.key().raw();  // after the opening quote
     const char* p = raw;
     while (*p != '"' && *p != '\\') ++p;
     if (*p == '"') return {raw, static_cast<std::size_t>(p - raw)};
-    return take(field.unescaped_key());
+    // The first pass has found the closing quote: the end is within the window.
+    while (*p != '"') p += *p == '\\' ? 2 : 1;
+    return key_buffer_ = unescaped(std::string_view(raw - 1, static_cast<std::size_t>(p - raw) + 2));
+  }
+
+  // The content of a JSON string token (with its quotes) holding escapes; throws JsonProblem for
+  // an invalid escape (find_syntax_error then locates it).
+  static std::string unescaped(std::string_view token, bool* lone_surrogate = nullptr) {
+    std::optional<SyntaxError> error;
+    if (scan_string(token, 0, error) != token.size() || error) throw JsonProblem{};
+    return unescape(token.substr(1, token.size() - 2), lone_surrogate);
   }
 
   // Walks a value the COCO reader does not use, so that all of it is checked. Iterative, with
@@ -892,7 +907,21 @@ class Scanner {
   std::optional<std::string> string(od::value& v, std::string_view field, bool null_is_empty) {
     od::json_type t;
     if (v.type().get(t) == simdjson::SUCCESS) {
-      if (t == od::json_type::string) return std::string(take(v.get_string()));
+      if (t == od::json_type::string) {
+        const std::string_view token = trim_right(v.raw_json_token());
+        if (token.find('\\') == std::string_view::npos) return std::string(take(v.get_string()));
+        // Escapes: read here, so that a lone surrogate escape (valid for Python, refused by
+        // simdjson) is a problem of this field, at this place.
+        bool lone_surrogate = false;
+        std::string text = unescaped(token, &lone_surrogate);
+        if (lone_surrogate) {
+          problem(v, fmt::format("field '{}' holds a lone UTF-16 surrogate escape (\\ud800 to "
+                                 "\\udfff without its pair), which is not a character: {}{}",
+                                 field, token.substr(0, 80), token.size() > 80 ? "..." : ""));
+          return std::nullopt;
+        }
+        return text;
+      }
       if (t == od::json_type::null && null_is_empty) {
         take(v.is_null());
         return std::string();
@@ -1134,6 +1163,7 @@ class Scanner {
   std::size_t window_offset_ = 0;
   CocoDataset dataset_;
   std::optional<SchemaProblem> pending_;
+  std::string key_buffer_;  // the last key key_of unescaped
   std::size_t next_index_[3] = {0, 0, 0};
   std::vector<std::size_t> offsets_[3];
 };
@@ -1163,8 +1193,8 @@ std::optional<std::pair<std::size_t, std::size_t>> fill_index(
     throw FormatError(
         fmt::format("{}: {} (at {})", source, schema->message, where(text, schema->offset)));
   }
-  // Valid for Python but beyond simdjson (e.g. nesting deeper than 1024 levels, a key with a
-  // lone UTF-16 surrogate escape).
+  // Valid for Python but beyond simdjson (nesting is refused earlier, at 512 levels, and lone
+  // surrogate escapes are read by the reader itself; none is known to remain).
   const std::size_t offset = json != nullptr && json->offset ? *json->offset : 0;
   throw FormatError(
       fmt::format("{}: cannot parse the JSON near {}: {}", source, where(text, offset),

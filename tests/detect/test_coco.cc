@@ -588,6 +588,46 @@ TEST(CocoReader, NestedUnusedValuesAreChecked) {
   EXPECT_TRUE(testing::contains(parse_error(head + R"([{"a": ["\x"]}]}]})"), "invalid escape"));
 }
 
+// Lone UTF-16 surrogate escapes, which Python reads: in a key they make a field coreclean does
+// not know (so a required field can be missing), in a string coreclean uses they are refused as
+// a problem of that field, at its place; in values coreclean does not use they are fine. The
+// result never depends on the window size (simdjson refused the whole window, whose start the
+// message then named).
+TEST(CocoReader, LoneSurrogateEscapesReadAsPythonReadsThem) {
+  const std::string head = R"({"images": [{"id": 1, "file_name": "a.jpg"}], "categories": [],)";
+  const std::string key_case =
+      head + R"( "annotations": [{"id": 4, "image_id": 1, "ca\udc00tegory_id": 1, "bbox": [1, 2, 3, 4]}]})";
+  const std::string value_case =
+      R"({"images": [{"id": 1, "file_name": "a\ud800.jpg"}], "categories": [], "annotations": []})";
+  const std::string unused_case =
+      head + R"( "annotations": [], "info": {"x\udc00": "\ud800", "\u0069d": 1}})";
+  for (const std::size_t window : {std::size_t{8}, std::size_t{64}, detail::kDefaultWindowBytes}) {
+    const auto error = [&](const std::string& json) {
+      return testing::error_of<FormatError>([&] {
+        (void)detail::parse_coco_text(detail::CocoText{nullptr, json, false}, "mem.json", nullptr,
+                                      window);
+      });
+    };
+    EXPECT_TRUE(testing::contains(error(key_case),
+                                  "mem.json: annotations[0] (id 4): the required field "
+                                  "'category_id' is missing (at line 1, column 81"));
+    EXPECT_TRUE(testing::contains(
+        error(value_case), "mem.json: images[0] (id 1): field 'file_name' holds a lone UTF-16 "
+                           "surrogate escape (\\ud800 to \\udfff without its pair), which is "
+                           "not a character: \"a\\ud800.jpg\" (at line 1, column 36"));
+    EXPECT_NO_THROW((void)detail::parse_coco_text(detail::CocoText{nullptr, unused_case, false},
+                                                  "mem.json", nullptr, window));
+  }
+  // An escaped key that spells a known field is that field; a pair of surrogates is a character.
+  const CocoDataset d = parse_coco(
+      R"({"images": [{"\u0069d": 5, "file_name": "\ud83d\ude00.jpg"}], "categories": [],)"
+      R"( "annotations": []})",
+      "mem.json");
+  ASSERT_EQ(d.images.size(), 1u);
+  EXPECT_EQ(d.images[0].id, 5);
+  EXPECT_EQ(d.images[0].file_name, "\xF0\x9F\x98\x80.jpg");
+}
+
 // A file_name holding a NUL ("a.jpg\u0000.txt") would be cut at the NUL by every file API and
 // name another file: it is refused, naming the image, its id and the field.
 TEST(CocoReader, FileNameWithNulRefused) {
