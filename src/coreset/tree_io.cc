@@ -1,12 +1,8 @@
 // The tree file: "CCTREE\0\0", a little-endian u32 format version, the payload (every field of
 // the tree, in a fixed order, as raw little-endian values with u64 lengths), and an FNV-1a
 // 64-bit checksum of everything before it.
-#include <coreclean/coreset/coreset_tree.h>
 #include <coreclean/core/error.h>
-
-#include "core/check.h"
-#include "coreset/tree_state.h"
-#include "io/mapped_file.h"
+#include <coreclean/coreset/coreset_tree.h>
 
 #include <algorithm>
 #include <cmath>
@@ -15,15 +11,15 @@
 #include <type_traits>
 #include <utility>
 
+#include "core/check.h"
+#include "coreset/tree_state.h"
+#include "io/mapped_file.h"
+
 namespace coreclean::coreset {
 namespace {
 
 constexpr char kMagic[8] = {'C', 'C', 'T', 'R', 'E', 'E', '\0', '\0'};
 constexpr std::uint32_t kFormatVersion = 1;
-
-std::uint64_t fnv1a(const std::byte* data, std::size_t size) {
-  return tree_file_checksum({data, size});
-}
 
 class Writer {
  public:
@@ -87,15 +83,16 @@ class Reader {
     CORECLEAN_THROW_IF_NOT_AS(
         FormatError,
         rows >= 0 && cols >= 0 &&
-            (cols == 0 || static_cast<std::uint64_t>(rows) <= limit / static_cast<std::uint64_t>(cols)),
+            (cols == 0 ||
+             static_cast<std::uint64_t>(rows) <= limit / static_cast<std::uint64_t>(cols)),
         "{}: corrupt tree file: {} claims {} × {} values at byte {}, but only {} bytes remain",
         name_, field, rows, cols, pos_, remaining());
     const std::vector<Scalar> v = get_vector<Scalar>(field);
-    CORECLEAN_THROW_IF_NOT_AS(FormatError,
-                              static_cast<std::uint64_t>(rows) * static_cast<std::uint64_t>(cols) ==
-                                  v.size(),
-                              "{}: corrupt tree file: {} is a {} × {} matrix with {} values", name_,
-                              field, rows, cols, v.size());
+    CORECLEAN_THROW_IF_NOT_AS(
+        FormatError,
+        static_cast<std::uint64_t>(rows) * static_cast<std::uint64_t>(cols) == v.size(),
+        "{}: corrupt tree file: {} is a {} × {} matrix with {} values", name_, field, rows, cols,
+        v.size());
     M m(rows, cols);
     if (!v.empty()) std::memcpy(m.data(), v.data(), v.size() * sizeof(Scalar));
     return m;
@@ -320,9 +317,9 @@ class StateCheck {
       if (!(std::isfinite(s_.weight[i]) && s_.weight[i] >= 0.0))
         reject(indexed("weight", i), s_.weight[i], "finite and >= 0");
       // Importances are sorted: a NaN would break the ordering.
-      for (const auto& [field, v] : {std::pair{"importance", s_.importance[i]},
-                                     std::pair{"misfit", s_.misfit[i]},
-                                     std::pair{"atypical", s_.atypical[i]}}) {
+      for (const auto& [field, v] :
+           {std::pair{"importance", s_.importance[i]}, std::pair{"misfit", s_.misfit[i]},
+            std::pair{"atypical", s_.atypical[i]}}) {
         if (!std::isfinite(v)) reject(indexed(field, i), v, "a finite number");
       }
     }
@@ -406,7 +403,8 @@ class StateCheck {
                  fmt::format("a sample index from 0 to {}", n - 1));
         }
         if (!(std::isfinite(node.coreset_weight[q]) && node.coreset_weight[q] >= 0.0))
-          reject(fmt::format("{}.coreset_weight[{}]", at, q), node.coreset_weight[q], "finite and >= 0");
+          reject(fmt::format("{}.coreset_weight[{}]", at, q), node.coreset_weight[q],
+                 "finite and >= 0");
       }
     }
 
@@ -443,7 +441,8 @@ class StateCheck {
     throw FormatError(fmt::format("{}: corrupt tree file: {}", name_, what));
   }
   template <typename V>
-  [[noreturn]] void reject(std::string_view field, const V& value, std::string_view expected) const {
+  [[noreturn]] void reject(std::string_view field, const V& value,
+                           std::string_view expected) const {
     fail(fmt::format("{} is {} (expected {})", field, value, expected));
   }
   template <typename V>
@@ -458,19 +457,21 @@ class StateCheck {
   }
   void class_index(const char* field, std::size_t i, int c) const {
     if (c < 0 || c >= static_cast<int>(s_.classes.size()))
-      reject(indexed(field, i), c, fmt::format("a class index from 0 to {}", s_.classes.size() - 1));
+      reject(indexed(field, i), c,
+             fmt::format("a class index from 0 to {}", s_.classes.size() - 1));
   }
   template <typename M>
   void shape(const std::string& field, const M& m, Eigen::Index rows, Eigen::Index cols) const {
-    require(m.rows() == rows && m.cols() == cols, field,
-            fmt::format("{} × {}", m.rows(), m.cols()), fmt::format("{} × {}", rows, cols));
+    require(m.rows() == rows && m.cols() == cols, field, fmt::format("{} × {}", m.rows(), m.cols()),
+            fmt::format("{} × {}", rows, cols));
   }
   template <typename M>
   void all_finite(const std::string& field, const M& m) const {
     const auto* data = m.data();
     for (Eigen::Index q = 0; q < m.size(); ++q) {
       if (!std::isfinite(static_cast<double>(data[q])))
-        fail(fmt::format("{} holds {} at position {} (expected finite numbers)", field, data[q], q));
+        fail(
+            fmt::format("{} holds {} at position {} (expected finite numbers)", field, data[q], q));
     }
   }
 
@@ -484,7 +485,7 @@ std::vector<std::byte> serialize(const CoresetTreeParams& p, const CoresetTreeSt
                  reinterpret_cast<const std::byte*>(kMagic) + sizeof(kMagic));
   w.put<std::uint32_t>(kFormatVersion);
   write_payload(w, p, s);
-  w.put<std::uint64_t>(fnv1a(w.bytes.data(), w.bytes.size()));
+  w.put<std::uint64_t>(tree_file_checksum(w.bytes));
   return std::move(w.bytes);
 }
 
@@ -521,7 +522,8 @@ CoresetTree load_tree(const std::filesystem::path& path) {
                             name, version, kFormatVersion);
   std::uint64_t stored = 0;
   std::memcpy(&stored, bytes.data() + bytes.size() - 8, 8);
-  CORECLEAN_THROW_IF_NOT_AS(FormatError, stored == fnv1a(bytes.data(), bytes.size() - 8),
+  CORECLEAN_THROW_IF_NOT_AS(FormatError,
+                            stored == tree_file_checksum(bytes.first(bytes.size() - 8)),
                             "{}: corrupt tree file (checksum mismatch)", name);
   Reader r(bytes.subspan(sizeof(kMagic) + 4, bytes.size() - sizeof(kMagic) - 4 - 8), name);
   CoresetTreeParams params;

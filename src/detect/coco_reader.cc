@@ -741,7 +741,8 @@ class Scanner {
     if (*p == '"') return {raw, static_cast<std::size_t>(p - raw)};
     // The first pass has found the closing quote: the end is within the window.
     while (*p != '"') p += *p == '\\' ? 2 : 1;
-    return key_buffer_ = unescaped(std::string_view(raw - 1, static_cast<std::size_t>(p - raw) + 2));
+    return key_buffer_ =
+               unescaped(std::string_view(raw - 1, static_cast<std::size_t>(p - raw) + 2));
   }
 
   // The content of a JSON string token (with its quotes) holding escapes; throws JsonProblem for

@@ -3,9 +3,9 @@
 
 #include <algorithm>
 #include <array>
-#include <memory>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <string_view>
 #include <vector>
 

@@ -1,16 +1,9 @@
 // `coreclean build`, `rank`, `update`: in-process and as a process for exit codes.
-#include "tree_commands.h"
-
+#include <coreclean/core/error.h>
 #include <coreclean/coreset/coreset_tree.h>
 #include <coreclean/io/csv.h>
 #include <coreclean/io/feature_set.h>
 #include <coreclean/io/npz.h>
-#include <coreclean/core/error.h>
-
-#include "coreset/tree_state.h"
-#include "testing/data.h"
-#include "testing/helpers.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -18,6 +11,11 @@
 #include <map>
 #include <sstream>
 #include <utility>
+
+#include "coreset/tree_state.h"
+#include "testing/data.h"
+#include "testing/helpers.h"
+#include "tree_commands.h"
 
 namespace coreclean::cli {
 namespace {
@@ -190,12 +188,13 @@ TEST(CliTree, LabelsThatAreNotClassIdsExitWith2) {
     write_features(dir / "features", {{103, bad}});
     const std::string y = (dir / "features" / "y_train.npy").string();
     const std::string features = testing::shell_quote((dir / "features").string());
-    for (const std::string& command :
-         {" build --features " + features + " --out " + testing::shell_quote((dir / "t.tree").string()),
-          " pick --features " + features}) {
+    for (const std::string& command : {" build --features " + features + " --out " +
+                                           testing::shell_quote((dir / "t.tree").string()),
+                                       " pick --features " + features}) {
       const auto r = testing::run_command(exe + command);
       EXPECT_EQ(r.exit_code, 2) << command << r.output;
-      EXPECT_NE(r.output.find(y + ": label " + std::to_string(bad) + " at row 3"), std::string::npos)
+      EXPECT_NE(r.output.find(y + ": label " + std::to_string(bad) + " at row 3"),
+                std::string::npos)
           << r.output;
     }
   }
@@ -216,12 +215,10 @@ TEST(CliTree, InconsistentTreeFileExitsWith2) {
     coreset::save_tree(tree, dir / name);
     return (dir / name).string();
   };
-  const std::string cycle = craft("cycle.tree", [](coreset::CoresetTreeState& s) {
-    s.nodes[0].parent = 0;
-  });
-  const std::string label = craft("label.tree", [](coreset::CoresetTreeState& s) {
-    s.label[7] = 1000;
-  });
+  const std::string cycle =
+      craft("cycle.tree", [](coreset::CoresetTreeState& s) { s.nodes[0].parent = 0; });
+  const std::string label =
+      craft("label.tree", [](coreset::CoresetTreeState& s) { s.label[7] = 1000; });
   for (const auto& [file, field] : {std::pair{cycle, std::string("nodes[0].parent is 0")},
                                     std::pair{label, std::string("label[7] is 1000")}}) {
     for (const std::string& command :

@@ -3,23 +3,22 @@
 #include <coreclean/core/error.h>
 #include <coreclean/coreset/coreset_tree.h>
 #include <coreclean/linear/metrics.h>
-
-#include "coreset/tree_state.h"
-#include "testing/data.h"
-#include "testing/helpers.h"
-
-#include <Eigen/Dense>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <Eigen/Dense>
 #include <cmath>
 #include <cstring>
-#include <fmt/format.h>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <limits>
 #include <random>
 #include <span>
+
+#include "coreset/tree_state.h"
+#include "testing/data.h"
+#include "testing/helpers.h"
 
 namespace coreclean::coreset {
 namespace {
@@ -339,9 +338,9 @@ TEST(CoresetTree, SaveLoadRoundTripAndRefusals) {
 // (valid checksum); `kind` picks the build: cleaning (ridge view only), cross-fitted, training.
 enum class TreeKind { kCleaning, kCrossFitted, kTraining };
 
-std::filesystem::path crafted_tree(const testing::TempDir& dir, const std::string& name,
-                                   TreeKind kind,
-                                   const std::function<void(CoresetTreeParams&, CoresetTreeState&)>& mutate) {
+std::filesystem::path crafted_tree(
+    const testing::TempDir& dir, const std::string& name, TreeKind kind,
+    const std::function<void(CoresetTreeParams&, CoresetTreeState&)>& mutate) {
   const auto data = testing::make_blobs(150, 5, 3, 1.0, 0.1, 19);
   CoresetTreeParams params = small_params(40);  // 4 leaves (40, 40, 40, 30), 7 nodes
   if (kind == TreeKind::kCrossFitted) params.cross_fit_folds = 3;
@@ -383,7 +382,8 @@ TEST(CoresetTreeFile, InconsistentStateRefusedNamingFieldAndValue) {
       {TreeKind::kCleaning, [](auto&, auto& s) { s.suggested[2] = -1; }, "suggested[2] is -1"},
       {TreeKind::kCleaning, [](auto&, auto& s) { s.label.pop_back(); },
        "label is 149 values (expected 150)"},
-      {TreeKind::kCleaning, [](auto&, auto& s) { s.importance.resize(1000); }, "importance is 1000 values"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.importance.resize(1000); },
+       "importance is 1000 values"},
       {TreeKind::kCleaning, [=](auto&, auto& s) { s.weight[1] = nan; }, "weight[1] is nan"},
       {TreeKind::kCleaning, [](auto&, auto& s) { s.weight[1] = -1; }, "weight[1] is -1"},
       {TreeKind::kCleaning, [=](auto&, auto& s) { s.importance[0] = nan; }, "importance[0] is nan"},
@@ -392,14 +392,16 @@ TEST(CoresetTreeFile, InconsistentStateRefusedNamingFieldAndValue) {
       {TreeKind::kCleaning, [](auto&, auto& s) { s.classes[1] = s.classes[0]; }, "classes[1] is "},
       {TreeKind::kCleaning, [](auto&, auto& s) { s.phi(3, 2) = INFINITY; },
        "phi holds inf at position 17"},
-      {TreeKind::kCleaning, [](auto&, auto& s) { s.input_dim = 9; }, "feature_mean is 5 × 1 (expected 9 × 1)"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.input_dim = 9; },
+       "feature_mean is 5 × 1 (expected 9 × 1)"},
       {TreeKind::kCleaning, [](auto&, auto& s) { s.nodes[2].gram.resize(1, 1); },
        "nodes[2].gram is 1 × 1 (expected 6 × 6)"},
       {TreeKind::kCleaning, [=](auto&, auto& s) { s.nodes[6].gram(0, 0) = nan; },
        "nodes[6].gram holds nan at position 0"},
       {TreeKind::kCleaning, [](auto&, auto& s) { s.nodes[0].class_weight.resize(2); },
        "nodes[0].class_weight is 2 × 1 (expected 3 × 1)"},
-      {TreeKind::kCleaning, [](auto&, auto& s) { s.class_gram.pop_back(); }, "class_gram is 2 values"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.class_gram.pop_back(); },
+       "class_gram is 2 values"},
       {TreeKind::kCleaning, [](auto&, auto& s) { s.model.eigenvectors.resize(0, 0); },
        "model.eigenvectors is 0 × 0 (expected 6 × 6)"},
       {TreeKind::kCleaning, [](auto&, auto& s) { s.model.eigenvalues[2] = -1e-3; },
@@ -430,9 +432,11 @@ TEST(CoresetTreeFile, InconsistentStateRefusedNamingFieldAndValue) {
   };
   testing::TempDir dir;
   for (std::size_t c = 0; c < cases.size(); ++c) {
-    const auto path = crafted_tree(dir, fmt::format("bad{}.tree", c), cases[c].kind, cases[c].mutate);
+    const auto path =
+        crafted_tree(dir, fmt::format("bad{}.tree", c), cases[c].kind, cases[c].mutate);
     const std::string message = testing::error_of<FormatError>([&] { (void)load_tree(path); });
-    EXPECT_TRUE(testing::contains(message, path.string() + ": corrupt tree file: " + cases[c].expected))
+    EXPECT_TRUE(
+        testing::contains(message, path.string() + ": corrupt tree file: " + cases[c].expected))
         << "case " << c;
   }
   // The unchanged builds load (the checks accept what the writer writes).
@@ -451,8 +455,7 @@ TEST(CoresetTreeFile, ClaimedSizesBoundedByTheFileBeforeAllocating) {
   // `b` with 8 bytes at `at` replaced, and the checksum recomputed with the writer's function.
   const auto with = [](std::string b, std::size_t at, std::uint64_t value) {
     std::memcpy(b.data() + at, &value, 8);
-    const std::uint64_t sum =
-        tree_file_checksum(std::as_bytes(std::span(b.data(), b.size() - 8)));
+    const std::uint64_t sum = tree_file_checksum(std::as_bytes(std::span(b.data(), b.size() - 8)));
     std::memcpy(b.data() + b.size() - 8, &sum, 8);
     return b;
   };

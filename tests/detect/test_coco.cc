@@ -562,9 +562,8 @@ TEST(CocoReader, DeepNestingRefusedAtTheLimit) {
                                     ": arrays and objects are nested deeper than 512 levels (the "
                                     "limit for COCO files) (at line 1, column 521 (byte offset "
                                     "520))"));
-  const std::string in_entry =
-      R"({"images": [{"id": 1, "file_name": "a.jpg", "extra": )" + nested(100000) + "}]" +
-      R"(, "annotations": [], "categories": []})";
+  const std::string in_entry = R"({"images": [{"id": 1, "file_name": "a.jpg", "extra": )" +
+                               nested(100000) + "}]" + R"(, "annotations": [], "categories": []})";
   EXPECT_TRUE(testing::contains(parse_error(in_entry), "nested deeper than 512 levels"));
   // 512 levels: the root, "info" and 510 more; and 512 inside an entry (root, array, entry, 509).
   EXPECT_NO_THROW(parse_coco("{\"info\": " + nested(511) + tail, "ok.json"));
@@ -574,8 +573,8 @@ TEST(CocoReader, DeepNestingRefusedAtTheLimit) {
   ASSERT_EQ(d.images.size(), 1u);
   EXPECT_EQ(d.images[0].file_name, "a.jpg");
   EXPECT_TRUE(testing::contains(
-      parse_error(R"({"images": [{"id": 1, "file_name": "a.jpg", "extra": )" + nested(510) +
-                  "}]" + R"(, "annotations": [], "categories": []})"),
+      parse_error(R"({"images": [{"id": 1, "file_name": "a.jpg", "extra": )" + nested(510) + "}]" +
+                  R"(, "annotations": [], "categories": []})"),
       "nested deeper than 512 levels"));
 }
 
@@ -596,7 +595,8 @@ TEST(CocoReader, NestedUnusedValuesAreChecked) {
 TEST(CocoReader, LoneSurrogateEscapesReadAsPythonReadsThem) {
   const std::string head = R"({"images": [{"id": 1, "file_name": "a.jpg"}], "categories": [],)";
   const std::string key_case =
-      head + R"( "annotations": [{"id": 4, "image_id": 1, "ca\udc00tegory_id": 1, "bbox": [1, 2, 3, 4]}]})";
+      head +
+      R"( "annotations": [{"id": 4, "image_id": 1, "ca\udc00tegory_id": 1, "bbox": [1, 2, 3, 4]}]})";
   const std::string value_case =
       R"({"images": [{"id": 1, "file_name": "a\ud800.jpg"}], "categories": [], "annotations": []})";
   const std::string unused_case =
@@ -611,10 +611,11 @@ TEST(CocoReader, LoneSurrogateEscapesReadAsPythonReadsThem) {
     EXPECT_TRUE(testing::contains(error(key_case),
                                   "mem.json: annotations[0] (id 4): the required field "
                                   "'category_id' is missing (at line 1, column 81"));
-    EXPECT_TRUE(testing::contains(
-        error(value_case), "mem.json: images[0] (id 1): field 'file_name' holds a lone UTF-16 "
-                           "surrogate escape (\\ud800 to \\udfff without its pair), which is "
-                           "not a character: \"a\\ud800.jpg\" (at line 1, column 36"));
+    EXPECT_TRUE(
+        testing::contains(error(value_case),
+                          "mem.json: images[0] (id 1): field 'file_name' holds a lone UTF-16 "
+                          "surrogate escape (\\ud800 to \\udfff without its pair), which is "
+                          "not a character: \"a\\ud800.jpg\" (at line 1, column 36"));
     EXPECT_NO_THROW((void)detail::parse_coco_text(detail::CocoText{nullptr, unused_case, false},
                                                   "mem.json", nullptr, window));
   }
@@ -634,10 +635,11 @@ TEST(CocoReader, FileNameWithNulRefused) {
   const std::string message = parse_error(
       R"({"images": [{"id": 1, "file_name": "1.jpg"}, {"id": 7, "file_name": "000001.jpg\u0000.txt"}],)"
       R"( "annotations": [], "categories": []})");
-  EXPECT_TRUE(testing::contains(message, "mem.json: images[1] (id 7): field 'file_name' holds a "
-                                         "NUL character (\\u0000) at character 10: "
-                                         "\"000001.jpg\\u0000.txt\"; file names cannot contain "
-                                         "one"));
+  EXPECT_TRUE(testing::contains(message,
+                                "mem.json: images[1] (id 7): field 'file_name' holds a "
+                                "NUL character (\\u0000) at character 10: "
+                                "\"000001.jpg\\u0000.txt\"; file names cannot contain "
+                                "one"));
 }
 
 // A file whose size is a multiple of the page size (no zero bytes after it in the mapping) reads

@@ -271,8 +271,8 @@ TEST(FeatureSetErrors, LabelsThatAreNotClassIdsAreRefused) {
   EXPECT_TRUE(contains(message, (dir / "y_train.npy").string() + ": label -1 at row 3"));
   EXPECT_TRUE(contains(message, "export --labels-out"));
   EXPECT_TRUE(contains(message, "keep = y != -1"));
-  for (const Label bad : {Label{-7}, Label{1} << 62, std::numeric_limits<Label>::min(),
-                          Label{2147483648}}) {
+  for (const Label bad :
+       {Label{-7}, Label{1} << 62, std::numeric_limits<Label>::min(), Label{2147483648}}) {
     write_npy(dir / "y_train.npy", Labels{1, 2, 1, 2, bad, 2});
     message = load_error<FormatError>(dir);
     EXPECT_TRUE(contains(message, fmt::format("{}: label {} at row 4 is not a class id; labels "

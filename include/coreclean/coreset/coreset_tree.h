@@ -169,7 +169,7 @@ struct NodeSummary {
 };
 
 class CoresetTreeState;  // implementation
-struct TreeStateAccess;   // implementation: access to the state for the tree file and tests
+struct TreeStateAccess;  // implementation: access to the state for the tree file and tests
 
 /// The coreset tree over (X, y, weights, ids).
 class CoresetTree {
