@@ -68,6 +68,38 @@ Eigen::Index CoresetTreeState::require_index(SampleId id) const {
   return it->second;
 }
 
+std::vector<TreeNode> node_structure(Eigen::Index n, Eigen::Index chunk) {
+  CORECLEAN_ASSERT(n >= 1 && chunk >= 1);
+  std::vector<TreeNode> nodes;
+  std::vector<Eigen::Index> level_nodes;
+  for (Eigen::Index begin = 0; begin < n; begin += chunk) {
+    TreeNode leaf;
+    leaf.begin = begin;
+    leaf.end = std::min(begin + chunk, n);
+    level_nodes.push_back(static_cast<Eigen::Index>(nodes.size()));
+    nodes.push_back(std::move(leaf));
+  }
+  while (level_nodes.size() > 1) {
+    std::vector<Eigen::Index> next;
+    for (std::size_t j = 0; j + 1 < level_nodes.size(); j += 2) {
+      TreeNode node;
+      node.left = level_nodes[j];
+      node.right = level_nodes[j + 1];
+      node.begin = nodes[node.left].begin;
+      node.end = nodes[node.right].end;
+      node.level = std::max(nodes[node.left].level, nodes[node.right].level) + 1;
+      const Eigen::Index index = static_cast<Eigen::Index>(nodes.size());
+      nodes[node.left].parent = index;
+      nodes[node.right].parent = index;
+      next.push_back(index);
+      nodes.push_back(std::move(node));
+    }
+    if (level_nodes.size() % 2 == 1) next.push_back(level_nodes.back());
+    level_nodes = std::move(next);
+  }
+  return nodes;
+}
+
 namespace {
 
 using State = CoresetTreeState;
@@ -466,38 +498,6 @@ std::vector<Eigen::Index> all_samples(const State& s) {
   return v;
 }
 
-// Builds the node structure over leaves of `chunk` samples: pairs merge level by level; an odd
-// node out moves up unchanged.
-void build_nodes(State& s) {
-  s.nodes.clear();
-  std::vector<Eigen::Index> level_nodes;
-  for (Eigen::Index begin = 0; begin < s.n(); begin += s.chunk) {
-    TreeNode leaf;
-    leaf.begin = begin;
-    leaf.end = std::min(begin + s.chunk, s.n());
-    level_nodes.push_back(static_cast<Eigen::Index>(s.nodes.size()));
-    s.nodes.push_back(std::move(leaf));
-  }
-  while (level_nodes.size() > 1) {
-    std::vector<Eigen::Index> next;
-    for (std::size_t j = 0; j + 1 < level_nodes.size(); j += 2) {
-      TreeNode node;
-      node.left = level_nodes[j];
-      node.right = level_nodes[j + 1];
-      node.begin = s.nodes[node.left].begin;
-      node.end = s.nodes[node.right].end;
-      node.level = std::max(s.nodes[node.left].level, s.nodes[node.right].level) + 1;
-      const Eigen::Index index = static_cast<Eigen::Index>(s.nodes.size());
-      s.nodes[node.left].parent = index;
-      s.nodes[node.right].parent = index;
-      next.push_back(index);
-      s.nodes.push_back(std::move(node));
-    }
-    if (level_nodes.size() % 2 == 1) next.push_back(level_nodes.back());
-    level_nodes = std::move(next);
-  }
-}
-
 void summarize_all(State& s) {
   for (auto& node : s.nodes) {
     if (node.left < 0) {
@@ -577,7 +577,7 @@ void CoresetTree::build(MatrixRef x, std::span<const Label> y,
   s->chunk = params_.chunk_size > 0
                  ? std::min(params_.chunk_size, n)
                  : std::min(n, std::max(kMinChunk, (n + kTargetLeaves - 1) / kTargetLeaves));
-  build_nodes(*s);
+  s->nodes = node_structure(n, s->chunk);
   summarize_all(*s);
   s->class_gram = compute_class_grams(*s);
   s->seen.assign(n, 0);

@@ -1,30 +1,25 @@
 // The tree file: "CCTREE\0\0", a little-endian u32 format version, the payload (every field of
 // the tree, in a fixed order, as raw little-endian values with u64 lengths), and an FNV-1a
 // 64-bit checksum of everything before it.
-#include <coreclean/coreset/coreset_tree.h>
 #include <coreclean/core/error.h>
+#include <coreclean/coreset/coreset_tree.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string_view>
+#include <type_traits>
+#include <utility>
 
 #include "core/check.h"
 #include "coreset/tree_state.h"
 #include "io/mapped_file.h"
-
-#include <cstring>
-#include <type_traits>
 
 namespace coreclean::coreset {
 namespace {
 
 constexpr char kMagic[8] = {'C', 'C', 'T', 'R', 'E', 'E', '\0', '\0'};
 constexpr std::uint32_t kFormatVersion = 1;
-
-std::uint64_t fnv1a(const std::byte* data, std::size_t size) {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  for (std::size_t i = 0; i < size; ++i) {
-    h ^= static_cast<std::uint64_t>(data[i]);
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
 
 class Writer {
  public:
@@ -52,46 +47,64 @@ class Writer {
   }
 };
 
+// Reads the payload. Every length is checked against the bytes that remain before anything is
+// allocated, so that a crafted length cannot ask for more memory than the file could fill.
 class Reader {
  public:
   Reader(std::span<const std::byte> bytes, std::string name) : bytes_(bytes), name_(std::move(name)) {}
 
   template <typename T>
-  T get() {
+  T get(std::string_view field) {
     T value;
-    std::memcpy(&value, take(sizeof(T)), sizeof(T));
+    std::memcpy(&value, take(sizeof(T), field), sizeof(T));
     return value;
   }
+  /// A count of items that each take at least `min_bytes` in the file.
+  std::uint64_t get_count(std::string_view field, std::size_t min_bytes) {
+    const auto count = get<std::uint64_t>(field);
+    CORECLEAN_THROW_IF_NOT_AS(FormatError, count <= remaining() / min_bytes,
+                              "{}: corrupt tree file: {} claims {} items at byte {}, but only {} "
+                              "bytes remain",
+                              name_, field, count, pos_, remaining());
+    return count;
+  }
   template <typename T>
-  std::vector<T> get_vector() {
-    const auto count = get<std::uint64_t>();
-    CORECLEAN_THROW_IF_NOT_AS(FormatError, count <= bytes_.size() / std::max<std::size_t>(sizeof(T), 1),
-                              "{}: corrupt tree file (array of {} elements at byte {})", name_,
-                              count, pos_);
+  std::vector<T> get_vector(std::string_view field) {
+    const auto count = get_count(field, sizeof(T));
     std::vector<T> v(count);
-    if (count > 0) std::memcpy(v.data(), take(count * sizeof(T)), count * sizeof(T));
+    if (count > 0) std::memcpy(v.data(), take(count * sizeof(T), field), count * sizeof(T));
     return v;
   }
   template <typename M>
-  M get_matrix() {
-    const auto rows = get<std::int64_t>(), cols = get<std::int64_t>();
+  M get_matrix(std::string_view field) {
     using Scalar = typename M::Scalar;
-    std::vector<Scalar> v = get_vector<Scalar>();
-    CORECLEAN_THROW_IF_NOT_AS(FormatError, rows >= 0 && cols >= 0 &&
-                                  static_cast<std::uint64_t>(rows) * static_cast<std::uint64_t>(cols) == v.size(),
-                              "{}: corrupt tree file (matrix {} × {} with {} values)", name_, rows,
-                              cols, v.size());
+    const auto rows = get<std::int64_t>(field), cols = get<std::int64_t>(field);
+    const std::uint64_t limit = remaining() / sizeof(Scalar);
+    CORECLEAN_THROW_IF_NOT_AS(
+        FormatError,
+        rows >= 0 && cols >= 0 &&
+            (cols == 0 ||
+             static_cast<std::uint64_t>(rows) <= limit / static_cast<std::uint64_t>(cols)),
+        "{}: corrupt tree file: {} claims {} × {} values at byte {}, but only {} bytes remain",
+        name_, field, rows, cols, pos_, remaining());
+    const std::vector<Scalar> v = get_vector<Scalar>(field);
+    CORECLEAN_THROW_IF_NOT_AS(
+        FormatError,
+        static_cast<std::uint64_t>(rows) * static_cast<std::uint64_t>(cols) == v.size(),
+        "{}: corrupt tree file: {} is a {} × {} matrix with {} values", name_, field, rows, cols,
+        v.size());
     M m(rows, cols);
     if (!v.empty()) std::memcpy(m.data(), v.data(), v.size() * sizeof(Scalar));
     return m;
   }
-  std::size_t position() const { return pos_; }
+  [[nodiscard]] const std::string& name() const { return name_; }
 
  private:
-  const std::byte* take(std::size_t n) {
-    CORECLEAN_THROW_IF_NOT_AS(FormatError, n <= bytes_.size() - pos_,
-                              "{}: truncated tree file (needs {} more bytes at byte {}, has {})",
-                              name_, n, pos_, bytes_.size() - pos_);
+  [[nodiscard]] std::size_t remaining() const { return bytes_.size() - pos_; }
+  const std::byte* take(std::size_t n, std::string_view field) {
+    CORECLEAN_THROW_IF_NOT_AS(FormatError, n <= remaining(),
+                              "{}: truncated tree file ({} needs {} more bytes at byte {}, has {})",
+                              name_, field, n, pos_, remaining());
     const std::byte* p = bytes_.data() + pos_;
     pos_ += n;
     return p;
@@ -170,97 +183,301 @@ void write_payload(Writer& w, const CoresetTreeParams& p, const CoresetTreeState
   w.put_vector(ready);
 }
 
-void read_payload(Reader& r, CoresetTreeParams& p, CoresetTreeState& s) {
-  p.chunk_size = r.get<std::int64_t>();
-  const auto optimized = r.get<std::uint8_t>();
-  CORECLEAN_THROW_IF_NOT_AS(FormatError, optimized <= 1, "corrupt tree file (optimized_for {})",
-                            optimized);
-  p.optimized_for = static_cast<OptimizedFor>(optimized);
-  p.sketch_dim = r.get<std::int32_t>();
-  p.atypical_weight = r.get<double>();
-  p.leverage_ridge = r.get<double>();
-  p.misfit_ridges = r.get_vector<double>();
-  p.coreset_size = r.get<std::int64_t>();
-  p.cross_fit_folds = r.get<std::int32_t>();
-  p.cross_fit_c = r.get<double>();
+// Smallest size in the file of one class name, fold model, node and matrix (lengths and
+// shapes without values), for bounding counts before allocating.
+constexpr std::size_t kMinNameBytes = sizeof(Label) + 8;
+constexpr std::size_t kMinModelBytes = 1;
+constexpr std::size_t kMinMatrixBytes = 24;
+constexpr std::size_t kMinNodeBytes = 5 * 8 + 4 + 4 * kMinMatrixBytes + 2 * 8;
 
-  s.seed = r.get<std::uint64_t>();
-  s.input_dim = r.get<std::int64_t>();
-  s.chunk = r.get<std::int64_t>();
-  s.misfit_ridge = r.get<double>();
-  s.stale = r.get<std::int64_t>();
-  s.classes = r.get_vector<Label>();
-  const auto names = r.get<std::uint64_t>();
+void read_payload(Reader& r, CoresetTreeParams& p, CoresetTreeState& s) {
+  p.chunk_size = r.get<std::int64_t>("chunk_size");
+  const auto optimized = r.get<std::uint8_t>("optimized_for");
+  CORECLEAN_THROW_IF_NOT_AS(FormatError, optimized <= 1,
+                            "{}: corrupt tree file: optimized_for is {} (0 cleaning, 1 training)",
+                            r.name(), optimized);
+  p.optimized_for = static_cast<OptimizedFor>(optimized);
+  p.sketch_dim = r.get<std::int32_t>("sketch_dim");
+  p.atypical_weight = r.get<double>("atypical_weight");
+  p.leverage_ridge = r.get<double>("leverage_ridge");
+  p.misfit_ridges = r.get_vector<double>("misfit_ridges");
+  p.coreset_size = r.get<std::int64_t>("coreset_size");
+  p.cross_fit_folds = r.get<std::int32_t>("cross_fit_folds");
+  p.cross_fit_c = r.get<double>("cross_fit_c");
+
+  s.seed = r.get<std::uint64_t>("seed");
+  s.input_dim = r.get<std::int64_t>("input_dim");
+  s.chunk = r.get<std::int64_t>("chunk");
+  s.misfit_ridge = r.get<double>("misfit_ridge");
+  s.stale = r.get<std::int64_t>("stale");
+  s.classes = r.get_vector<Label>("classes");
+  const auto names = r.get_count("class_names", kMinNameBytes);
   for (std::uint64_t j = 0; j < names; ++j) {
-    const Label label = r.get<Label>();
-    const std::vector<char> name = r.get_vector<char>();
+    const Label label = r.get<Label>("class_names");
+    const std::vector<char> name = r.get_vector<char>("class_names");
     s.class_names[label] = std::string(name.begin(), name.end());
   }
-  s.label = r.get_vector<int>();
-  s.weight = r.get_vector<double>();
-  s.ids = r.get_vector<SampleId>();
-  s.seen = r.get_vector<std::uint8_t>();
-  s.importance = r.get_vector<double>();
-  s.misfit = r.get_vector<double>();
-  s.atypical = r.get_vector<double>();
-  s.suggested = r.get_vector<int>();
-  s.fold = r.get_vector<int>();
-  const auto models = r.get<std::uint64_t>();
-  CORECLEAN_THROW_IF_NOT_AS(FormatError, models <= 1000, "corrupt tree file ({} fold models)",
-                            models);
+  s.label = r.get_vector<int>("label");
+  s.weight = r.get_vector<double>("weight");
+  s.ids = r.get_vector<SampleId>("ids");
+  s.seen = r.get_vector<std::uint8_t>("seen");
+  s.importance = r.get_vector<double>("importance");
+  s.misfit = r.get_vector<double>("misfit");
+  s.atypical = r.get_vector<double>("atypical");
+  s.suggested = r.get_vector<int>("suggested");
+  s.fold = r.get_vector<int>("fold");
+  const auto models = r.get_count("fold_models", kMinModelBytes);
+  CORECLEAN_THROW_IF_NOT_AS(FormatError, models <= 1000,
+                            "{}: corrupt tree file: fold_models has {} models (at most 1000)",
+                            r.name(), models);
   s.fold_models.resize(models);
-  for (auto& m : s.fold_models) {
-    if (r.get<std::uint8_t>() == 0) continue;
-    Labels classes = r.get_vector<Label>();
-    RowMatrixXd coef = r.get_matrix<RowMatrixXd>();
-    Eigen::VectorXd intercept = r.get_matrix<Eigen::VectorXd>();
-    m.set_model(std::move(classes), std::move(coef), std::move(intercept));
+  for (std::size_t j = 0; j < s.fold_models.size(); ++j) {
+    if (r.get<std::uint8_t>("fold_models") == 0) continue;
+    Labels classes = r.get_vector<Label>("fold_models.classes");
+    RowMatrixXd coef = r.get_matrix<RowMatrixXd>("fold_models.coef");
+    Eigen::VectorXd intercept = r.get_matrix<Eigen::VectorXd>("fold_models.intercept");
+    try {
+      s.fold_models[j].set_model(std::move(classes), std::move(coef), std::move(intercept));
+    } catch (const InvalidArgument& e) {
+      throw FormatError(
+          fmt::format("{}: corrupt tree file: fold_models[{}]: {}", r.name(), j, e.what()));
+    }
   }
-  s.phi = r.get_matrix<RowMatrixXf>();
-  s.feature_mean = r.get_matrix<Eigen::VectorXd>();
-  s.projection = r.get_matrix<RowMatrixXd>();
-  const auto nodes = r.get<std::uint64_t>();
-  CORECLEAN_THROW_IF_NOT_AS(FormatError, nodes <= 2 * s.ids.size() + 1,
-                            "corrupt tree file ({} nodes for {} samples)", nodes, s.ids.size());
-  s.nodes.resize(nodes);
+  s.phi = r.get_matrix<RowMatrixXf>("phi");
+  s.feature_mean = r.get_matrix<Eigen::VectorXd>("feature_mean");
+  s.projection = r.get_matrix<RowMatrixXd>("projection");
+  s.nodes.resize(r.get_count("nodes", kMinNodeBytes));
   for (TreeNode& n : s.nodes) {
-    n.begin = r.get<std::int64_t>();
-    n.end = r.get<std::int64_t>();
-    n.level = r.get<std::int32_t>();
-    n.left = r.get<std::int64_t>();
-    n.right = r.get<std::int64_t>();
-    n.parent = r.get<std::int64_t>();
-    n.class_weight = r.get_matrix<Eigen::VectorXd>();
-    n.class_count = r.get_matrix<Eigen::VectorXi>();
-    n.gram = r.get_matrix<Eigen::MatrixXd>();
-    n.moments = r.get_matrix<Eigen::MatrixXd>();
-    n.coreset = r.get_vector<Eigen::Index>();
-    n.coreset_weight = r.get_vector<double>();
+    n.begin = r.get<std::int64_t>("nodes.begin");
+    n.end = r.get<std::int64_t>("nodes.end");
+    n.level = r.get<std::int32_t>("nodes.level");
+    n.left = r.get<std::int64_t>("nodes.left");
+    n.right = r.get<std::int64_t>("nodes.right");
+    n.parent = r.get<std::int64_t>("nodes.parent");
+    n.class_weight = r.get_matrix<Eigen::VectorXd>("nodes.class_weight");
+    n.class_count = r.get_matrix<Eigen::VectorXi>("nodes.class_count");
+    n.gram = r.get_matrix<Eigen::MatrixXd>("nodes.gram");
+    n.moments = r.get_matrix<Eigen::MatrixXd>("nodes.moments");
+    n.coreset = r.get_vector<Eigen::Index>("nodes.coreset");
+    n.coreset_weight = r.get_vector<double>("nodes.coreset_weight");
   }
-  s.class_gram.resize(r.get<std::uint64_t>());
-  for (auto& g : s.class_gram) g = r.get_matrix<Eigen::MatrixXd>();
-  s.model.lambda = r.get<double>();
-  s.model.eigenvalues = r.get_matrix<Eigen::VectorXd>();
-  s.model.eigenvectors = r.get_matrix<Eigen::MatrixXd>();
-  s.model.vt_moments = r.get_matrix<Eigen::MatrixXd>();
-  s.model.class_factor.resize(r.get<std::uint64_t>());
-  for (auto& f : s.model.class_factor) f = r.get_matrix<Eigen::MatrixXd>();
-  const auto ready = r.get_vector<std::uint8_t>();
+  s.class_gram.resize(r.get_count("class_gram", kMinMatrixBytes));
+  for (auto& g : s.class_gram) g = r.get_matrix<Eigen::MatrixXd>("class_gram");
+  s.model.lambda = r.get<double>("model.lambda");
+  s.model.eigenvalues = r.get_matrix<Eigen::VectorXd>("model.eigenvalues");
+  s.model.eigenvectors = r.get_matrix<Eigen::MatrixXd>("model.eigenvectors");
+  s.model.vt_moments = r.get_matrix<Eigen::MatrixXd>("model.vt_moments");
+  s.model.class_factor.resize(r.get_count("model.class_factor", kMinMatrixBytes));
+  for (auto& f : s.model.class_factor) f = r.get_matrix<Eigen::MatrixXd>("model.class_factor");
+  const auto ready = r.get_vector<std::uint8_t>("model.class_ready");
   s.model.class_ready.assign(ready.begin(), ready.end());
-  const std::size_t n = s.ids.size();
-  const bool consistent = s.label.size() == n && s.weight.size() == n && s.seen.size() == n &&
-                          s.importance.size() == n && s.misfit.size() == n &&
-                          s.atypical.size() == n && s.suggested.size() == n &&
-                          static_cast<std::size_t>(s.phi.rows()) == n && s.chunk > 0 &&
-                          (s.fold.empty() || s.fold.size() == n) &&
-                          !s.nodes.empty() && s.class_gram.size() == s.classes.size();
-  CORECLEAN_THROW_IF_NOT_AS(FormatError, consistent, "corrupt tree file (inconsistent sizes)");
-  for (std::size_t i = 0; i < n; ++i) {
-    CORECLEAN_THROW_IF_NOT_AS(FormatError, s.label[i] >= 0 && s.label[i] < static_cast<int>(s.classes.size()),
-                              "corrupt tree file (label index {} of sample {})", s.label[i], i);
-    s.index_of.emplace(s.ids[i], static_cast<Eigen::Index>(i));
-  }
 }
+
+// Checks every invariant the tree's operations rely on. A file with a valid checksum can still
+// hold anything (crafted, or written by a bug); without these checks, out-of-range indices and
+// parent cycles would crash or hang `rank` and `update` far from the file. Messages name the
+// file, the field and the value.
+class StateCheck {
+ public:
+  StateCheck(const std::string& name, const CoresetTreeState& s) : name_(name), s_(s) {}
+
+  void run(const CoresetTreeParams& p) {
+    try {
+      p.validate();
+    } catch (const InvalidArgument& e) {
+      fail(fmt::format("parameters: {}", e.what()));
+    }
+    const std::size_t n = s_.ids.size();
+    const auto k = static_cast<Eigen::Index>(s_.classes.size());
+    require(n >= 2, "ids", n, "a tree has at least 2 samples");
+    require(k >= 2, "classes", fmt::format("{} values", k), "a tree has at least 2 classes");
+    for (std::size_t c = 1; c < s_.classes.size(); ++c)
+      require(s_.classes[c - 1] < s_.classes[c], fmt::format("classes[{}]", c), s_.classes[c],
+              "classes are sorted and distinct");
+    require(s_.chunk >= 1 && s_.chunk <= static_cast<Eigen::Index>(n), "chunk", s_.chunk,
+            fmt::format("the leaf size is from 1 to the {} samples", n));
+    require(s_.input_dim >= 1, "input_dim", s_.input_dim, "at least 1");
+    require(std::isfinite(s_.misfit_ridge) && s_.misfit_ridge > 0.0, "misfit_ridge",
+            s_.misfit_ridge, "finite and > 0");
+    require(s_.stale >= 0, "stale", s_.stale, ">= 0");
+
+    // Per sample.
+    length("label", s_.label.size(), n);
+    length("weight", s_.weight.size(), n);
+    length("seen", s_.seen.size(), n);
+    length("importance", s_.importance.size(), n);
+    length("misfit", s_.misfit.size(), n);
+    length("atypical", s_.atypical.size(), n);
+    length("suggested", s_.suggested.size(), n);
+    length("phi (rows)", static_cast<std::size_t>(s_.phi.rows()), n);
+    // (Per-element checks name the element only when they fail: n can be large.)
+    for (std::size_t i = 0; i < n; ++i) {
+      class_index("label", i, s_.label[i]);
+      class_index("suggested", i, s_.suggested[i]);
+      if (!(std::isfinite(s_.weight[i]) && s_.weight[i] >= 0.0))
+        reject(indexed("weight", i), s_.weight[i], "finite and >= 0");
+      // Importances are sorted: a NaN would break the ordering.
+      for (const auto& [field, v] :
+           {std::pair{"importance", s_.importance[i]}, std::pair{"misfit", s_.misfit[i]},
+            std::pair{"atypical", s_.atypical[i]}}) {
+        if (!std::isfinite(v)) reject(indexed(field, i), v, "a finite number");
+      }
+    }
+    std::vector<SampleId> ids = s_.ids;
+    std::sort(ids.begin(), ids.end());
+    const auto twice = std::adjacent_find(ids.begin(), ids.end());
+    require(twice == ids.end(), "ids", twice == ids.end() ? 0 : *twice, "ids are unique");
+
+    // Cross-fitting: a fold per sample and one model per fold, or neither.
+    require(s_.fold.empty() == s_.fold_models.empty(), "fold",
+            fmt::format("{} values with {} fold models", s_.fold.size(), s_.fold_models.size()),
+            "a fold per sample and one model per fold, or neither");
+    if (!s_.fold.empty()) length("fold", s_.fold.size(), n);
+    for (std::size_t i = 0; i < s_.fold.size(); ++i) {
+      if (s_.fold[i] < 0 || static_cast<std::size_t>(s_.fold[i]) >= s_.fold_models.size()) {
+        reject(indexed("fold", i), s_.fold[i],
+               fmt::format("a fold from 0 to {}", s_.fold_models.size() - 1));
+      }
+    }
+    const Eigen::Index r = s_.phi.cols();
+    for (std::size_t f = 0; f < s_.fold_models.size(); ++f) {
+      const linear::LogisticRegression& m = s_.fold_models[f];
+      if (!m.is_fitted()) continue;
+      require(m.classes() == s_.classes, fmt::format("fold_models[{}].classes", f),
+              fmt::format("{} values", m.classes().size()), "the tree's classes");
+      require(m.coef().cols() == r, fmt::format("fold_models[{}].coef", f),
+              fmt::format("{} columns", m.coef().cols()), fmt::format("{} (phi's width)", r));
+      all_finite(fmt::format("fold_models[{}].coef", f), m.coef());
+      all_finite(fmt::format("fold_models[{}].intercept", f), m.intercept());
+    }
+
+    // The feature map.
+    require(r >= 1, "phi", fmt::format("{} columns", r), "at least 1");
+    all_finite("phi", s_.phi);
+    shape("feature_mean", s_.feature_mean, s_.input_dim, 1);
+    all_finite("feature_mean", s_.feature_mean);
+    if (s_.projection.size() == 0) {
+      require(r == s_.input_dim, "phi", fmt::format("{} columns", r),
+              fmt::format("input_dim ({}) without a projection", s_.input_dim));
+    } else {
+      shape("projection", s_.projection, r, s_.input_dim);
+      all_finite("projection", s_.projection);
+    }
+
+    // The nodes: exactly the structure a build over n samples in leaves of `chunk` has (leaves
+    // in sample order, then each level up, the root last), so that ranges, children and parents
+    // are in range, consistent and acyclic.
+    const Eigen::Index r1 = r + 1;
+    const Eigen::Index leaves = (static_cast<Eigen::Index>(n) + s_.chunk - 1) / s_.chunk;
+    require(s_.nodes.size() == static_cast<std::size_t>(2 * leaves - 1), "nodes",
+            fmt::format("{} nodes", s_.nodes.size()),
+            fmt::format("{} for {} samples in leaves of {}", 2 * leaves - 1, n, s_.chunk));
+    const std::vector<TreeNode> expected = node_structure(static_cast<Eigen::Index>(n), s_.chunk);
+    for (std::size_t j = 0; j < s_.nodes.size(); ++j) {
+      const TreeNode& node = s_.nodes[j];
+      const TreeNode& want = expected[j];
+      const auto same = [&](const char* field, Eigen::Index got, Eigen::Index expect) {
+        require(got == expect, fmt::format("nodes[{}].{}", j, field), got,
+                fmt::format("{} in a tree of {} samples in leaves of {}", expect, n, s_.chunk));
+      };
+      same("begin", node.begin, want.begin);
+      same("end", node.end, want.end);
+      same("level", node.level, want.level);
+      same("left", node.left, want.left);
+      same("right", node.right, want.right);
+      same("parent", node.parent, want.parent);
+      const std::string at = fmt::format("nodes[{}]", j);
+      shape(at + ".class_weight", node.class_weight, k, 1);
+      all_finite(at + ".class_weight", node.class_weight);
+      shape(at + ".class_count", node.class_count, k, 1);
+      shape(at + ".gram", node.gram, r1, r1);
+      all_finite(at + ".gram", node.gram);
+      shape(at + ".moments", node.moments, r1, k);
+      all_finite(at + ".moments", node.moments);
+      require(node.coreset.size() == node.coreset_weight.size(), at + ".coreset",
+              fmt::format("{} indices", node.coreset.size()),
+              fmt::format("as many as its {} weights", node.coreset_weight.size()));
+      for (std::size_t q = 0; q < node.coreset.size(); ++q) {
+        if (node.coreset[q] < 0 || node.coreset[q] >= static_cast<Eigen::Index>(n)) {
+          reject(fmt::format("{}.coreset[{}]", at, q), node.coreset[q],
+                 fmt::format("a sample index from 0 to {}", n - 1));
+        }
+        if (!(std::isfinite(node.coreset_weight[q]) && node.coreset_weight[q] >= 0.0))
+          reject(fmt::format("{}.coreset_weight[{}]", at, q), node.coreset_weight[q],
+                 "finite and >= 0");
+      }
+    }
+
+    // The root's per-class Grams and the global model.
+    length("class_gram", s_.class_gram.size(), s_.classes.size());
+    for (std::size_t c = 0; c < s_.class_gram.size(); ++c) {
+      shape(indexed("class_gram", c), s_.class_gram[c], r1, r1);
+      all_finite(indexed("class_gram", c), s_.class_gram[c]);
+    }
+    require(std::isfinite(s_.model.lambda) && s_.model.lambda > 0.0, "model.lambda",
+            s_.model.lambda, "finite and > 0");
+    shape("model.eigenvalues", s_.model.eigenvalues, r1, 1);
+    all_finite("model.eigenvalues", s_.model.eigenvalues);
+    // (G + λI)⁻¹ = V (E + λ)⁻¹ Vᵀ: the eigenvalues of a Gram matrix are clamped at 0 when solved.
+    for (Eigen::Index q = 0; q < s_.model.eigenvalues.size(); ++q) {
+      if (!(s_.model.eigenvalues[q] >= 0.0))
+        reject(indexed("model.eigenvalues", q), s_.model.eigenvalues[q], ">= 0");
+    }
+    shape("model.eigenvectors", s_.model.eigenvectors, r1, r1);
+    all_finite("model.eigenvectors", s_.model.eigenvectors);
+    shape("model.vt_moments", s_.model.vt_moments, r1, k);
+    all_finite("model.vt_moments", s_.model.vt_moments);
+    length("model.class_factor", s_.model.class_factor.size(), s_.classes.size());
+    length("model.class_ready", s_.model.class_ready.size(), s_.classes.size());
+    for (std::size_t c = 0; c < s_.model.class_factor.size(); ++c) {
+      if (!s_.model.class_ready[c]) continue;
+      shape(indexed("model.class_factor", c), s_.model.class_factor[c], r1, r1);
+      all_finite(indexed("model.class_factor", c), s_.model.class_factor[c]);
+    }
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) const {
+    throw FormatError(fmt::format("{}: corrupt tree file: {}", name_, what));
+  }
+  template <typename V>
+  [[noreturn]] void reject(std::string_view field, const V& value,
+                           std::string_view expected) const {
+    fail(fmt::format("{} is {} (expected {})", field, value, expected));
+  }
+  template <typename V>
+  void require(bool ok, std::string_view field, const V& value, std::string_view expected) const {
+    if (!ok) reject(field, value, expected);
+  }
+  static std::string indexed(std::string_view field, std::size_t i) {
+    return fmt::format("{}[{}]", field, i);
+  }
+  void length(std::string_view field, std::size_t got, std::size_t want) const {
+    require(got == want, field, fmt::format("{} values", got), fmt::format("{}", want));
+  }
+  void class_index(const char* field, std::size_t i, int c) const {
+    if (c < 0 || c >= static_cast<int>(s_.classes.size()))
+      reject(indexed(field, i), c,
+             fmt::format("a class index from 0 to {}", s_.classes.size() - 1));
+  }
+  template <typename M>
+  void shape(const std::string& field, const M& m, Eigen::Index rows, Eigen::Index cols) const {
+    require(m.rows() == rows && m.cols() == cols, field, fmt::format("{} × {}", m.rows(), m.cols()),
+            fmt::format("{} × {}", rows, cols));
+  }
+  template <typename M>
+  void all_finite(const std::string& field, const M& m) const {
+    const auto* data = m.data();
+    for (Eigen::Index q = 0; q < m.size(); ++q) {
+      if (!std::isfinite(static_cast<double>(data[q])))
+        fail(
+            fmt::format("{} holds {} at position {} (expected finite numbers)", field, data[q], q));
+    }
+  }
+
+  const std::string& name_;
+  const CoresetTreeState& s_;
+};
 
 std::vector<std::byte> serialize(const CoresetTreeParams& p, const CoresetTreeState& s) {
   Writer w;
@@ -268,11 +485,20 @@ std::vector<std::byte> serialize(const CoresetTreeParams& p, const CoresetTreeSt
                  reinterpret_cast<const std::byte*>(kMagic) + sizeof(kMagic));
   w.put<std::uint32_t>(kFormatVersion);
   write_payload(w, p, s);
-  w.put<std::uint64_t>(fnv1a(w.bytes.data(), w.bytes.size()));
+  w.put<std::uint64_t>(tree_file_checksum(w.bytes));
   return std::move(w.bytes);
 }
 
 }  // namespace
+
+std::uint64_t tree_file_checksum(std::span<const std::byte> bytes) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const std::byte b : bytes) {
+    h ^= static_cast<std::uint64_t>(b);
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
 
 void save_tree(const CoresetTree& tree, const std::filesystem::path& path) {
   CORECLEAN_THROW_IF_NOT(tree.state_ != nullptr, "save_tree: the tree was never built");
@@ -296,12 +522,16 @@ CoresetTree load_tree(const std::filesystem::path& path) {
                             name, version, kFormatVersion);
   std::uint64_t stored = 0;
   std::memcpy(&stored, bytes.data() + bytes.size() - 8, 8);
-  CORECLEAN_THROW_IF_NOT_AS(FormatError, stored == fnv1a(bytes.data(), bytes.size() - 8),
+  CORECLEAN_THROW_IF_NOT_AS(FormatError,
+                            stored == tree_file_checksum(bytes.first(bytes.size() - 8)),
                             "{}: corrupt tree file (checksum mismatch)", name);
   Reader r(bytes.subspan(sizeof(kMagic) + 4, bytes.size() - sizeof(kMagic) - 4 - 8), name);
   CoresetTreeParams params;
   auto state = std::make_unique<CoresetTreeState>();
   read_payload(r, params, *state);
+  StateCheck(name, *state).run(params);
+  for (std::size_t i = 0; i < state->ids.size(); ++i)
+    state->index_of.emplace(state->ids[i], static_cast<Eigen::Index>(i));
   CoresetTree tree(params);
   tree.state_ = std::move(state);
   return tree;

@@ -5,7 +5,9 @@
 
 #include <coreclean/coreset/coreset_tree.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -79,6 +81,21 @@ class CoresetTreeState {
   [[nodiscard]] int class_index(Label l) const;
   /// Index of an id; throws InvalidArgument naming the id.
   [[nodiscard]] Eigen::Index require_index(SampleId id) const;
+};
+
+/// The node structure of a tree over n samples in leaves of `chunk` (n, chunk >= 1): the leaves
+/// in sample order first, then pairs merged level by level (an odd node out moves up
+/// unchanged), the root last. Ranges, levels, children and parents only; summaries are empty.
+std::vector<TreeNode> node_structure(Eigen::Index n, Eigen::Index chunk);
+
+/// The tree file's checksum: FNV-1a 64 of `bytes` (see tree_io.cc).
+std::uint64_t tree_file_checksum(std::span<const std::byte> bytes);
+
+/// The state behind a tree, for the tree file's reader and writer and for tests that craft
+/// inconsistent files.
+struct TreeStateAccess {
+  static CoresetTreeState& state(CoresetTree& tree) { return *tree.state_; }
+  static CoresetTreeParams& params(CoresetTree& tree) { return tree.params_; }
 };
 
 }  // namespace coreclean::coreset

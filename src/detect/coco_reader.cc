@@ -339,6 +339,18 @@ struct JsonProblem {
   std::optional<std::size_t> offset;
 };
 
+// The text is valid JSON so far but not a COCO file: a message with its context, and the offset
+// it refers to.
+struct SchemaProblem {
+  std::string message;
+  std::size_t offset = 0;
+};
+
+// The deepest nesting of arrays and objects a COCO file may have (the root object is level 1).
+// Python's json module stops near 1000 levels (RecursionError); COCO itself needs 4
+// (segmentation polygons). See docs/coco.md.
+constexpr int kMaxDepth = 512;
+
 // One past the closing quote of the string that opens at s[q]; only escapes are honoured
 // (everything else inside is checked by simdjson or scan_string later).
 std::size_t skip_string(std::string_view s, std::size_t q) {
@@ -361,7 +373,10 @@ struct Cut {
 // two children at or after `want`, or the container's closing bracket, whichever comes first.
 // For valid JSON the result is exact; for invalid JSON it is some cut, and parsing the windows
 // finds the error.
+// Nesting is checked here, before any window is parsed: `depth` counts the levels within the
+// current child, below the root object and the top-level container (2 levels).
 Cut find_cut(std::string_view s, std::size_t i, std::size_t want, char close) {
+  constexpr int kOuterLevels = 2;
   int depth = 0;  // within the current child
   while (true) {
     if (depth == 0 && i >= want) {
@@ -380,6 +395,12 @@ Cut find_cut(std::string_view s, std::size_t i, std::size_t want, char close) {
     if (c == '"') {
       i = skip_string(s, i);
     } else if (c == '[' || c == '{') {
+      if (kOuterLevels + depth >= kMaxDepth) {
+        throw SchemaProblem{fmt::format("arrays and objects are nested deeper than {} levels (the "
+                                        "limit for COCO files)",
+                                        kMaxDepth),
+                            i};
+      }
       ++depth;
       ++i;
     } else if (depth > 0) {
@@ -392,9 +413,10 @@ Cut find_cut(std::string_view s, std::size_t i, std::size_t want, char close) {
   }
 }
 
-// The characters of a JSON string's content (between its quotes), unescaped; lone surrogates
-// become U+FFFD. Only for keys at the top level, so no speed matters.
-std::string unescape(std::string_view inner) {
+// The characters of a JSON string's content (between its quotes, escapes already checked),
+// unescaped; lone surrogates (which Python reads, but which are not characters) become U+FFFD and
+// set *lone_surrogate. Only for strings with escapes, so no speed matters.
+std::string unescape(std::string_view inner, bool* lone_surrogate = nullptr) {
   std::string out;
   const auto put = [&](std::uint32_t cp) {
     if (cp < 0x80) {
@@ -450,7 +472,9 @@ std::string unescape(std::string_view inner) {
             i += 6;
           }
         }
-        put(cp >= 0xD800 && cp < 0xE000 ? 0xFFFD : cp);
+        const bool lone = cp >= 0xD800 && cp < 0xE000;
+        if (lone && lone_surrogate != nullptr) *lone_surrogate = true;
+        put(lone ? 0xFFFD : cp);
         break;
       }
       default:
@@ -462,13 +486,6 @@ std::string unescape(std::string_view inner) {
 
 // ---------------------------------------------------------------------------------------------
 // The parse.
-
-// The text is valid JSON so far but not a COCO file: a message with its context, and the offset
-// it refers to.
-struct SchemaProblem {
-  std::string message;
-  std::size_t offset = 0;
-};
 
 template <typename T>
 T take(simdjson::simdjson_result<T>&& result) {
@@ -714,37 +731,87 @@ class Scanner {
     return fmt::format("{} ({}{})", type_name(t), shown, token.size() > 40 ? "..." : "");
   }
 
-  // A key, unescaped only when it holds an escape (practically never).
-  static std::string_view key_of(od::field& field) {
-    const char* raw = field.key().raw();
+  // A key, unescaped only when it holds an escape (practically never). The view is valid until
+  // the next key_of. Escapes are read as Python reads them: a lone surrogate escape makes a key
+  // that matches no field coreclean uses (simdjson would refuse the whole window).
+  std::string_view key_of(od::field& field) {
+    const char* raw = field.key().raw();  // after the opening quote
     const char* p = raw;
     while (*p != '"' && *p != '\\') ++p;
     if (*p == '"') return {raw, static_cast<std::size_t>(p - raw)};
-    return take(field.unescaped_key());
+    // The first pass has found the closing quote: the end is within the window.
+    while (*p != '"') p += *p == '\\' ? 2 : 1;
+    return key_buffer_ =
+               unescaped(std::string_view(raw - 1, static_cast<std::size_t>(p - raw) + 2));
   }
 
-  // Walks a value the COCO reader does not use, so that all of it is checked.
+  // The content of a JSON string token (with its quotes) holding escapes; throws JsonProblem for
+  // an invalid escape (find_syntax_error then locates it).
+  static std::string unescaped(std::string_view token, bool* lone_surrogate = nullptr) {
+    std::optional<SyntaxError> error;
+    if (scan_string(token, 0, error) != token.size() || error) throw JsonProblem{};
+    return unescape(token.substr(1, token.size() - 2), lone_surrogate);
+  }
+
+  // Walks a value the COCO reader does not use, so that all of it is checked. Iterative, with
+  // the open containers on an explicit stack: however deep a file nests, the walk cannot
+  // exhaust the call stack (find_cut also refuses nesting beyond kMaxDepth).
   void skip_value(od::value v) {
-    od::json_type t;
-    if (v.type().get(t) != simdjson::SUCCESS) {
-      if (nonfinite_literal(trim_right(v.raw_json_token()))) return;
-      throw JsonProblem{};
+    // One open container: its iterators (the array's or the object's, as `is_array` says) and
+    // whether a child has been visited (then the iterator must step past it first).
+    struct Open {
+      bool is_array = true;
+      bool visited = false;
+      od::array_iterator element, elements_end;
+      od::object_iterator field, fields_end;
+    };
+    std::vector<Open> stack;
+    // Checks a scalar, or opens a container on the stack.
+    const auto visit = [&](od::value& value) {
+      od::json_type t;
+      if (value.type().get(t) != simdjson::SUCCESS) {
+        if (nonfinite_literal(trim_right(value.raw_json_token()))) return;
+        throw JsonProblem{};
+      }
+      if (t == od::json_type::array) {
+        od::array a = take(value.get_array());
+        stack.push_back(Open{true, false, take(a.begin()), take(a.end()), {}, {}});
+      } else if (t == od::json_type::object) {
+        od::object o = take(value.get_object());
+        stack.push_back(Open{false, false, {}, {}, take(o.begin()), take(o.end())});
+      } else {
+        check_scalar(value, t);
+      }
+    };
+    // Steps an iterator to the next child; false when there is none left.
+    const auto next = [](auto& it, const auto& end, bool& visited) {
+      if (visited) ++it;
+      visited = true;
+      return it != end;
+    };
+    visit(v);
+    while (!stack.empty()) {
+      Open& top = stack.back();
+      if (!(top.is_array ? next(top.element, top.elements_end, top.visited)
+                         : next(top.field, top.fields_end, top.visited))) {
+        stack.pop_back();
+        continue;
+      }
+      // visit() may push: `top` is not used after it.
+      if (top.is_array) {
+        od::value child = take(*top.element);
+        visit(child);
+      } else {
+        od::field field = take(*top.field);
+        key_of(field);
+        visit(field.value());
+      }
     }
+  }
+
+  // Checks a scalar value the reader does not use.
+  void check_scalar(od::value& v, od::json_type t) {
     switch (t) {
-      case od::json_type::array: {
-        od::array a = take(v.get_array());
-        for (auto element : a) skip_value(take(std::move(element)));
-        return;
-      }
-      case od::json_type::object: {
-        od::object o = take(v.get_object());
-        for (auto field_result : o) {
-          od::field field = take(std::move(field_result));
-          key_of(field);
-          skip_value(field.value());
-        }
-        return;
-      }
       case od::json_type::number: {
         // Checking the grammar is enough (and cheaper than converting): the value is not used,
         // and out-of-range numbers (1e400, huge integers) are valid JSON that simdjson refuses.
@@ -770,7 +837,11 @@ class Scanner {
       case od::json_type::null:
         if (!take(v.is_null())) throw JsonProblem{};
         return;
+      case od::json_type::array:
+      case od::json_type::object:
+        break;
     }
+    CORECLEAN_ASSERT(false);
   }
 
   // Records the first problem of the current entry; the entry is read to its end first so that
@@ -837,7 +908,21 @@ class Scanner {
   std::optional<std::string> string(od::value& v, std::string_view field, bool null_is_empty) {
     od::json_type t;
     if (v.type().get(t) == simdjson::SUCCESS) {
-      if (t == od::json_type::string) return std::string(take(v.get_string()));
+      if (t == od::json_type::string) {
+        const std::string_view token = trim_right(v.raw_json_token());
+        if (token.find('\\') == std::string_view::npos) return std::string(take(v.get_string()));
+        // Escapes: read here, so that a lone surrogate escape (valid for Python, refused by
+        // simdjson) is a problem of this field, at this place.
+        bool lone_surrogate = false;
+        std::string text = unescaped(token, &lone_surrogate);
+        if (lone_surrogate) {
+          problem(v, fmt::format("field '{}' holds a lone UTF-16 surrogate escape (\\ud800 to "
+                                 "\\udfff without its pair), which is not a character: {}{}",
+                                 field, token.substr(0, 80), token.size() > 80 ? "..." : ""));
+          return std::nullopt;
+        }
+        return text;
+      }
       if (t == od::json_type::null && null_is_empty) {
         take(v.is_null());
         return std::string();
@@ -903,7 +988,17 @@ class Scanner {
         }
         has_id = true;
       } else if (key == "file_name") {
-        if (auto name = string(v, key, false)) image.file_name = std::move(*name);
+        if (auto name = string(v, key, false)) {
+          // "a.jpg\u0000.txt" decodes to a name that every file API cuts at the NUL: it would
+          // open another file than the one named.
+          if (const auto nul = name->find('\0'); nul != std::string::npos) {
+            const std::string_view raw = trim_right(v.raw_json_token());
+            problem(v, fmt::format("field 'file_name' holds a NUL character (\\u0000) at "
+                                   "character {}: {}{}; file names cannot contain one",
+                                   nul, raw.substr(0, 80), raw.size() > 80 ? "..." : ""));
+          }
+          image.file_name = std::move(*name);
+        }
         has_file_name = true;
       } else if (key == "width") {
         image.width = pixels(v, key);
@@ -1069,6 +1164,7 @@ class Scanner {
   std::size_t window_offset_ = 0;
   CocoDataset dataset_;
   std::optional<SchemaProblem> pending_;
+  std::string key_buffer_;  // the last key key_of unescaped
   std::size_t next_index_[3] = {0, 0, 0};
   std::vector<std::size_t> offsets_[3];
 };
@@ -1098,8 +1194,8 @@ std::optional<std::pair<std::size_t, std::size_t>> fill_index(
     throw FormatError(
         fmt::format("{}: {} (at {})", source, schema->message, where(text, schema->offset)));
   }
-  // Valid for Python but beyond simdjson (e.g. nesting deeper than 1024 levels, a key with a
-  // lone UTF-16 surrogate escape).
+  // Valid for Python but beyond simdjson (nesting is refused earlier, at 512 levels, and lone
+  // surrogate escapes are read by the reader itself; none is known to remain).
   const std::size_t offset = json != nullptr && json->offset ? *json->offset : 0;
   throw FormatError(
       fmt::format("{}: cannot parse the JSON near {}: {}", source, where(text, offset),

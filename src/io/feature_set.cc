@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <set>
@@ -75,6 +76,28 @@ std::map<Label, std::string> read_classes(const std::filesystem::path& path) {
   return names;
 }
 
+// Labels are class ids from 0 to kMaxLabel (docs/formats.md): a negative or absurd value would
+// silently become a class of its own. -1 gets its own message: it is what `export --labels-out`
+// writes for a deleted box.
+constexpr Label kMaxLabel = std::numeric_limits<std::int32_t>::max();
+
+void require_class_ids(const Labels& y, const std::string& path) {
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    if (y[i] == -1) {
+      throw FormatError(fmt::format(
+          "{}: label -1 at row {}; -1 marks a deleted box in the labels `coreclean export "
+          "--labels-out` writes, not a class: drop those rows from X_train.npy, y_train.npy "
+          "and ids.npy (in numpy: keep = y != -1; X, y, ids = X[keep], y[keep], ids[keep]) "
+          "before using them as features",
+          path, i));
+    }
+    CORECLEAN_THROW_IF_NOT_AS(FormatError, y[i] >= 0 && y[i] <= kMaxLabel,
+                              "{}: label {} at row {} is not a class id; labels must be integers "
+                              "from 0 to {}",
+                              path, y[i], i, kMaxLabel);
+  }
+}
+
 void require_file(const std::filesystem::path& dir, std::string_view file) {
   const auto path = file_in(dir, file);
   if (!present(path)) {
@@ -130,6 +153,7 @@ FeatureSet load_feature_set(const std::filesystem::path& dir) {
   FeatureSet features;
   features.x_train = to_sample_matrix(read_npy(x_train_path), x_train_path);
   features.y_train = to_labels(read_npy(y_train_path), y_train_path);
+  require_class_ids(features.y_train, y_train_path);
   const Eigen::Index n = features.x_train.rows();
   const Eigen::Index d = features.x_train.cols();
   CORECLEAN_THROW_IF_NOT(static_cast<Eigen::Index>(features.y_train.size()) == n,
@@ -155,6 +179,7 @@ FeatureSet load_feature_set(const std::filesystem::path& dir) {
   if (has_x_test) {
     SampleMatrix x_test = to_sample_matrix(read_npy(x_test_path), x_test_path);
     features.y_test = to_labels(read_npy(y_test_path), y_test_path);
+    require_class_ids(features.y_test, y_test_path);
     CORECLEAN_THROW_IF_NOT(x_test.cols() == d,
                            "{} has {} columns but {} has {}; train and test features must have "
                            "the same width",

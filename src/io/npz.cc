@@ -1,9 +1,11 @@
 #include <coreclean/io/npz.h>
 #include <zip.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -57,10 +59,14 @@ NpyArray read_member(zip_t* archive, zip_uint64_t index, const zip_stat_t& stat,
         fmt::format("{}: cannot open the member: {}", where, zip_reason(zip_get_error(archive))));
   }
   const auto size = static_cast<std::size_t>(stat.size);
-  std::shared_ptr<std::byte[]> buffer(new std::byte[size]);
+  // The recorded size is only a claim of the archive's directory (a few bytes can claim
+  // terabytes): memory grows with the bytes actually read, doubling up to the recorded size.
+  constexpr std::size_t kFirstBlock = std::size_t{1} << 20;
+  auto buffer = std::make_shared<std::vector<std::byte>>(std::min(size, kFirstBlock));
   std::size_t done = 0;
   while (done < size) {
-    const zip_int64_t n = zip_fread(file.get(), buffer.get() + done, size - done);
+    if (done == buffer->size()) buffer->resize(std::min(size, 2 * buffer->size()));
+    const zip_int64_t n = zip_fread(file.get(), buffer->data() + done, buffer->size() - done);
     if (n < 0) {
       throw FormatError(fmt::format("{}: cannot read the member: {}", where,
                                     zip_reason(zip_file_get_error(file.get()))));
@@ -80,7 +86,7 @@ NpyArray read_member(zip_t* archive, zip_uint64_t index, const zip_stat_t& stat,
                                   n < 0 ? zip_reason(zip_file_get_error(file.get()))
                                         : std::string("it is longer than recorded")));
   }
-  const std::span<const std::byte> bytes(buffer.get(), size);
+  const std::span<const std::byte> bytes(buffer->data(), size);
   return parse_npy(bytes, std::move(buffer), where);
 }
 

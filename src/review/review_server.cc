@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -122,11 +123,25 @@ struct ReviewServer::Impl {
     return body;
   }
 
+  /// An integer field as int64. JSON numbers from 2^63 to 2^64 - 1 parse as unsigned, and
+  /// get<std::int64_t>() would wrap them to negative values: they are refused, as are numbers
+  /// beyond (parsed as floats).
+  static std::int64_t body_int64(const json& value, std::string_view field,
+                                 std::string_view expected) {
+    if (!value.is_number_integer() ||
+        (value.is_number_unsigned() &&
+         value.get<std::uint64_t>() >
+             static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))) {
+      throw HttpError{400, fmt::format("\"{}\" must be {} (at most {}), found {}", field, expected,
+                                       std::numeric_limits<std::int64_t>::max(), value.dump())};
+    }
+    return value.get<std::int64_t>();
+  }
+
   static SampleId body_id(const json& body) {
     const auto it = body.find("id");
-    if (it == body.end() || !it->is_number_integer())
-      throw HttpError{400, "\"id\" must be an integer sample id"};
-    return it->get<SampleId>();
+    if (it == body.end()) throw HttpError{400, "\"id\" must be an integer sample id"};
+    return body_int64(*it, "id", "an integer sample id");
   }
 
   /// Another process (e.g. `coreclean apply`) committed to the session: reopen it so that
@@ -260,8 +275,9 @@ struct ReviewServer::Impl {
       const auto label = body.find("new_label");
       if (label == body.end() || !(label->is_string() || label->is_number_integer()))
         throw HttpError{400, "relabel needs \"new_label\": a class name or id"};
-      d.new_label = session.find_class(label->is_string() ? label->get<std::string>()
-                                                          : std::to_string(label->get<Label>()));
+      d.new_label = session.find_class(
+          label->is_string() ? label->get<std::string>()
+                             : std::to_string(body_int64(*label, "new_label", "a class id")));
     }
     if (const auto r = body.find("reviewer"); r != body.end() && !r->is_null()) {
       if (!r->is_string()) throw HttpError{400, "\"reviewer\" must be a string"};

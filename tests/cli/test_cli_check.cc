@@ -127,6 +127,32 @@ TEST(CliCheck, ExitCodes) {
   EXPECT_EQ(nlohmann::json::parse(r.output).size(), 17u);
 }
 
+// Untrusted COCO files: 100,000 nested brackets (which used to overflow the stack) and a
+// file_name holding a NUL exit with 2 and a message naming the file, the place and the value.
+TEST(CliCheck, HostileCocoFilesExitWith2) {
+  testing::TempDir dir;
+  const std::string tail = R"(, "images": [], "annotations": [], "categories": []})";
+  testing::write_text(dir / "deep.json",
+                      "{\"info\": " + std::string(100000, '[') + std::string(100000, ']') + tail);
+  auto r = testing::run_command(cli() + " check --coco " +
+                                testing::shell_quote((dir / "deep.json").string()));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(testing::contains(r.output, (dir / "deep.json").string() +
+                                              ": arrays and objects are nested deeper than 512 "
+                                              "levels"));
+  EXPECT_TRUE(testing::contains(r.output, "byte offset 520"));
+
+  testing::write_text(dir / "nul.json",
+                      R"({"images": [{"id": 3, "file_name": "000001.jpg\u0000.txt"}],)"
+                      R"( "annotations": [], "categories": []})");
+  r = testing::run_command(cli() + " check --coco " +
+                           testing::shell_quote((dir / "nul.json").string()));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(testing::contains(r.output, (dir / "nul.json").string() +
+                                              ": images[0] (id 3): field 'file_name' holds a NUL "
+                                              "character"));
+}
+
 // --help explains every check.
 TEST(CliCheck, HelpExplainsEachCheck) {
   const auto r = testing::run_command(cli() + " check --help");

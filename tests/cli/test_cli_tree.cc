@@ -1,21 +1,21 @@
 // `coreclean build`, `rank`, `update`: in-process and as a process for exit codes.
-#include "tree_commands.h"
-
+#include <coreclean/core/error.h>
 #include <coreclean/coreset/coreset_tree.h>
 #include <coreclean/io/csv.h>
 #include <coreclean/io/feature_set.h>
 #include <coreclean/io/npz.h>
-#include <coreclean/core/error.h>
-
-#include "testing/data.h"
-#include "testing/helpers.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <utility>
+
+#include "coreset/tree_state.h"
+#include "testing/data.h"
+#include "testing/helpers.h"
+#include "tree_commands.h"
 
 namespace coreclean::cli {
 namespace {
@@ -177,6 +177,60 @@ TEST(CliTree, UpdateAppliesDecisionsOrNothing) {
   r = testing::run_command(exe + " rank --tree " + testing::shell_quote((dir / "ok.csv").string()));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("not a coreclean tree file"), std::string::npos) << r.output;
+}
+
+// Labels that are not class ids (-1 from an export's deleted boxes, 2^62) are refused by build
+// and pick with exit 2, naming y_train.npy, the row and the value.
+TEST(CliTree, LabelsThatAreNotClassIdsExitWith2) {
+  testing::TempDir dir;
+  const std::string exe = testing::shell_quote(CORECLEAN_CLI_PATH);
+  for (const Label bad : {Label{-1}, Label{1} << 62}) {
+    write_features(dir / "features", {{103, bad}});
+    const std::string y = (dir / "features" / "y_train.npy").string();
+    const std::string features = testing::shell_quote((dir / "features").string());
+    for (const std::string& command : {" build --features " + features + " --out " +
+                                           testing::shell_quote((dir / "t.tree").string()),
+                                       " pick --features " + features}) {
+      const auto r = testing::run_command(exe + command);
+      EXPECT_EQ(r.exit_code, 2) << command << r.output;
+      EXPECT_NE(r.output.find(y + ": label " + std::to_string(bad) + " at row 3"),
+                std::string::npos)
+          << r.output;
+    }
+  }
+}
+
+// A tree file with a valid checksum but a parent cycle (which used to make update loop for
+// ever) or an out-of-range label index: rank and update exit with 2, naming the file and field.
+TEST(CliTree, InconsistentTreeFileExitsWith2) {
+  testing::TempDir dir;
+  BuildOptions b = blob_build_options(dir);
+  std::ostringstream log;
+  ASSERT_EQ(run_build(b, Context(), log), 0);
+  const std::string exe = testing::shell_quote(CORECLEAN_CLI_PATH);
+  std::ofstream(dir / "d.csv") << "id,decision,new_label\n108,keep,\n";
+  const auto craft = [&](const std::string& name, const auto& mutate) {
+    coreset::CoresetTree tree = coreset::load_tree(b.out);
+    mutate(coreset::TreeStateAccess::state(tree));
+    coreset::save_tree(tree, dir / name);
+    return (dir / name).string();
+  };
+  const std::string cycle =
+      craft("cycle.tree", [](coreset::CoresetTreeState& s) { s.nodes[0].parent = 0; });
+  const std::string label =
+      craft("label.tree", [](coreset::CoresetTreeState& s) { s.label[7] = 1000; });
+  for (const auto& [file, field] : {std::pair{cycle, std::string("nodes[0].parent is 0")},
+                                    std::pair{label, std::string("label[7] is 1000")}}) {
+    for (const std::string& command :
+         {" rank --tree " + testing::shell_quote(file),
+          " update --tree " + testing::shell_quote(file) + " --decisions " +
+              testing::shell_quote((dir / "d.csv").string())}) {
+      const auto r = testing::run_command("timeout 60 " + exe + command);
+      EXPECT_EQ(r.exit_code, 2) << command << r.output;
+      EXPECT_NE(r.output.find(file + ": corrupt tree file: " + field), std::string::npos)
+          << r.output;
+    }
+  }
 }
 
 // fit trains on a training tree's coreset, reports both AUCs and writes a model that reproduces

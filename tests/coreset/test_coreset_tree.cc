@@ -3,16 +3,22 @@
 #include <coreclean/core/error.h>
 #include <coreclean/coreset/coreset_tree.h>
 #include <coreclean/linear/metrics.h>
-
-#include "testing/data.h"
-#include "testing/helpers.h"
-
-#include <Eigen/Dense>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <Eigen/Dense>
+#include <cmath>
+#include <cstring>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <limits>
 #include <random>
+#include <span>
+
+#include "coreset/tree_state.h"
+#include "testing/data.h"
+#include "testing/helpers.h"
 
 namespace coreclean::coreset {
 namespace {
@@ -324,6 +330,159 @@ TEST(CoresetTree, SaveLoadRoundTripAndRefusals) {
   }
   EXPECT_THROW(load_tree(write("short.tree", bytes.substr(0, 20))), FormatError);
   EXPECT_THROW(load_tree(write("other.tree", "hello world, not a tree at all")), FormatError);
+}
+
+// ---- tree files with a valid checksum but inconsistent content ------------------------------
+
+// A tree file whose state was changed by `mutate` after a build, written by the normal writer
+// (valid checksum); `kind` picks the build: cleaning (ridge view only), cross-fitted, training.
+enum class TreeKind { kCleaning, kCrossFitted, kTraining };
+
+std::filesystem::path crafted_tree(
+    const testing::TempDir& dir, const std::string& name, TreeKind kind,
+    const std::function<void(CoresetTreeParams&, CoresetTreeState&)>& mutate) {
+  const auto data = testing::make_blobs(150, 5, 3, 1.0, 0.1, 19);
+  CoresetTreeParams params = small_params(40);  // 4 leaves (40, 40, 40, 30), 7 nodes
+  if (kind == TreeKind::kCrossFitted) params.cross_fit_folds = 3;
+  if (kind == TreeKind::kTraining) params.optimized_for = OptimizedFor::kTraining;
+  CoresetTree tree(params);
+  tree.build(data.x, data.y);
+  mutate(TreeStateAccess::params(tree), TreeStateAccess::state(tree));
+  save_tree(tree, dir / name);
+  return dir / name;
+}
+
+// Every structural invariant is checked on load: out-of-range or cyclic node links, row ranges,
+// label and class indices, lengths, coreset indices, non-finite values, shapes. Each used to
+// crash, hang or fail far from the file; now load_tree throws FormatError naming the file, the
+// field and the value.
+TEST(CoresetTreeFile, InconsistentStateRefusedNamingFieldAndValue) {
+  using Mutation = std::function<void(CoresetTreeParams&, CoresetTreeState&)>;
+  struct Case {
+    TreeKind kind;
+    Mutation mutate;
+    std::string expected;
+  };
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<Case> cases = {
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.nodes[4].parent = 4; },
+       "nodes[4].parent is 4 (expected 6 in a tree of 150 samples in leaves of 40)"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.nodes[6].parent = 4; }, "nodes[6].parent is 4"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.nodes[6].left = 99; }, "nodes[6].left is 99"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.nodes[1].right = -7; }, "nodes[1].right is -7"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.nodes[2].begin = -5; }, "nodes[2].begin is -5"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.nodes[3].end = 400; }, "nodes[3].end is 400"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.nodes[5].level = 9; }, "nodes[5].level is 9"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.nodes.pop_back(); },
+       "nodes is 6 nodes (expected 7 for 150 samples in leaves of 40)"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.chunk = 0; }, "chunk is 0"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.chunk = 1000; }, "chunk is 1000"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.label[3] = 7; },
+       "label[3] is 7 (expected a class index from 0 to 2)"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.suggested[2] = -1; }, "suggested[2] is -1"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.label.pop_back(); },
+       "label is 149 values (expected 150)"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.importance.resize(1000); },
+       "importance is 1000 values"},
+      {TreeKind::kCleaning, [=](auto&, auto& s) { s.weight[1] = nan; }, "weight[1] is nan"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.weight[1] = -1; }, "weight[1] is -1"},
+      {TreeKind::kCleaning, [=](auto&, auto& s) { s.importance[0] = nan; }, "importance[0] is nan"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.ids[1] = s.ids[0]; },
+       "ids is 0 (expected ids are unique)"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.classes[1] = s.classes[0]; }, "classes[1] is "},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.phi(3, 2) = INFINITY; },
+       "phi holds inf at position 17"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.input_dim = 9; },
+       "feature_mean is 5 × 1 (expected 9 × 1)"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.nodes[2].gram.resize(1, 1); },
+       "nodes[2].gram is 1 × 1 (expected 6 × 6)"},
+      {TreeKind::kCleaning, [=](auto&, auto& s) { s.nodes[6].gram(0, 0) = nan; },
+       "nodes[6].gram holds nan at position 0"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.nodes[0].class_weight.resize(2); },
+       "nodes[0].class_weight is 2 × 1 (expected 3 × 1)"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.class_gram.pop_back(); },
+       "class_gram is 2 values"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.model.eigenvectors.resize(0, 0); },
+       "model.eigenvectors is 0 × 0 (expected 6 × 6)"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.model.eigenvalues[2] = -1e-3; },
+       "model.eigenvalues[2] is -0.001 (expected >= 0)"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.model.lambda = 0; }, "model.lambda is 0"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.model.class_ready.push_back(true); },
+       "model.class_ready is 4 values (expected 3)"},
+      {TreeKind::kCleaning, [](auto& p, auto&) { p.misfit_ridges.clear(); },
+       "parameters: coreset tree: misfit_ridges is empty"},
+      {TreeKind::kCrossFitted, [](auto&, auto& s) { s.fold[5] = 7; },
+       "fold[5] is 7 (expected a fold from 0 to 2)"},
+      {TreeKind::kCrossFitted, [](auto&, auto& s) { s.fold.clear(); },
+       "fold is 0 values with 3 fold models"},
+      {TreeKind::kCrossFitted,
+       [](auto&, auto& s) {
+         s.fold_models[1].set_model({0, 1, 5}, RowMatrixXd::Zero(3, 5), Eigen::VectorXd::Zero(3));
+       },
+       "fold_models[1].classes is 3 values (expected the tree's classes)"},
+      {TreeKind::kCrossFitted,
+       [](auto&, auto& s) {
+         s.fold_models[0].set_model(s.classes, RowMatrixXd::Zero(3, 2), Eigen::VectorXd::Zero(3));
+       },
+       "fold_models[0].coef is 2 columns (expected 5 (phi's width))"},
+      {TreeKind::kTraining, [](auto&, auto& s) { s.nodes[6].coreset[0] = 150; },
+       "nodes[6].coreset[0] is 150 (expected a sample index from 0 to 149)"},
+      {TreeKind::kTraining, [](auto&, auto& s) { s.nodes[2].coreset_weight.pop_back(); },
+       "nodes[2].coreset is "},
+  };
+  testing::TempDir dir;
+  for (std::size_t c = 0; c < cases.size(); ++c) {
+    const auto path =
+        crafted_tree(dir, fmt::format("bad{}.tree", c), cases[c].kind, cases[c].mutate);
+    const std::string message = testing::error_of<FormatError>([&] { (void)load_tree(path); });
+    EXPECT_TRUE(
+        testing::contains(message, path.string() + ": corrupt tree file: " + cases[c].expected))
+        << "case " << c;
+  }
+  // The unchanged builds load (the checks accept what the writer writes).
+  for (const TreeKind kind : {TreeKind::kCleaning, TreeKind::kCrossFitted, TreeKind::kTraining}) {
+    const auto path = crafted_tree(dir, "good.tree", kind, [](auto&, auto&) {});
+    EXPECT_NO_THROW((void)load_tree(path));
+  }
+}
+
+// Lengths and shapes in the file are checked against the bytes that remain before anything is
+// allocated: a 2^61-element array or a 2^32 × 2^32 matrix (whose size wraps to 0) is refused.
+TEST(CoresetTreeFile, ClaimedSizesBoundedByTheFileBeforeAllocating) {
+  testing::TempDir dir;
+  const auto good = crafted_tree(dir, "good.tree", TreeKind::kCleaning, [](auto&, auto&) {});
+  const std::string bytes = testing::read_text(good);
+  // `b` with 8 bytes at `at` replaced, and the checksum recomputed with the writer's function.
+  const auto with = [](std::string b, std::size_t at, std::uint64_t value) {
+    std::memcpy(b.data() + at, &value, 8);
+    const std::uint64_t sum = tree_file_checksum(std::as_bytes(std::span(b.data(), b.size() - 8)));
+    std::memcpy(b.data() + b.size() - 8, &sum, 8);
+    return b;
+  };
+  const auto refusal = [&](const std::string& name, const std::string& content) {
+    testing::write_text(dir / name, content);
+    return testing::error_of<FormatError>([&] { (void)load_tree(dir / name); });
+  };
+  // Header (12 bytes), chunk_size (8), optimized_for (1), sketch_dim (4), two doubles (16): the
+  // length of misfit_ridges.
+  EXPECT_TRUE(testing::contains(
+      refusal("ridges.tree", with(bytes, 12 + 8 + 1 + 4 + 16, std::uint64_t{1} << 61)),
+      (dir / "ridges.tree").string() +
+          ": corrupt tree file: misfit_ridges claims 2305843009213693952 items"));
+  // From the end: checksum (8), class_ready (3 + 8), the last class factor's values (6 × 6 × 8)
+  // and its length (8), columns (8), rows (8).
+  const std::size_t rows_at = bytes.size() - 8 - 3 - 8 - 6 * 6 * 8 - 8 - 8 - 8;
+  std::int64_t cols = 0;
+  std::memcpy(&cols, bytes.data() + rows_at + 8, 8);
+  ASSERT_EQ(cols, 6) << "layout of the test's file";
+  const std::uint64_t big = std::uint64_t{1} << 32;
+  EXPECT_TRUE(testing::contains(refusal("rows.tree", with(bytes, rows_at, big)),
+                                "corrupt tree file: model.class_factor claims 4294967296 × 6 "
+                                "values"));
+  // Both 2^32: the product wraps to 0 in 64 bits.
+  EXPECT_TRUE(testing::contains(
+      refusal("wide.tree", with(with(bytes, rows_at, big), rows_at + 8, big)),
+      "corrupt tree file: model.class_factor claims 4294967296 × 4294967296 values"));
 }
 
 // Real digits with 20 % of the 8s relabelled 1: within class 1, the importance ranks the

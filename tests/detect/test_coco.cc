@@ -542,6 +542,106 @@ TEST(CocoReader, UnreadableAndEmptyFiles) {
                                 "expected a value, found the end of the file"));
 }
 
+// Nesting is limited to 512 levels (the root object is level 1): 100,000 levels, which used to
+// overflow the stack, are refused with the file and the byte offset of the first bracket too deep,
+// in an unused top-level key as inside an entry; 512 levels, mixed arrays and objects, are read.
+TEST(CocoReader, DeepNestingRefusedAtTheLimit) {
+  const std::string tail = R"(, "images": [], "annotations": [], "categories": []})";
+  const auto nested = [](int levels) {
+    std::string v;
+    for (int j = 0; j < levels; ++j) v += j % 2 == 0 ? "[" : "{\"k\": ";
+    v += "0";
+    for (int j = levels - 1; j >= 0; --j) v += j % 2 == 0 ? "]" : "}";
+    return v;
+  };
+  testing::TempDir dir;
+  testing::write_text(dir / "deep.json",
+                      "{\"info\": " + std::string(100000, '[') + std::string(100000, ']') + tail);
+  EXPECT_TRUE(testing::contains(read_error(dir / "deep.json"),
+                                (dir / "deep.json").string() +
+                                    ": arrays and objects are nested deeper than 512 levels (the "
+                                    "limit for COCO files) (at line 1, column 521 (byte offset "
+                                    "520))"));
+  const std::string in_entry = R"({"images": [{"id": 1, "file_name": "a.jpg", "extra": )" +
+                               nested(100000) + "}]" + R"(, "annotations": [], "categories": []})";
+  EXPECT_TRUE(testing::contains(parse_error(in_entry), "nested deeper than 512 levels"));
+  // 512 levels: the root, "info" and 510 more; and 512 inside an entry (root, array, entry, 509).
+  EXPECT_NO_THROW(parse_coco("{\"info\": " + nested(511) + tail, "ok.json"));
+  const std::string at_limit = R"({"images": [{"id": 1, "file_name": "a.jpg", "extra": )" +
+                               nested(509) + "}]" + R"(, "annotations": [], "categories": []})";
+  const CocoDataset d = parse_coco(at_limit, "ok.json");
+  ASSERT_EQ(d.images.size(), 1u);
+  EXPECT_EQ(d.images[0].file_name, "a.jpg");
+  EXPECT_TRUE(testing::contains(
+      parse_error(R"({"images": [{"id": 1, "file_name": "a.jpg", "extra": )" + nested(510) + "}]" +
+                  R"(, "annotations": [], "categories": []})"),
+      "nested deeper than 512 levels"));
+}
+
+// Values the reader does not use are still checked at any depth (within the limit).
+TEST(CocoReader, NestedUnusedValuesAreChecked) {
+  const std::string head = R"({"images": [], "categories": [], "annotations": [{"id": 1, )"
+                           R"("image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "x": )";
+  EXPECT_NO_THROW(parse_coco(head + R"([{"a": [1, NaN, "\u00e9", true, null, {}]}, []]}]})", "m"));
+  EXPECT_TRUE(testing::contains(parse_error(head + R"([{"a": [1, 01]}]}]})"), "invalid JSON"));
+  EXPECT_TRUE(testing::contains(parse_error(head + R"([{"a": ["\x"]}]}]})"), "invalid escape"));
+}
+
+// Lone UTF-16 surrogate escapes, which Python reads: in a key they make a field coreclean does
+// not know (so a required field can be missing), in a string coreclean uses they are refused as
+// a problem of that field, at its place; in values coreclean does not use they are fine. The
+// result never depends on the window size (simdjson refused the whole window, whose start the
+// message then named).
+TEST(CocoReader, LoneSurrogateEscapesReadAsPythonReadsThem) {
+  const std::string head = R"({"images": [{"id": 1, "file_name": "a.jpg"}], "categories": [],)";
+  const std::string key_case =
+      head +
+      R"( "annotations": [{"id": 4, "image_id": 1, "ca\udc00tegory_id": 1, "bbox": [1, 2, 3, 4]}]})";
+  const std::string value_case =
+      R"({"images": [{"id": 1, "file_name": "a\ud800.jpg"}], "categories": [], "annotations": []})";
+  const std::string unused_case =
+      head + R"( "annotations": [], "info": {"x\udc00": "\ud800", "\u0069d": 1}})";
+  for (const std::size_t window : {std::size_t{8}, std::size_t{64}, detail::kDefaultWindowBytes}) {
+    const auto error = [&](const std::string& json) {
+      return testing::error_of<FormatError>([&] {
+        (void)detail::parse_coco_text(detail::CocoText{nullptr, json, false}, "mem.json", nullptr,
+                                      window);
+      });
+    };
+    EXPECT_TRUE(testing::contains(error(key_case),
+                                  "mem.json: annotations[0] (id 4): the required field "
+                                  "'category_id' is missing (at line 1, column 81"));
+    EXPECT_TRUE(
+        testing::contains(error(value_case),
+                          "mem.json: images[0] (id 1): field 'file_name' holds a lone UTF-16 "
+                          "surrogate escape (\\ud800 to \\udfff without its pair), which is "
+                          "not a character: \"a\\ud800.jpg\" (at line 1, column 36"));
+    EXPECT_NO_THROW((void)detail::parse_coco_text(detail::CocoText{nullptr, unused_case, false},
+                                                  "mem.json", nullptr, window));
+  }
+  // An escaped key that spells a known field is that field; a pair of surrogates is a character.
+  const CocoDataset d = parse_coco(
+      R"({"images": [{"\u0069d": 5, "file_name": "\ud83d\ude00.jpg"}], "categories": [],)"
+      R"( "annotations": []})",
+      "mem.json");
+  ASSERT_EQ(d.images.size(), 1u);
+  EXPECT_EQ(d.images[0].id, 5);
+  EXPECT_EQ(d.images[0].file_name, "\xF0\x9F\x98\x80.jpg");
+}
+
+// A file_name holding a NUL ("a.jpg\u0000.txt") would be cut at the NUL by every file API and
+// name another file: it is refused, naming the image, its id and the field.
+TEST(CocoReader, FileNameWithNulRefused) {
+  const std::string message = parse_error(
+      R"({"images": [{"id": 1, "file_name": "1.jpg"}, {"id": 7, "file_name": "000001.jpg\u0000.txt"}],)"
+      R"( "annotations": [], "categories": []})");
+  EXPECT_TRUE(testing::contains(message,
+                                "mem.json: images[1] (id 7): field 'file_name' holds a "
+                                "NUL character (\\u0000) at character 10: "
+                                "\"000001.jpg\\u0000.txt\"; file names cannot contain "
+                                "one"));
+}
+
 // A file whose size is a multiple of the page size (no zero bytes after it in the mapping) reads
 // normally.
 TEST(CocoReader, FileEndingAtPageBoundary) {

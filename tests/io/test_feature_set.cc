@@ -1,5 +1,6 @@
 #include <coreclean/core/error.h>
 #include <coreclean/io/feature_set.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -260,6 +261,33 @@ TEST(FeatureSetErrors, NonIntegerLabelsAreRefused) {
   const std::string message = load_error<InvalidArgument>(dir);
   EXPECT_TRUE(contains(message, (dir / "y_train.npy").string()));
   EXPECT_TRUE(contains(message, "index 4 is 1.25"));
+}
+
+TEST(FeatureSetErrors, LabelsThatAreNotClassIdsAreRefused) {
+  // Invariant: labels are class ids in [0, 2^31 - 1]; -1 (a deleted box in an export) says how
+  // to drop those rows; negative and absurd values name the file, the row and the value.
+  TempDir tmp;
+  const auto dir = write_train(tmp);
+  write_npy(dir / "y_train.npy", Labels{1, 2, 1, -1, 1, 2});
+  std::string message = load_error<FormatError>(dir);
+  EXPECT_TRUE(contains(message, (dir / "y_train.npy").string() + ": label -1 at row 3"));
+  EXPECT_TRUE(contains(message, "export --labels-out"));
+  EXPECT_TRUE(contains(message, "keep = y != -1"));
+  for (const Label bad :
+       {Label{-7}, Label{1} << 62, std::numeric_limits<Label>::min(), Label{2147483648}}) {
+    write_npy(dir / "y_train.npy", Labels{1, 2, 1, 2, bad, 2});
+    message = load_error<FormatError>(dir);
+    EXPECT_TRUE(contains(message, fmt::format("{}: label {} at row 4 is not a class id; labels "
+                                              "must be integers from 0 to 2147483647",
+                                              (dir / "y_train.npy").string(), bad)));
+  }
+  // The largest class id is fine; the test split is checked as well.
+  write_npy(dir / "y_train.npy", Labels{0, 2147483647, 0, 2147483647, 0, 2147483647});
+  EXPECT_EQ(load_feature_set(dir).y_train[1], 2147483647);
+  write_npy(dir / "X_test.npy", samples(2, 3));
+  write_npy(dir / "y_test.npy", Labels{0, -2});
+  EXPECT_TRUE(contains(load_error<FormatError>(dir),
+                       (dir / "y_test.npy").string() + ": label -2 at row 1 is not a class id"));
 }
 
 TEST(FeatureSetErrors, NanInFeaturesIsRefusedNamingRowAndColumn) {

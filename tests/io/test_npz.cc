@@ -2,7 +2,11 @@
 #include <coreclean/io/npz.h>
 #include <gtest/gtest.h>
 
+#include <array>
+#include <cstdint>
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "testing/helpers.h"
 #include "testing/npy_fixtures.h"
@@ -160,6 +164,54 @@ TEST(NpzErrors, CorruptMemberFailsCrcCheck) {
   EXPECT_TRUE(contains(message, path.string()));
   EXPECT_TRUE(contains(message, "member f4_3x4.npy"));
   EXPECT_TRUE(contains(message, "CRC"));
+}
+
+// A stored zip archive with one member `name` holding `data`, whose central directory claims an
+// uncompressed size of `claimed` bytes (in a zip64 extra field, as large archives record it).
+std::string archive_claiming(const std::string& name, const std::string& data,
+                             std::uint64_t claimed) {
+  std::string out;
+  const auto put = [&](std::uint64_t v, int bytes) {
+    for (int b = 0; b < bytes; ++b) out += static_cast<char>((v >> (8 * b)) & 0xFF);
+  };
+  std::uint32_t crc = 0xFFFFFFFFu;  // CRC-32 (zip's), bit by bit
+  for (const char c : data) {
+    crc ^= static_cast<unsigned char>(c);
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  crc ^= 0xFFFFFFFFu;
+  // Local header, stored, with the true sizes.
+  put(0x04034b50, 4), put(20, 2), put(0, 2), put(0, 2), put(0, 4), put(crc, 4);
+  put(data.size(), 4), put(data.size(), 4), put(name.size(), 2), put(0, 2);
+  out += name + data;
+  const std::size_t directory = out.size();
+  // Central directory: uncompressed size 0xFFFFFFFF, the claimed size in the zip64 extra field.
+  put(0x02014b50, 4), put(45, 2), put(45, 2), put(0, 2), put(0, 2), put(0, 4), put(crc, 4);
+  put(data.size(), 4), put(0xFFFFFFFF, 4), put(name.size(), 2), put(12, 2), put(0, 2);
+  put(0, 2), put(0, 2), put(0, 4), put(0, 4);
+  out += name;
+  put(0x0001, 2), put(8, 2), put(claimed, 8);
+  const std::size_t directory_size = out.size() - directory;
+  put(0x06054b50, 4), put(0, 2), put(0, 2), put(1, 2), put(1, 2), put(directory_size, 4);
+  put(directory, 4), put(0, 2);
+  return out;
+}
+
+TEST(NpzErrors, ClaimedMemberSizeIsNotAllocatedUpFront) {
+  // Invariant: a member's size recorded in the archive (here 2^50 bytes for a 128-byte member)
+  // is not allocated before the data is there: the short member is a FormatError naming the
+  // archive and the member (it used to throw std::bad_alloc).
+  TempDir dir;
+  const std::vector<std::byte> npy = encode_npy(DType::kUInt8, std::vector<std::int64_t>{3},
+                                                std::array<std::uint8_t, 3>{1, 2, 3}.data());
+  const std::string member(reinterpret_cast<const char*>(npy.data()), npy.size());
+  write_text(dir / "ok.npz", archive_claiming("x.npy", member, member.size()));
+  const NpyArray ok = read_npz(dir / "ok.npz").at("x");
+  ASSERT_EQ(ok.shape(), (std::vector<std::int64_t>{3}));
+  EXPECT_EQ(ok.data<std::uint8_t>()[2], 3);
+  write_text(dir / "claim.npz", archive_claiming("x.npy", member, std::uint64_t{1} << 50));
+  const std::string message = error_of<FormatError>([&] { (void)read_npz(dir / "claim.npz"); });
+  EXPECT_TRUE(contains(message, (dir / "claim.npz").string() + " (member x.npy): "));
 }
 
 TEST(NpzErrors, EmptyKeyIsInvalidArgument) {

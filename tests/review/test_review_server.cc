@@ -14,7 +14,10 @@
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
 
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace coreclean::review {
 namespace {
@@ -190,7 +193,26 @@ TEST_F(ReviewServerTest, BadDecisionsAreRefusedWithTheReason) {
   expect_error({{"id", batch_ids[0]}, {"decision", "relabel"}, {"new_label", 3}}, 400, "3");
   expect_error({{"id", batch_ids[0]}, {"decision", "keep"}, {"reviewer", std::string(257, 'a')}}, 400,
                "reviewer");
-  auto r = client->Post("/api/decision", "not json", "application/json");
+  // Integers beyond int64 used to wrap to negative values (2^64 - 1 read as -1).
+  const std::string id = std::to_string(batch_ids[0]);
+  for (const auto& [body, part] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"id": 18446744073709551615, "decision": "keep"})",
+            "\"id\" must be an integer sample id (at most 9223372036854775807), found "
+            "18446744073709551615"},
+           {R"({"id": 9223372036854775808, "decision": "keep"})", "found 9223372036854775808"},
+           {R"({"id": 99999999999999999999999, "decision": "keep"})", "\"id\" must be an integer"},
+           {R"({"id": )" + id + R"(, "decision": "relabel", "new_label": 18446744073709551615})",
+            "\"new_label\" must be a class id (at most 9223372036854775807), found "
+            "18446744073709551615"}}) {
+    auto r = client->Post("/api/decision", body, "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << body << " → " << r->body;
+    EXPECT_TRUE(testing::contains(json::parse(r->body).at("error"), part)) << r->body;
+  }
+  auto r = client->Post("/api/undo", R"({"id": 18446744073709551615})", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  r = client->Post("/api/decision", "not json", "application/json");
   EXPECT_EQ(r->status, 400);
   EXPECT_TRUE(stored_decisions(db(), 1).empty()) << "nothing bad was recorded";
 }

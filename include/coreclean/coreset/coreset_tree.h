@@ -169,6 +169,7 @@ struct NodeSummary {
 };
 
 class CoresetTreeState;  // implementation
+struct TreeStateAccess;  // implementation: access to the state for the tree file and tests
 
 /// The coreset tree over (X, y, weights, ids).
 class CoresetTree {
@@ -252,6 +253,7 @@ class CoresetTree {
  private:
   friend void save_tree(const CoresetTree&, const std::filesystem::path&);
   friend CoresetTree load_tree(const std::filesystem::path&);
+  friend struct TreeStateAccess;
 
   CoresetTreeParams params_;
   std::unique_ptr<CoresetTreeState> state_;
