@@ -16,6 +16,7 @@
 #endif
 
 #include <algorithm>
+#include <filesystem>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -996,6 +997,18 @@ class Scanner {
             problem(v, fmt::format("field 'file_name' holds a NUL character (\\u0000) at "
                                    "character {}: {}{}; file names cannot contain one",
                                    nul, raw.substr(0, 80), raw.size() > 80 ? "..." : ""));
+          }
+          // The name is joined onto the images folder: an absolute path or a `..` step would
+          // read (and render into a review) a file outside it.
+          const std::filesystem::path as_path(*name);
+          const bool escapes =
+              as_path.is_absolute() ||
+              std::any_of(as_path.begin(), as_path.end(), [](const auto& p) { return p == ".."; });
+          if (escapes) {
+            const std::string_view raw = trim_right(v.raw_json_token());
+            problem(v, fmt::format("field 'file_name' is {}{}: it must be a path inside the "
+                                   "images folder (relative, without '..')",
+                                   raw.substr(0, 80), raw.size() > 80 ? "..." : ""));
           }
           image.file_name = std::move(*name);
         }

@@ -642,6 +642,24 @@ TEST(CocoReader, FileNameWithNulRefused) {
                                 "one"));
 }
 
+// A file_name that leaves the images folder (absolute, or with a '..' step) would read and
+// render a file outside it: refused, naming the image and the field; subfolders are fine.
+TEST(CocoReader, FileNameOutsideTheImagesFolderRefused) {
+  for (const char* name : {"/etc/passwd", "../secret.jpg", "train/../../x.jpg"}) {
+    const std::string message = parse_error(
+        std::string(R"({"images": [{"id": 3, "file_name": ")") + name +
+        R"("}], "annotations": [], "categories": []})");
+    EXPECT_TRUE(testing::contains(message, "images[0] (id 3): field 'file_name' is \"" +
+                                               std::string(name) + "\": it must be a path inside "
+                                               "the images folder"))
+        << message;
+  }
+  const detect::CocoDataset ok = detect::parse_coco(
+      R"({"images": [{"id": 1, "file_name": "train/a..b.jpg"}], "annotations": [], "categories": []})",
+      "mem.json");
+  EXPECT_EQ(ok.images[0].file_name, "train/a..b.jpg");
+}
+
 // A file whose size is a multiple of the page size (no zero bytes after it in the mapping) reads
 // normally.
 TEST(CocoReader, FileEndingAtPageBoundary) {
