@@ -17,8 +17,10 @@ namespace {
 
 // The one data type of MNIST-family files.
 constexpr std::uint8_t kUnsignedByte = 0x08;
-// Values are appended in slices of this size, so that a header declaring absurd dimensions fails
-// at the point where the data runs out instead of allocating the declared size up front.
+// Values are appended in slices that double from kFirstSlice up to kReadSlice, so that a header
+// declaring absurd dimensions fails where the data runs out, having allocated about what the
+// file holds, instead of the declared size (or a whole large slice) up front.
+constexpr std::size_t kFirstSlice = std::size_t{64} << 10;
 constexpr std::size_t kReadSlice = std::size_t{64} << 20;
 
 std::string_view type_name(std::uint8_t code) {
@@ -197,7 +199,8 @@ IdxArray decode(Source& source, const std::string& name) {
   const auto expected = static_cast<std::size_t>(count);
   while (array.values.size() < expected) {
     const std::size_t before = array.values.size();
-    const std::size_t slice = std::min(expected - before, kReadSlice);
+    const std::size_t slice =
+        std::min({expected - before, std::max(kFirstSlice, before), kReadSlice});
     array.values.resize(before + slice);
     const std::size_t read = source.read(array.values.data() + before, slice);
     if (read < slice) {
