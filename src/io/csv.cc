@@ -39,6 +39,12 @@ char detect_separator(std::string_view text) {
 CsvTable read_csv(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   CORECLEAN_THROW_IF_NOT_AS(IoError, in.good(), "{}: cannot open the CSV file", path.string());
+  // The file is read whole: a size no decisions file reaches fails here, before the allocation.
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  CORECLEAN_THROW_IF_NOT_AS(FormatError, ec || size <= kMaxCsvBytes,
+                            "{}: {} MiB; a decisions or review CSV is at most {} MiB (split it)",
+                            path.string(), size >> 20, kMaxCsvBytes >> 20);
   std::stringstream buffer;
   buffer << in.rdbuf();
   std::string text = buffer.str();

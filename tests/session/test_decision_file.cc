@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 namespace coreclean::session {
 namespace {
 
@@ -101,6 +103,17 @@ TEST(DecisionFile, RefusesTextAfterAQuoteAndShortRows) {
   EXPECT_TRUE(testing::contains(
       testing::error_of<FormatError>([&] { (void)read_decision_file(dir / "s.csv", rules()); }),
       "s.csv:2: 1 fields but the header has 3"));
+}
+
+// A CSV beyond the size any decisions file reaches (a 2 GB single line, say) is refused before
+// it is read.
+TEST(DecisionFile, RefusesAnAbsurdlyLargeFile) {
+  testing::TempDir dir;
+  testing::write_text(dir / "big.csv", "id,decision\n");
+  std::filesystem::resize_file(dir / "big.csv", std::uintmax_t{2} << 30);  // sparse: no disk used
+  EXPECT_TRUE(testing::contains(
+      testing::error_of<FormatError>([&] { (void)read_decision_file(dir / "big.csv", rules()); }),
+      "big.csv: 2048 MiB; a decisions or review CSV is at most 256 MiB"));
 }
 
 // Class names: case and spaces are ignored only when exactly one class matches.

@@ -5,6 +5,7 @@
 /// Small CSV reader and writer (RFC 4180: commas, double-quoted fields with "" escapes, CRLF or
 /// LF line ends) for review and decision files.
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -21,7 +22,11 @@ struct CsvTable {
   [[nodiscard]] int column(const std::string& name) const;
 };
 
-/// Reads a CSV file; blank lines, and rows whose every field is empty or spaces, are skipped. Accepts what spreadsheets write: a UTF-8 byte-order
+/// The largest CSV file read_csv accepts (256 MiB: decisions for millions of boxes).
+inline constexpr std::uintmax_t kMaxCsvBytes = std::uintmax_t{256} << 20;
+
+/// Reads a CSV file (at most kMaxCsvBytes; a larger one is a FormatError before anything is
+/// allocated); blank lines, and rows whose every field is empty or spaces, are skipped. Accepts what spreadsheets write: a UTF-8 byte-order
 /// mark, CRLF line ends, and `;` as the separator (chosen when the header line has `;` and no
 /// `,` outside quotes). Throws IoError when unreadable and FormatError (naming the file and
 /// line) for an unterminated quote, text after a closing quote, or a row whose field count
