@@ -79,6 +79,10 @@ std::pair<std::string, std::vector<std::string>> read_marker(const fs::path& pat
 
 }  // namespace
 
+bool path_holds(const std::filesystem::path& outer, const std::filesystem::path& inner) {
+  return !outer.empty() && holds(normalized(outer), normalized(inner));
+}
+
 OutputFolder::OutputFolder(fs::path dir, std::string command, std::vector<std::string> entries)
     : dir_(std::move(dir)), command_(std::move(command)), entries_(std::move(entries)) {}
 

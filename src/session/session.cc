@@ -12,6 +12,7 @@
 #include <coreclean/session/decision_file.h>
 #include <coreclean/io/feature_set.h>
 #include <coreclean/io/npy.h>
+#include <coreclean/io/output_folder.h>
 #include <coreclean/linear/class_selection.h>
 #include <coreclean/linear/logistic_regression.h>
 #include <coreclean/linear/metrics.h>
@@ -1479,19 +1480,6 @@ std::int64_t mtime_ns(const std::filesystem::path& file) {
           .count());
 }
 
-// True when `inner` is `outer` or inside it (both made absolute and normalised first).
-bool is_within(const std::filesystem::path& inner, const std::filesystem::path& outer) {
-  if (outer.empty()) return false;
-  const std::filesystem::path a = std::filesystem::weakly_canonical(inner);
-  const std::filesystem::path b = std::filesystem::weakly_canonical(outer);
-  auto ai = a.begin();
-  for (auto bi = b.begin(); bi != b.end(); ++bi, ++ai) {
-    if (bi->empty()) continue;  // a trailing separator
-    if (ai == a.end() || *ai != *bi) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 void Session::check_output_file(const std::filesystem::path& file) const {
@@ -1499,26 +1487,26 @@ void Session::check_output_file(const std::filesystem::path& file) const {
   const State& s = *state_;
   const std::string name = file.string();
   CORECLEAN_THROW_IF_NOT(!fs::is_directory(file), "{}: is a folder; give a file name", name);
-  CORECLEAN_THROW_IF_NOT(!is_within(file, s.coco) || s.coco.empty(),
+  CORECLEAN_THROW_IF_NOT(!io::path_holds(s.coco, file),
                          "{}: is the session's COCO file; write the corrected copy to a new file",
                          name);
-  CORECLEAN_THROW_IF_NOT(!is_within(file, s.features),
+  CORECLEAN_THROW_IF_NOT(!io::path_holds(s.features, file),
                          "{}: is inside the features folder {} that the session reads; write it "
                          "elsewhere",
                          name, s.features.string());
-  CORECLEAN_THROW_IF_NOT(!is_within(file, s.images),
+  CORECLEAN_THROW_IF_NOT(!io::path_holds(s.images, file),
                          "{}: is inside the images folder {} that the session reads; write it "
                          "elsewhere",
                          name, s.images.string());
   for (const fs::path& own : {s.dir / "session.db", s.dir / "session.db-wal",
                              s.dir / "session.db-shm", s.tree_path()})
-    CORECLEAN_THROW_IF_NOT(!is_within(file, own), "{}: is the session's own {}; write it elsewhere",
+    CORECLEAN_THROW_IF_NOT(!io::path_holds(own, file), "{}: is the session's own {}; write it elsewhere",
                            name, own.filename().string());
   std::error_code ec;
   if (!fs::exists(file, ec)) return;
   // The session folder is the session's own (its report/ folder, batch files): what is there
   // was written by it, also by a version that did not record its outputs.
-  if (is_within(file, s.dir)) return;
+  if (io::path_holds(s.dir, file)) return;
   Statement st = s.db->prepare("SELECT size, mtime FROM outputs WHERE path = ?");
   const std::string key = fs::weakly_canonical(file).string();
   st.bind(1, std::string_view(key));

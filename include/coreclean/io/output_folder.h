@@ -19,6 +19,11 @@
 
 namespace coreclean::io {
 
+/// True when `outer` is `inner` or one of its ancestors, both made absolute with the symbolic
+/// links of their existing parts resolved (two spellings of one path compare equal). False for
+/// an empty `outer`.
+bool path_holds(const std::filesystem::path& outer, const std::filesystem::path& inner);
+
 /// File name of the marker of an output folder.
 inline constexpr std::string_view kOutputMarker = ".coreclean-output";
 
