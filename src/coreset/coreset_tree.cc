@@ -813,6 +813,119 @@ UpdateReport CoresetTree::update_features(std::span<const SampleId> ids, MatrixR
   return apply_changes(s, params_, changes);
 }
 
+UpdateReport CoresetTree::append(MatrixRef x, std::span<const Label> y,
+                                 std::span<const double> sample_weight,
+                                 std::span<const SampleId> ids, const Context& context) {
+  built(state_);  // throws before the state is dereferenced
+  State& s = *state_;
+  const Eigen::Index m = x.rows(), n0 = s.n();
+  CORECLEAN_THROW_IF_NOT(m >= 1, "coreset tree append: no samples (x has 0 rows)");
+  CORECLEAN_THROW_IF_NOT(x.cols() == s.input_dim,
+                         "coreset tree append: x has {} columns, the tree was built on {}",
+                         x.cols(), s.input_dim);
+  CORECLEAN_THROW_IF_NOT(static_cast<Eigen::Index>(y.size()) == m,
+                         "coreset tree append: x has {} rows but y has {} labels", m, y.size());
+  CORECLEAN_THROW_IF_NOT(sample_weight.empty() || static_cast<Eigen::Index>(sample_weight.size()) == m,
+                         "coreset tree append: {} sample weights for {} samples",
+                         sample_weight.size(), m);
+  CORECLEAN_THROW_IF_NOT(ids.empty() || static_cast<Eigen::Index>(ids.size()) == m,
+                         "coreset tree append: {} ids for {} samples", ids.size(), m);
+  std::vector<SampleId> new_ids(static_cast<std::size_t>(m));
+  std::vector<int> new_label(static_cast<std::size_t>(m));
+  std::unordered_map<SampleId, Eigen::Index> seen_ids;
+  for (Eigen::Index j = 0; j < m; ++j) {
+    for (Eigen::Index c = 0; c < x.cols(); ++c)
+      CORECLEAN_THROW_IF_NOT(std::isfinite(x(j, c)), "coreset tree append: x[{}, {}] = {}", j, c,
+                             x(j, c));
+    new_label[j] = s.class_index(y[j]);
+    CORECLEAN_THROW_IF_NOT(new_label[j] >= 0,
+                           "coreset tree append: y[{}] = {} is not a class of the tree (build "
+                           "again to add a class)", j, y[j]);
+    if (!sample_weight.empty())
+      CORECLEAN_THROW_IF_NOT(std::isfinite(sample_weight[j]) && sample_weight[j] >= 0.0,
+                             "coreset tree append: sample_weight[{}] = {} (must be finite, >= 0)",
+                             j, sample_weight[j]);
+    new_ids[j] = ids.empty() ? n0 + j : ids[j];
+    CORECLEAN_THROW_IF_NOT(!s.index_of.contains(new_ids[j]),
+                           "coreset tree append: sample id {} (row {}) is already in the tree",
+                           new_ids[j], j);
+    CORECLEAN_THROW_IF_NOT(seen_ids.emplace(new_ids[j], j).second,
+                           "coreset tree append: sample id {} appears twice (rows {} and {})",
+                           new_ids[j], seen_ids[new_ids[j]], j);
+  }
+  const RowMatrixXf phi_new = map_features(x);
+  context.throw_if_cancelled();
+
+  // Samples: appended in order, unseen, with the fold of a model that never saw them.
+  const Eigen::Index n = n0 + m;
+  s.phi.conservativeResize(n, Eigen::NoChange);
+  s.phi.bottomRows(m) = phi_new;
+  const int folds = s.fold.empty() ? 0 : *std::max_element(s.fold.begin(), s.fold.end()) + 1;
+  std::set<int> touched_classes;
+  for (Eigen::Index j = 0; j < m; ++j) {
+    s.label.push_back(new_label[j]);
+    s.weight.push_back(sample_weight.empty() ? 1.0 : sample_weight[j]);
+    s.ids.push_back(new_ids[j]);
+    s.index_of.emplace(new_ids[j], n0 + j);
+    s.seen.push_back(0);
+    s.importance.push_back(0.0);
+    s.misfit.push_back(0.0);
+    s.atypical.push_back(0.0);
+    s.suggested.push_back(new_label[j]);
+    if (folds > 0) s.fold.push_back(static_cast<int>((n0 + j) % folds));
+    touched_classes.insert(new_label[j]);
+  }
+  s.eigen_coords.resize(0, 0);
+
+  // Tree: old full leaves keep their summaries; the last old leaf (when partial) and the new
+  // leaves are summarised from their samples; every internal node is re-summed.
+  std::vector<TreeNode> nodes = node_structure(n, s.chunk);
+  const Eigen::Index kept_leaves = n0 / s.chunk;  // full leaves before the append
+  UpdateReport report;
+  report.samples_changed = m;
+  std::vector<Eigen::Index> resampled;
+  for (Eigen::Index j = 0; j < static_cast<Eigen::Index>(nodes.size()); ++j) {
+    TreeNode& node = nodes[j];
+    if (node.left < 0 && j < kept_leaves) {
+      TreeNode& old = s.nodes[j];
+      node.class_weight = std::move(old.class_weight);
+      node.class_count = std::move(old.class_count);
+      node.gram = std::move(old.gram);
+      node.moments = std::move(old.moments);
+      node.coreset = std::move(old.coreset);
+      node.coreset_weight = std::move(old.coreset_weight);
+      continue;
+    }
+    if (node.left < 0) {
+      summarize_leaf(s, node);
+    } else {
+      summarize_internal(nodes, node);
+    }
+    resampled.push_back(j);
+  }
+  s.nodes = std::move(nodes);
+  report.nodes_touched = static_cast<Eigen::Index>(resampled.size());
+  for (Eigen::Index i = n0; i < n; ++i) {
+    if (s.weight[i] <= 0.0) continue;
+    const Eigen::VectorXd v = s.augmented(i);
+    s.class_gram[s.label[i]].noalias() += s.weight[i] * v * v.transpose();
+  }
+  solve_model(s, params_, false, true, std::vector<int>(touched_classes.begin(), touched_classes.end()));
+  std::vector<Eigen::Index> added(static_cast<std::size_t>(m)), others;
+  std::iota(added.begin(), added.end(), n0);
+  score_samples(s, params_, added);
+  if (params_.optimized_for == OptimizedFor::kCleaning) {
+    for (Eigen::Index i = 0; i < n0; ++i)
+      if (s.weight[i] > 0.0) others.push_back(i);
+    score_samples(s, params_, others, false);
+  } else {
+    for (Eigen::Index j : resampled) sample_coreset(s, params_, j);
+  }
+  report.samples_rescored = m;
+  s.stale += 1;
+  return report;
+}
+
 void CoresetTree::refresh(const Context& context) {
   built(state_);  // throws before the state is dereferenced
   State& s = *state_;
@@ -837,6 +950,24 @@ std::vector<SampleScore> CoresetTree::scores() const {
   std::vector<SampleScore> out(s.n());
   for (Eigen::Index i = 0; i < s.n(); ++i) out[i] = score(s.ids[i]);
   return out;
+}
+
+ScoreColumns CoresetTree::score_columns() const {
+  const State& s = built(state_);
+  ScoreColumns c;
+  c.id = s.ids;
+  c.label.resize(s.n());
+  c.suggested_label.resize(s.n());
+  for (Eigen::Index i = 0; i < s.n(); ++i) {
+    c.label[i] = s.classes[s.label[i]];
+    c.suggested_label[i] = s.classes[s.suggested[i]];
+  }
+  c.importance = s.importance;
+  c.misfit = s.misfit;
+  c.atypical = s.atypical;
+  c.seen = s.seen;
+  c.weight = s.weight;
+  return c;
 }
 
 SampleScore CoresetTree::score(SampleId id) const {

@@ -235,6 +235,59 @@ TEST(CoresetTree, FeatureUpdateMatchesSummariesFromScratch) {
   EXPECT_NEAR(phi(3, 0), new_rows(0, 0) - data.x.col(0).cast<double>().mean(), 1e-5);
 }
 
+// append() adds leaves without a rebuild: the old full leaves keep their summaries, and the tree
+// equals a fresh build over all samples when the feature map is the same (the second part is
+// shifted to the first part's mean, so the build-time centring is identical).
+TEST(CoresetTree, AppendEqualsFreshBuildOverAllSamples) {
+  auto data = testing::make_blobs(400, 6, 3, 1.2, 0.1, 23);
+  const Eigen::Index n0 = 230;  // 4 full leaves of 50 and a partial one
+  RowMatrixXf x = data.x;
+  const Eigen::RowVectorXd mean_a = x.topRows(n0).cast<double>().colwise().mean();
+  const Eigen::RowVectorXd mean_b = x.bottomRows(400 - n0).cast<double>().colwise().mean();
+  x.bottomRows(400 - n0).rowwise() += (mean_a - mean_b).cast<float>();
+  std::vector<SampleId> ids(400);
+  for (int i = 0; i < 400; ++i) ids[i] = 100 + 2 * i;
+  const std::span<const Label> y(data.y);
+  const std::span<const SampleId> all_ids(ids);
+
+  CoresetTree tree(small_params(50));
+  tree.build(x.topRows(n0), y.first(n0), {}, all_ids.first(n0));
+  const NodeSummary kept_leaf = tree.node(1);
+  const UpdateReport r = tree.append(x.bottomRows(400 - n0), y.subspan(n0), {}, all_ids.subspan(n0));
+  EXPECT_EQ(r.samples_changed, 170);
+  EXPECT_EQ(tree.size(), 400);
+  EXPECT_EQ(tree.num_leaves(), 8);
+  // Leaves 0–3 kept, leaves 4–7 summarised, the 7 internal nodes re-summed.
+  EXPECT_EQ(r.nodes_touched, 4 + 7);
+  EXPECT_EQ(tree.node(1).gram, kept_leaf.gram);
+
+  CoresetTree fresh(small_params(50));
+  fresh.build(x, data.y, {}, ids);
+  expect_same_summaries(tree, fresh);
+  // The ridge view is exact at once for every sample; atypicality of the old samples waits for
+  // refresh(), after which every score equals the fresh build's.
+  const auto before = tree.scores(), expected = fresh.scores();
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_EQ(before[i].id, expected[i].id);
+    EXPECT_NEAR(before[i].misfit, expected[i].misfit, 1e-6) << "sample " << i;
+    if (i >= static_cast<std::size_t>(n0))
+      EXPECT_NEAR(before[i].importance, expected[i].importance, 1e-6) << "sample " << i;
+  }
+  tree.refresh();
+  const auto after = tree.scores();
+  for (std::size_t i = 0; i < expected.size(); ++i)
+    EXPECT_NEAR(after[i].importance, expected[i].importance, 1e-6) << "sample " << i;
+
+  // Every argument is checked before anything changes.
+  const RowMatrixXf one = x.topRows(1);
+  const Label known[] = {data.y[0]}, unknown[] = {77};
+  const SampleId taken[] = {100}, fresh_id[] = {1};
+  EXPECT_THROW(tree.append(one, known, {}, taken), InvalidArgument);
+  EXPECT_THROW(tree.append(one, unknown, {}, fresh_id), InvalidArgument);
+  EXPECT_THROW(tree.append(RowMatrixXf::Zero(1, 5), known, {}, fresh_id), InvalidArgument);
+  EXPECT_EQ(tree.size(), 400);
+}
+
 // Query semantics: per-class counts, all, any; seen flags; ignore and select_from lists.
 TEST(CoresetTree, QuerySemantics) {
   const auto data = testing::make_blobs(300, 4, 3, 1.0, 0.2, 17);  // labels 2, 5, 8

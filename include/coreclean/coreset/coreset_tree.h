@@ -112,6 +112,17 @@ struct SampleScore {
   double weight = 1.0;         ///< 0 = removed
 };
 
+/// The same scores as columns, one entry per sample in build order: what a data frame or a
+/// numpy front end reads without a per-sample object.
+struct ScoreColumns {
+  std::vector<SampleId> id;
+  Labels label;
+  std::vector<double> importance, misfit, atypical;
+  Labels suggested_label;
+  std::vector<std::uint8_t> seen;  ///< 1 = seen
+  std::vector<double> weight;      ///< 0 = removed
+};
+
 /// How many samples of a class a query returns.
 struct ClassQuota {
   enum class Kind {
@@ -172,6 +183,11 @@ class CoresetTreeState;  // implementation
 struct TreeStateAccess;  // implementation: access to the state for the tree file and tests
 
 /// The coreset tree over (X, y, weights, ids).
+///
+/// Thread safety: const member functions may run concurrently from several threads on one tree;
+/// a non-const call (build, queries that mark samples seen, set_seen, updates, refresh) needs
+/// exclusive access — no other call on the same tree may run meanwhile. Distinct trees are
+/// independent. A call uses `context.threads` OpenMP/BLAS threads of its own.
 class CoresetTree {
  public:
   explicit CoresetTree(CoresetTreeParams params = {});
@@ -199,6 +215,18 @@ class CoresetTree {
   UpdateReport remove_samples(std::span<const SampleId> ids);
   /// Replaces the features of samples (x: ids.size() × d, the build's width).
   UpdateReport update_features(std::span<const SampleId> ids, MatrixRef x);
+  /// Adds samples without a rebuild (the data arrived later, or in parts): x (m × d, the
+  /// build's width) is mapped with the build's feature map, the samples fill the last leaf and
+  /// then new leaves of chunk_size(), the internal nodes above are re-summed from their children
+  /// (the old leaves keep their summaries), the global model is re-solved and the new samples
+  /// are scored in full, every other sample's misfit again (as after an update). The held-out
+  /// models are not refitted: a new sample is dealt to a fold whose model never saw it, so its
+  /// held-out view stays honest; refresh() refits them. y must hold classes of the tree; ids
+  /// must be new (empty = size(), size() + 1, …); sample_weight as in build(). Checks every
+  /// argument before changing anything; throws InvalidArgument naming the first bad one.
+  UpdateReport append(MatrixRef x, std::span<const Label> y,
+                      std::span<const double> sample_weight = {},
+                      std::span<const SampleId> ids = {}, const Context& context = Context());
   /// Re-scores every sample against the current summaries (makes lazily stale scores exact).
   /// `context` supplies threads, cancellation and the logger to the refits.
   void refresh(const Context& context = Context());
@@ -207,6 +235,8 @@ class CoresetTree {
 
   /// Scores of every sample, in build order.
   [[nodiscard]] std::vector<SampleScore> scores() const;
+  /// scores() as columns.
+  [[nodiscard]] ScoreColumns score_columns() const;
   /// Scores of one sample. Throws InvalidArgument for an unknown id.
   [[nodiscard]] SampleScore score(SampleId id) const;
   /// The class probabilities of a sample (classes() order) by the cross-fitted logistic

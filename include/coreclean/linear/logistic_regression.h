@@ -74,6 +74,9 @@ struct FitReport {
 };
 
 /// A logistic-regression classifier. Construct with parameters, then fit(), then predict.
+///
+/// Thread safety: the prediction functions are const and may run concurrently on one model;
+/// fit() and set_model() need exclusive access.
 class LogisticRegression {
  public:
   explicit LogisticRegression(LogisticRegressionParams params = {});

@@ -44,6 +44,9 @@ struct PcaParams {
 };
 
 /// A PCA projection, fitted once, applied with transform().
+///
+/// Thread safety: transform() and the accessors are const and may run concurrently; fit() needs
+/// exclusive access.
 class Pca {
  public:
   explicit Pca(PcaParams params = {});

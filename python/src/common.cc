@@ -1,0 +1,137 @@
+#include "common.h"
+
+#include <coreclean/core/error.h>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <type_traits>
+
+namespace coreclean::python {
+
+Eigen::Map<const RowMatrixXf> matrix_view(const FloatMatrix& array, const char* what) {
+  if (array.ndim() != 2)
+    throw InvalidArgument(fmt::format("{} must be a 2-d array, got {} dimensions", what, array.ndim()));
+  return {array.data(), static_cast<Eigen::Index>(array.shape(0)),
+          static_cast<Eigen::Index>(array.shape(1))};
+}
+
+namespace {
+
+template <typename T>
+std::span<const T> span_of(const py::object& object, const char* what) {
+  if (object.is_none()) return {};
+  using Array = py::array_t<T, py::array::c_style>;
+  if (!Array::check_(object))
+    throw InvalidArgument(fmt::format("{} must be a C-contiguous {} numpy array, got {}", what,
+                                      std::is_same_v<T, double> ? "float64" : "int64",
+                                      std::string(py::str(py::type::of(object)))));
+  const auto array = py::reinterpret_borrow<Array>(object);
+  if (array.ndim() != 1)
+    throw InvalidArgument(fmt::format("{} must be a 1-d array, got {} dimensions", what, array.ndim()));
+  return {array.data(), static_cast<std::size_t>(array.shape(0))};
+}
+
+template <typename T>
+py::array_t<T> vector_to_numpy(const T* data, std::size_t n) {
+  py::array_t<T> out(static_cast<py::ssize_t>(n));
+  std::copy(data, data + n, out.mutable_data());
+  return out;
+}
+
+template <typename Matrix>
+py::array_t<typename Matrix::Scalar> matrix_to_numpy(const Matrix& m) {
+  py::array_t<typename Matrix::Scalar> out({static_cast<py::ssize_t>(m.rows()), static_cast<py::ssize_t>(m.cols())});
+  std::copy(m.data(), m.data() + m.size(), out.mutable_data());
+  return out;
+}
+
+// What a Context's progress sink shares between the copies the library makes: copying a
+// std::function that held a py::object would touch Python reference counts without the GIL.
+struct ProgressSink {
+  py::object callback;  // None or callable(done, total, what)
+  CancelFlag cancel;
+  std::mutex mutex;
+  std::chrono::steady_clock::time_point last{};
+
+  ProgressSink(py::object cb, CancelFlag flag) : callback(std::move(cb)), cancel(std::move(flag)) {}
+  ~ProgressSink() {
+    py::gil_scoped_acquire gil;
+    callback = py::object();
+  }
+
+  void warn(std::string_view message) {
+    py::gil_scoped_acquire gil;
+    if (PyErr_WarnEx(PyExc_RuntimeWarning, std::string(message).c_str(), 1) != 0) {
+      // warnings configured as errors: stop the call, the warning is the error
+      PyErr_Clear();
+      cancel = true;
+    }
+  }
+
+  void report(std::int64_t done, std::int64_t total, std::string_view what) {
+    {
+      std::lock_guard lock(mutex);
+      const auto now = std::chrono::steady_clock::now();
+      if (done < total && now - last < std::chrono::milliseconds(100)) return;
+      last = now;
+    }
+    py::gil_scoped_acquire gil;
+    // Ctrl-C (or any signal handler that raises) during a call that released the GIL: stop the
+    // call at its next check rather than leave the exception pending until it ends.
+    if (PyErr_CheckSignals() != 0) {
+      PyErr_Clear();
+      cancel = true;
+      return;
+    }
+    if (callback.is_none()) return;
+    try {
+      callback(done, total, std::string(what));
+    } catch (py::error_already_set& e) {
+      // A failing callback must not unwind through the library's loops: the call is stopped
+      // instead, and the callback's error is shown as a warning.
+      cancel = true;
+      PyErr_WarnEx(PyExc_RuntimeWarning,
+                   fmt::format("coreclean: the progress callback raised {}; the call was cancelled",
+                               e.what()).c_str(), 1);
+    }
+  }
+};
+
+}  // namespace
+
+std::span<const std::int64_t> int_span(const py::object& array, const char* what) {
+  return span_of<std::int64_t>(array, what);
+}
+std::span<const double> double_span(const py::object& array, const char* what) {
+  return span_of<double>(array, what);
+}
+
+py::array_t<float> to_numpy(const RowMatrixXf& m) { return matrix_to_numpy(m); }
+py::array_t<double> to_numpy(const RowMatrixXd& m) { return matrix_to_numpy(m); }
+py::array_t<double> to_numpy(const Eigen::VectorXd& v) {
+  return vector_to_numpy(v.data(), static_cast<std::size_t>(v.size()));
+}
+py::array_t<double> to_numpy(const std::vector<double>& v) { return vector_to_numpy(v.data(), v.size()); }
+py::array_t<std::int64_t> to_numpy(const std::vector<std::int64_t>& v) {
+  return vector_to_numpy(v.data(), v.size());
+}
+
+Context make_context(const py::object& progress, std::uint64_t seed, int threads) {
+  Context context;
+  context.seed = seed;
+  context.threads = threads;
+  auto sink = std::make_shared<ProgressSink>(progress, context.cancel);
+  context.progress = [sink](std::int64_t done, std::int64_t total, std::string_view what) {
+    sink->report(done, total, what);
+  };
+  context.logger = [sink](LogLevel level, std::string_view message) {
+    if (level == LogLevel::kWarning) sink->warn(message);
+  };
+  return context;
+}
+
+}  // namespace coreclean::python
