@@ -18,7 +18,6 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <set>
 #include <unordered_map>
 
 namespace coreclean::cli {
@@ -37,33 +36,17 @@ int run_build(const BuildOptions& options, const Context& context, std::ostream&
                         options.optimized_for);
   CORECLEAN_CLI_REQUIRE(options.chunk_size >= 0, "--chunk-size must be >= 0, got {}",
                         options.chunk_size);
-  const io::FeatureSet fs = io::load_feature_set(options.features);
+  const io::FeatureSet all = io::load_feature_set(options.features);
   // Keep the requested classes only (the seed keeps the class of interest and its confusion).
-  std::vector<Eigen::Index> rows;
-  if (options.classes.empty()) {
-    rows.resize(fs.y_train.size());
-    for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<Eigen::Index>(i);
-  } else {
-    std::set<Label> keep;
-    for (const auto& c : options.classes) keep.insert(fs.find_class(c));
-    for (std::size_t i = 0; i < fs.y_train.size(); ++i)
-      if (keep.contains(fs.y_train[i])) rows.push_back(static_cast<Eigen::Index>(i));
-  }
-  const auto x_all = fs.x_train.view();
-  RowMatrixXf x(static_cast<Eigen::Index>(rows.size()), x_all.cols());
-  Labels y(rows.size());
-  std::vector<SampleId> ids(rows.size());
-  for (std::size_t j = 0; j < rows.size(); ++j) {
-    x.row(static_cast<Eigen::Index>(j)) = x_all.row(rows[j]);
-    y[j] = fs.y_train[rows[j]];
-    ids[j] = fs.ids[rows[j]];
-  }
+  const io::FeatureSet fs =
+      options.classes.empty() ? all : io::keep_classes(all, all.find_classes(options.classes));
+  const auto x = fs.x_train.view();
   coreset::CoresetTreeParams params;
   params.chunk_size = options.chunk_size;
   params.optimized_for = options.optimized_for == "training" ? coreset::OptimizedFor::kTraining
                                                              : coreset::OptimizedFor::kCleaning;
   coreset::CoresetTree tree(params);
-  tree.build(x, y, {}, ids, context);
+  tree.build(x, fs.y_train, {}, fs.ids, context);
   ClassNames names;
   for (Label l : tree.classes()) names[l] = fs.class_name(l);
   tree.set_class_names(std::move(names));

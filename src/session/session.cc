@@ -507,9 +507,9 @@ Session Session::create(const std::filesystem::path& dir, const SessionOptions& 
   } else {
     interest = features.find_class(options.class_of_interest);
   }
-  std::set<Label> keep;
-  for (const std::string& c : options.classes) keep.insert(features.find_class(c));
-  CORECLEAN_THROW_IF_NOT(keep.empty() || keep.contains(interest),
+  const Labels keep = features.find_classes(options.classes);
+  const auto kept = [&](Label l) { return std::binary_search(keep.begin(), keep.end(), l); };
+  CORECLEAN_THROW_IF_NOT(keep.empty() || kept(interest),
                          "session: --classes must include the class of interest '{}'",
                          features.class_name(interest));
 
@@ -529,7 +529,7 @@ Session Session::create(const std::filesystem::path& dir, const SessionOptions& 
       s->outside.emplace_back(row, std::nullopt);
       continue;
     }
-    if (!keep.empty() && !keep.contains(features.y_train[i])) {
+    if (!keep.empty() && !kept(features.y_train[i])) {
       if (features.y_train[i] != file_labels[i]) s->outside.emplace_back(row, features.y_train[i]);
       continue;
     }
