@@ -423,13 +423,54 @@ void check_images(const detect::CocoDataset& coco, const std::vector<SampleId>& 
 
 }  // namespace
 
-Session Session::create(const std::filesystem::path& dir, const SessionOptions& options,
-                        const Context& context) {
+namespace {
+
+// A session is created in a new folder or an empty one.
+void check_new_session_folder(const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
   CORECLEAN_THROW_IF_NOT(!fs::exists(dir) || (fs::is_directory(dir) && fs::is_empty(dir)),
                          "{}: already exists and is not an empty folder (open the session, or "
                          "choose a new folder)",
                          dir.string());
+}
+
+// The session's own copy of in-memory features: dir/features, stored by this relative path.
+constexpr std::string_view kOwnFeatures = "features";
+
+}  // namespace
+
+Session Session::create(const std::filesystem::path& dir, const SessionOptions& options,
+                        const Context& context) {
+  check_new_session_folder(dir);
+  return create_in(dir, options, false, context);
+}
+
+Session Session::create(const std::filesystem::path& dir, const io::FeatureSet& features,
+                        const SessionOptions& options, const Context& context) {
+  namespace fs = std::filesystem;
+  CORECLEAN_THROW_IF_NOT(options.features.empty(),
+                         "session: features are given in memory; leave options.features empty "
+                         "(it is {})",
+                         options.features.string());
+  check_new_session_folder(dir);
+  const bool made_dir = !fs::exists(dir);
+  const fs::path own = dir / kOwnFeatures;
+  try {
+    io::save_feature_set(own, features);
+    SessionOptions with_features = options;
+    with_features.features = own;
+    return create_in(dir, with_features, true, context);
+  } catch (...) {
+    // Leave the folder as it was: new or empty.
+    std::error_code ec;
+    fs::remove_all(made_dir ? dir : own, ec);
+    throw;
+  }
+}
+
+Session Session::create_in(const std::filesystem::path& dir, const SessionOptions& options,
+                           bool own_features, const Context& context) {
+  namespace fs = std::filesystem;
   CORECLEAN_THROW_IF_NOT(options.folds >= 2, "session: folds = {} (must be >= 2)", options.folds);
   CORECLEAN_THROW_IF_NOT(options.images.empty() || !options.coco.empty(),
                          "session: an images folder needs its COCO file");
@@ -582,7 +623,7 @@ Session Session::create(const std::filesystem::path& dir, const SessionOptions& 
     Statement st = s->db->prepare("INSERT INTO meta(key, value) VALUES(?, ?)");
     const std::vector<std::pair<std::string, std::string>> meta = {
         {"schema_version", std::to_string(kSchemaVersion)},
-        {"features", s->features.string()},
+        {"features", own_features ? std::string(kOwnFeatures) : s->features.string()},
         {"coco", s->coco.string()},
         {"images", s->images.string()},
         {"class_of_interest", std::to_string(interest)},
@@ -690,6 +731,8 @@ Session Session::open(const std::filesystem::path& dir, const Context& context) 
                                   db_path.string(), version, kSchemaVersion));
   if (version < kSchemaVersion) migrate(*s->db);
   s->features = s->meta("features");
+  // A session's own features (created from features in memory) lie in its folder.
+  if (s->features.is_relative()) s->features = dir / s->features;
   s->coco = s->meta("coco");
   s->images = s->meta("images");
   s->class_of_interest = std::stoll(s->meta("class_of_interest"));
