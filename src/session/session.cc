@@ -1613,6 +1613,13 @@ std::string Session::class_name(Label label) const { return coreclean::class_nam
 Label Session::find_class(const std::string& name_or_id) const { return state_->find_class(name_or_id); }
 const Labels& Session::classes() const { return state_->classes; }
 Label Session::class_of_interest() const { return state_->class_of_interest; }
+std::vector<SampleId> Session::original_members(Label label) const {
+  const State& s = *state_;
+  std::vector<SampleId> out;
+  for (std::size_t i = 0; i < s.ids.size(); ++i)
+    if (s.original[i] == label) out.push_back(s.ids[i]);
+  return out;
+}
 const std::string& Session::guidelines() const { return state_->guidelines; }
 const std::filesystem::path& Session::coco_path() const { return state_->coco; }
 const std::filesystem::path& Session::images_dir() const { return state_->images; }

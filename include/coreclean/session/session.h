@@ -364,6 +364,9 @@ class Session {
   [[nodiscard]] Label find_class(const std::string& name_or_id) const;
   [[nodiscard]] const Labels& classes() const;
   [[nodiscard]] Label class_of_interest() const;
+  /// The samples whose label was `label` when the session was created (before any review), in
+  /// the session's order (the features' row order).
+  [[nodiscard]] std::vector<SampleId> original_members(Label label) const;
   [[nodiscard]] const std::string& guidelines() const;
   [[nodiscard]] const std::filesystem::path& coco_path() const;
   [[nodiscard]] const std::filesystem::path& images_dir() const;
