@@ -11,53 +11,38 @@
 #include <coreclean/linear/class_selection.h>
 #include <coreclean/report/report.h>
 #include <coreclean/session/session.h>
+#include <coreclean/session/simulated_review.h>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
-#include <map>
-#include <numeric>
-#include <random>
 #include <sstream>
 
 namespace coreclean::cli {
 namespace {
 
-/// Random review of the class, batch by batch: what it finds on average over many orders.
-struct RandomReview {
-  std::vector<double> cumulative_found;  ///< errors of any kind, [0] = 0, one per batch after
-  double label_errors_found = 0.0;       ///< flips found within the whole budget
-};
+// summary.json's fields that describe the review against the truth.
+nlohmann::json summary_json(const session::ReviewSummary& s) {
+  return {{"class_of_interest", s.class_of_interest},
+          {"class_size", s.class_size},
+          {"budget", s.budget},
+          {"injected_errors", s.injected_errors},
+          {"coreclean_found", s.coreclean_found},
+          {"random_expected", s.random_expected},
+          {"box_errors_found", s.box_errors_found},
+          {"auc_start", s.auc_start},
+          {"auc_end", s.auc_end}};
+}
 
-RandomReview simulate_random_review(std::vector<SampleId> members,
-                                    const std::map<SampleId, const detect::DemoError*>& truth,
-                                    const std::vector<std::int64_t>& batch_sizes,
-                                    std::uint64_t seed) {
-  constexpr int kOrders = 500;
-  RandomReview r;
-  r.cumulative_found.assign(batch_sizes.size() + 1, 0.0);
-  std::mt19937_64 rng(seed ^ 0x5eedu);
-  for (int order = 0; order < kOrders; ++order) {
-    std::shuffle(members.begin(), members.end(), rng);
-    std::size_t next = 0;
-    std::int64_t found = 0;
-    for (std::size_t b = 0; b < batch_sizes.size(); ++b) {
-      for (std::int64_t i = 0; i < batch_sizes[b] && next < members.size(); ++i, ++next) {
-        const auto t = truth.find(members[next]);
-        if (t == truth.end()) continue;
-        ++found;
-        if (t->second->kind == detect::DemoErrorKind::kFlip) r.label_errors_found += 1.0;
-      }
-      r.cumulative_found[b + 1] += static_cast<double>(found);
-    }
-  }
-  for (double& v : r.cumulative_found) v /= kOrders;
-  r.label_errors_found /= kOrders;
-  return r;
+// The summary's first sentence.
+std::string found_sentence(const session::ReviewSummary& s) {
+  return fmt::format("reviewed {} of {} '{}' boxes: coreclean found {} of the {} label errors in "
+                     "the class",
+                     s.budget, s.class_size, s.class_of_interest, s.coreclean_found,
+                     s.injected_errors);
 }
 
 }  // namespace
@@ -115,8 +100,8 @@ int run_demo(const DemoOptions& o, const Context& context, std::ostream& out) {
   params.validate();
   const detect::DemoScenes scenes =
       detect::write_demo_scenes(data, detect::load_fashion_mnist(o.fashion_dir, "train"), params, context);
-  std::map<SampleId, const detect::DemoError*> truth;
-  for (const detect::DemoError& e : scenes.errors) truth[e.annotation_id] = &e;
+  // The truth as any front end reads it: from the data folder.
+  const session::ErrorTruth truth = session::read_error_truth(data / "truth.json");
   out << fmt::format("data: {} scenes, {} boxes, {} injected errors ({:.0f} s)\n",
                      scenes.coco.images.size(), scenes.coco.annotations.size(),
                      scenes.errors.size(), seconds());
@@ -147,13 +132,7 @@ int run_demo(const DemoOptions& o, const Context& context, std::ostream& out) {
   session::Session random_session = session::Session::open(random_dir, context);
   const session::SessionStatus first = s.status();
   const Label interest = first.class_of_interest;
-  std::int64_t injected = 0;  // label errors whose (wrong) label is the class of interest
-  for (const detect::DemoError& e : scenes.errors) {
-    const auto a = scenes.coco.annotation_index(e.annotation_id);
-    if (e.kind == detect::DemoErrorKind::kFlip && a &&
-        scenes.coco.annotations[*a].category_id == interest)
-      ++injected;
-  }
+  const std::int64_t injected = session::count_label_errors(truth, interest);
   const auto batch = static_cast<std::int64_t>(
       std::ceil(o.batch_share * static_cast<double>(first.class_size)));
   out << fmt::format("class of interest: '{}' ({} boxes, {} with a flipped label), confused with "
@@ -164,99 +143,72 @@ int run_demo(const DemoOptions& o, const Context& context, std::ostream& out) {
 
   // 3. The review loop, answered from the truth, for coreclean's ranking and for random
   // batches of the same size.
-  struct Found {
-    std::int64_t label_errors = 0, box_errors = 0;
-  };
-  auto answer_from_truth = [&](session::Session& session, const session::Batch& b) {
-    Found f;
-    for (const session::BatchItem& item : b.items) {
-      const auto t = truth.find(item.id);
-      if (t == truth.end()) continue;  // kept
-      if (t->second->kind == detect::DemoErrorKind::kFlip) {
-        // A true class outside the session's classes cannot be relabelled to: the box is
-        // deleted from this class's data, as ARCHITECTURE's "a class not in the label set".
-        const Label true_label = t->second->true_category_id;
-        const bool known =
-            std::binary_search(session.classes().begin(), session.classes().end(), true_label);
-        session.record_decision(
-            {item.id, known ? session::DecisionKind::kRelabel : session::DecisionKind::kDelete,
-             true_label, "demo"});
-        ++f.label_errors;
-      } else {
-        session.record_decision({item.id, session::DecisionKind::kDelete, 0, "demo"});
-        ++f.box_errors;
-      }
-    }
-    return f;
-  };
-  std::int64_t found = 0, box_errors = 0, budget = 0, random_session_found = 0;
-  std::vector<std::int64_t> batch_sizes;
-  std::vector<double> random_auc = {random_session.status().iterations.front().auc};
-  std::vector<double> random_fixed = {0.0};
-  for (int it = 0; it < o.iterations; ++it) {
-    const session::Batch b = s.next_batch(batch, context);
-    if (b.items.empty()) break;
-    export_batch(s, b, context);
-    const Found f = answer_from_truth(s, b);
-    found += f.label_errors;
-    box_errors += f.box_errors;
-    budget += static_cast<std::int64_t>(b.items.size());
-    batch_sizes.push_back(static_cast<std::int64_t>(b.items.size()));
-    // The simulated reviewer answers every box: those it did not fix are right.
-    session::ApplyOptions keep_rest;
-    keep_rest.undecided = session::UndecidedPolicy::kKeep;
-    const session::ApplyReport r = s.apply(keep_rest, context);
-
-    const session::Batch rb = random_session.next_batch(
-        static_cast<std::int64_t>(b.items.size()), context, session::BatchSelection::kRandom);
-    const Found rf = answer_from_truth(random_session, rb);
-    random_session_found += rf.label_errors;
-    const session::ApplyReport rr = random_session.apply(keep_rest, context);
-    random_auc.push_back(rr.metrics.auc);
-    random_fixed.push_back(random_fixed.back() + static_cast<double>(rf.label_errors + rf.box_errors));
-    out << fmt::format("  iteration {:>2}: {} reviewed, {} relabelled, {} deleted; AUC {:.4f}  "
-                       "(random review: {} fixed; AUC {:.4f})\n",
-                       r.batch, r.metrics.reviewed, r.metrics.relabelled, r.metrics.deleted,
-                       r.metrics.auc, rf.label_errors + rf.box_errors, rr.metrics.auc);
-  }
+  session::SimulatedReviewOptions review;
+  review.iterations = o.iterations;
+  review.batch_size = batch;
+  const session::SimulatedReview run = session::run_simulated_review(
+      s, &random_session, truth, review, context,
+      [&](session::Session& session, const session::Batch& b) { export_batch(session, b, context); },
+      [&](const session::SimulatedIteration& it) {
+        const session::IterationMetrics& m = it.ranked.metrics;
+        out << fmt::format("  iteration {:>2}: {} reviewed, {} relabelled, {} deleted; AUC {:.4f}  "
+                           "(random review: {} fixed; AUC {:.4f})\n",
+                           it.ranked.batch, m.reviewed, m.relabelled, m.deleted, m.auc,
+                           it.random_found.label_errors + it.random_found.box_errors,
+                           it.random.metrics.auc);
+      });
   s.export_coco(corrected);
 
-  // 4. Random review: the run above (one draw, with its AUC) and, for a stable expectation, the
-  // mean over many random orders of the class.
-  std::vector<SampleId> members;
-  for (std::size_t r = 0; r < embedded.ids.size(); ++r)
-    if (embedded.y_train[r] == interest) members.push_back(embedded.ids[r]);
-  const RandomReview expected = simulate_random_review(members, truth, batch_sizes, context.seed);
-  const session::SessionStatus last = s.status();
+  // 4. The review against the truth, and random review: the run above (one draw, with its
+  // AUC) and, for a stable expectation, the mean over many random orders of the class.
+  const session::ReviewSummary result = session::summarize_review(s, truth, context);
   report::ReportOptions report_options;
-  report_options.baselines.push_back({"random review", random_fixed, random_auc});
+  report_options.baselines.push_back({"random review", run.random_fixed, run.random_auc});
   report_options.baselines.push_back(
-      {"random review (mean of 500 orders)", expected.cumulative_found, {}});
+      {"random review (mean of 500 orders)", result.random_expected_curve, {}});
   const report::ReportFiles report = report::write_report(s, report_html, report_options);
-  const nlohmann::json summary = {
-      {"report", report.html.string()},
-      {"class_of_interest", s.class_name(interest)},
-      {"class_size", first.class_size},
-      {"budget", budget},
-      {"injected_errors", injected},
-      {"coreclean_found", found},
-      {"random_found", random_session_found},
-      {"random_expected", expected.label_errors_found},
-      {"random_auc_end", random_auc.back()},
-      {"box_errors_found", box_errors},
-      {"auc_start", first.iterations.front().auc},
-      {"auc_end", last.iterations.back().auc},
-      {"seconds", seconds()}};
+  nlohmann::json summary = summary_json(result);
+  summary["report"] = report.html.string();
+  summary["random_found"] = run.random_found.label_errors;
+  summary["random_auc_end"] = run.random_auc.back();
+  summary["seconds"] = seconds();
   std::ofstream(summary_path) << summary.dump(2) << "\n";
   out << fmt::format(
-      "\nreviewed {} of {} '{}' boxes: coreclean found {} of the {} label errors in the class, "
-      "random review of the same budget {} ({:.1f} on average), plus {} faulty boxes; AUC {:.4f} → "
-      "{:.4f} (random review: → {:.4f}); {:.0f} s.\nsession: {}  corrected COCO: {}  summary: {}\n"
-      "report: {}\n",
-      budget, first.class_size, s.class_name(interest), found, injected, random_session_found,
-      expected.label_errors_found, box_errors, first.iterations.front().auc,
-      last.iterations.back().auc, random_auc.back(), seconds(), session_dir.string(),
+      "\n{}, random review of the same budget {} ({:.1f} on average), plus {} faulty boxes; AUC "
+      "{:.4f} → {:.4f} (random review: → {:.4f}); {:.0f} s.\nsession: {}  corrected COCO: {}  "
+      "summary: {}\nreport: {}\n",
+      found_sentence(result), run.random_found.label_errors, result.random_expected,
+      result.box_errors_found, result.auc_start, result.auc_end, run.random_auc.back(),
+      seconds(), session_dir.string(),
       corrected.string(), summary_path.string(), report.html.string());
+  return kExitOk;
+}
+
+CLI::App* add_demo_summary_command(CLI::App& app, DemoSummaryOptions& o) {
+  CLI::App* cmd = app.add_subcommand(
+      "demo-summary",
+      "Measure a review of demo data against its ground truth: reads DIR/data/truth.json (from "
+      "make-demo) and the session DIR/session, writes DIR/summary.json and prints the label "
+      "errors found against random review of the same budget (its mean over 500 orders).");
+  cmd->add_option("dir", o.dir, "Folder with data/truth.json and session/")->required();
+  return cmd;
+}
+
+int run_demo_summary(const DemoSummaryOptions& o, const Context& context, std::ostream& out) {
+  const session::ErrorTruth truth = session::read_error_truth(o.dir / "data" / "truth.json");
+  session::Session s = session::Session::open(o.dir / "session", context);
+  const std::filesystem::path summary_path = o.dir / "summary.json";
+  s.check_output_file(summary_path);
+  const session::ReviewSummary result = session::summarize_review(s, truth, context);
+  std::ofstream file(summary_path);
+  file << summary_json(result).dump(2) << "\n";
+  if (!file.flush()) throw IoError(fmt::format("{}: cannot write", summary_path.string()));
+  file.close();
+  s.record_output_file(summary_path);
+  out << fmt::format("\n{}; random review of the same budget would find {:.1f} on average; plus {} "
+                     "faulty boxes. AUC {:.4f} → {:.4f}.\nsummary: {}\n",
+                     found_sentence(result), result.random_expected, result.box_errors_found,
+                     result.auc_start, result.auc_end, summary_path.string());
   return kExitOk;
 }
 

@@ -41,6 +41,24 @@ CLI::App* add_demo_command(CLI::App& app, DemoOptions& options);
 /// else in the folder is touched.
 int run_demo(const DemoOptions& options, const Context& context, std::ostream& out);
 
+/// Options of `coreclean demo-summary`.
+struct DemoSummaryOptions {
+  /// A folder holding `data/truth.json` (make-demo's ground truth) and the session `session/`
+  /// of a review of that data (the layout of `./run walkthrough` and of `demo`).
+  std::filesystem::path dir;
+};
+
+/// Adds the `demo-summary` subcommand and its argument to `app`.
+CLI::App* add_demo_summary_command(CLI::App& app, DemoSummaryOptions& options);
+
+/// Measures the review in `dir/session` against `dir/data/truth.json`
+/// (session::summarize_review): writes `dir/summary.json` {"class_of_interest", "class_size",
+/// "budget", "injected_errors", "coreclean_found", "random_expected", "box_errors_found",
+/// "auc_start", "auc_end"} — the fields of demo's summary.json that need no second session —
+/// and prints them as one paragraph. The file is checked as the session's output
+/// (Session::check_output_file): a summary.json it did not write is not replaced.
+int run_demo_summary(const DemoSummaryOptions& options, const Context& context, std::ostream& out);
+
 }  // namespace coreclean::cli
 
 #endif  // CORECLEAN_APPS_CLI_DEMO_H_

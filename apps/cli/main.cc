@@ -26,7 +26,8 @@ int main(int argc, char** argv) {
       "The cleaning loop, in order:\n"
       "  make-demo (or your own COCO file) / check → embed → init → next / review → apply\n"
       "  (next batch, again) → status → export → report\n"
-      "`demo` runs the whole loop on built-in data. Lower-level tools over a features directory\n"
+      "`demo` runs the whole loop on built-in data (`demo-summary` measures a review of demo data\n"
+      "against its truth). Lower-level tools over a features directory\n"
       "and a coreset tree: pick, build, rank, update, fit.\n"
       "Output folders (--out of make-demo, embed, demo) must be new, empty, or written by an\n"
       "earlier run of the same command: coreclean never overwrites or deletes a file it did\n"
@@ -142,11 +143,14 @@ int main(int argc, char** argv) {
   CLI::App* review_cmd = add_review_command(app, review);
   DemoOptions demo;
   CLI::App* demo_cmd = add_demo_command(app, demo);
+  DemoSummaryOptions demo_summary;
+  CLI::App* demo_summary_cmd = add_demo_summary_command(app, demo_summary);
 
   // Help lists the loop's commands first, in the order they are used, then the lower-level tools.
   for (CLI::App* cmd :
        {make_demo_cmd, check_cmd, embed_cmd, session_cmd.init, session_cmd.next, review_cmd,
-        session_cmd.apply, session_cmd.status, session_cmd.export_, report_cmd, demo_cmd})
+        session_cmd.apply, session_cmd.status, session_cmd.export_, report_cmd, demo_cmd,
+        demo_summary_cmd})
     cmd->group("Cleaning loop");
   for (CLI::App* cmd : {pick_cmd, build_cmd, rank_cmd, update_cmd, fit_cmd})
     cmd->group("Lower-level tools");
@@ -182,6 +186,7 @@ int main(int argc, char** argv) {
         if (*report_cmd) return run_report(report, ctx, std::cout);
         if (*review_cmd) return run_review(review, ctx, std::cout, std::cerr);
         if (*demo_cmd) return run_demo(demo, ctx, std::cout);
+        if (*demo_summary_cmd) return run_demo_summary(demo_summary, ctx, std::cout);
         return static_cast<int>(kExitBadInput);
       },
       std::cerr);

@@ -3,23 +3,20 @@
 #include "cli_common.h"
 
 #include <coreclean/core/error.h>
+#include <coreclean/coreset/coreset_fit.h>
 #include <coreclean/coreset/coreset_tree.h>
 #include <coreclean/io/csv.h>
 #include <coreclean/session/decision_file.h>
 #include <coreclean/io/feature_set.h>
 #include <coreclean/io/npz.h>
 #include <coreclean/linear/logistic_regression.h>
-#include <coreclean/linear/metrics.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <fmt/format.h>
 #include <fstream>
 #include <map>
 #include <memory>
-#include <set>
-#include <unordered_map>
 
 namespace coreclean::cli {
 namespace {
@@ -37,33 +34,17 @@ int run_build(const BuildOptions& options, const Context& context, std::ostream&
                         options.optimized_for);
   CORECLEAN_CLI_REQUIRE(options.chunk_size >= 0, "--chunk-size must be >= 0, got {}",
                         options.chunk_size);
-  const io::FeatureSet fs = io::load_feature_set(options.features);
+  const io::FeatureSet all = io::load_feature_set(options.features);
   // Keep the requested classes only (the seed keeps the class of interest and its confusion).
-  std::vector<Eigen::Index> rows;
-  if (options.classes.empty()) {
-    rows.resize(fs.y_train.size());
-    for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<Eigen::Index>(i);
-  } else {
-    std::set<Label> keep;
-    for (const auto& c : options.classes) keep.insert(fs.find_class(c));
-    for (std::size_t i = 0; i < fs.y_train.size(); ++i)
-      if (keep.contains(fs.y_train[i])) rows.push_back(static_cast<Eigen::Index>(i));
-  }
-  const auto x_all = fs.x_train.view();
-  RowMatrixXf x(static_cast<Eigen::Index>(rows.size()), x_all.cols());
-  Labels y(rows.size());
-  std::vector<SampleId> ids(rows.size());
-  for (std::size_t j = 0; j < rows.size(); ++j) {
-    x.row(static_cast<Eigen::Index>(j)) = x_all.row(rows[j]);
-    y[j] = fs.y_train[rows[j]];
-    ids[j] = fs.ids[rows[j]];
-  }
+  const io::FeatureSet fs =
+      options.classes.empty() ? all : io::keep_classes(all, all.find_classes(options.classes));
+  const auto x = fs.x_train.view();
   coreset::CoresetTreeParams params;
   params.chunk_size = options.chunk_size;
   params.optimized_for = options.optimized_for == "training" ? coreset::OptimizedFor::kTraining
                                                              : coreset::OptimizedFor::kCleaning;
   coreset::CoresetTree tree(params);
-  tree.build(x, y, {}, ids, context);
+  tree.build(x, fs.y_train, {}, fs.ids, context);
   ClassNames names;
   for (Label l : tree.classes()) names[l] = fs.class_name(l);
   tree.set_class_names(std::move(names));
@@ -168,10 +149,6 @@ io::NpyArray to_array(const std::vector<std::int64_t>& values) {
                       reinterpret_cast<const std::byte*>(storage->data()));
 }
 
-double auc_of(const RowMatrixXd& proba, const Labels& y, const Labels& classes) {
-  return linear::roc_auc_ovr(proba, y, classes, linear::AucAverage::kMacro);
-}
-
 }  // namespace
 
 int run_fit(const FitOptions& options, const Context& context, std::ostream& out) {
@@ -181,74 +158,14 @@ int run_fit(const FitOptions& options, const Context& context, std::ostream& out
                         "{} was built for cleaning; build it with --optimized-for training to "
                         "fit on its coreset",
                         options.tree.string());
-  const coreset::Coreset core = tree.coreset(options.level);
-  const RowMatrixXf& phi = tree.features();
-  const auto scores = tree.scores();
-  // Active samples (weight > 0) and their labels.
-  std::vector<Eigen::Index> active;
-  for (std::size_t i = 0; i < scores.size(); ++i)
-    if (scores[i].weight > 0.0) active.push_back(static_cast<Eigen::Index>(i));
-  Labels y(active.size());
-  std::vector<double> w(active.size());
-  RowMatrixXf x(static_cast<Eigen::Index>(active.size()), phi.cols());
-  std::unordered_map<SampleId, Eigen::Index> row_of;
-  for (std::size_t j = 0; j < active.size(); ++j) {
-    x.row(static_cast<Eigen::Index>(j)) = phi.row(active[j]);
-    y[j] = scores[active[j]].label;
-    w[j] = scores[active[j]].weight;
-    row_of[scores[active[j]].id] = static_cast<Eigen::Index>(j);
-  }
-  std::vector<double> core_weight(active.size(), 0.0);
-  for (std::size_t q = 0; q < core.ids.size(); ++q) core_weight[row_of.at(core.ids[q])] += core.weights[q];
-
   linear::LogisticRegressionParams params;
   params.c = options.c;
   params.max_iter = 300;
-  const Labels classes = tree.classes();
-  // k-fold AUC: each fold is predicted by a model trained on the other folds' samples (full
-  // data) and by one trained on the other folds' coreset samples (coreset).
-  const std::vector<int> folds = linear::stratified_kfold(y, options.folds, context.seed);
-  RowMatrixXd proba_full = RowMatrixXd::Zero(x.rows(), static_cast<Eigen::Index>(classes.size()));
-  RowMatrixXd proba_core = proba_full;
-  for (int f = 0; f < options.folds; ++f) {
-    for (int which = 0; which < 2; ++which) {
-      std::vector<Eigen::Index> train;
-      for (Eigen::Index i = 0; i < x.rows(); ++i)
-        if (folds[i] != f && (which == 0 || core_weight[i] > 0.0)) train.push_back(i);
-      RowMatrixXf xt(static_cast<Eigen::Index>(train.size()), x.cols());
-      Labels yt(train.size());
-      std::vector<double> wt(train.size());
-      for (std::size_t j = 0; j < train.size(); ++j) {
-        xt.row(static_cast<Eigen::Index>(j)) = x.row(train[j]);
-        yt[j] = y[train[j]];
-        wt[j] = which == 0 ? w[train[j]] : core_weight[train[j]];
-      }
-      linear::LogisticRegression model(params);
-      model.fit(xt, yt, wt, context);
-      for (Eigen::Index i = 0; i < x.rows(); ++i) {
-        if (folds[i] != f) continue;
-        const RowMatrixXd p = model.predict_proba(x.row(i));
-        for (std::size_t c = 0; c < model.classes().size(); ++c) {
-          const auto col = std::lower_bound(classes.begin(), classes.end(), model.classes()[c]) - classes.begin();
-          (which == 0 ? proba_full : proba_core)(i, col) = p(0, static_cast<Eigen::Index>(c));
-        }
-      }
-    }
-  }
-  const double auc_full = auc_of(proba_full, y, classes);
-  const double auc_core = auc_of(proba_core, y, classes);
-
-  // Final models on everything, and the full-data objective of each.
-  linear::LogisticRegression full(params), coreset_model(params);
-  full.fit(x, y, w, context);
-  Eigen::Index core_rows = 0;
-  for (double cw : core_weight) core_rows += cw > 0.0 ? 1 : 0;
-  coreset_model = tree.fit(params, options.level, context);
-  CORECLEAN_CLI_REQUIRE(coreset_model.classes() == classes,
-                        "the coreset at level {} lacks some classes; use a deeper --level",
-                        options.level);
-  const double f_full = linear::logistic_objective_value(full, x, y, w);
-  const double f_core = linear::logistic_objective_value(coreset_model, x, y, w);
+  const coreset::CoresetFitComparison fit =
+      coreset::compare_coreset_fit(tree, params, options.folds, options.level, context);
+  const coreset::Coreset& core = fit.coreset;
+  const linear::LogisticRegression& coreset_model = fit.model;
+  const Labels& classes = coreset_model.classes();
 
   std::map<std::string, io::NpyArray> arrays;
   const RowMatrixXd& coef = coreset_model.coef();
@@ -274,8 +191,9 @@ int run_fit(const FitOptions& options, const Context& context, std::ostream& out
       "(relative excess {:+.3e})\n"
       "model written to {} (apply as: scores = ((x − feature_mean) · feature_projectionᵀ) · coefᵀ "
       "+ intercept)\n",
-      core_rows, x.rows(), options.level, options.folds, auc_core, auc_full,
-      auc_core - auc_full, f_core, f_full, f_core / f_full - 1.0, options.out.string());
+      fit.core_rows, fit.samples, options.level, options.folds, fit.auc_core, fit.auc_full,
+      fit.auc_core - fit.auc_full, fit.objective_core, fit.objective_full,
+      fit.objective_core / fit.objective_full - 1.0, options.out.string());
   return kExitOk;
 }
 

@@ -12,6 +12,8 @@
 #include <set>
 #include <string_view>
 #include <system_error>
+#include <tuple>
+#include <utility>
 
 #include "core/check.h"
 #include "io/mapped_file.h"
@@ -131,6 +133,61 @@ std::string FeatureSet::class_name(Label label) const {
 
 Label FeatureSet::find_class(const std::string& name_or_id) const {
   return coreclean::find_class(class_names, y_train, name_or_id);
+}
+
+Labels FeatureSet::find_classes(std::span<const std::string> names_or_ids) const {
+  Labels out;
+  for (const std::string& name : names_or_ids) out.push_back(find_class(name));
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+namespace {
+
+// The rows of `x` whose label is in the sorted `classes`, with those labels.
+std::pair<SampleMatrix, Labels> rows_of_classes(const SampleMatrix& x, const Labels& y,
+                                                const Labels& classes,
+                                                std::vector<std::size_t>& kept) {
+  kept.clear();
+  for (std::size_t i = 0; i < y.size(); ++i)
+    if (std::binary_search(classes.begin(), classes.end(), y[i])) kept.push_back(i);
+  const auto all = x.view();
+  RowMatrixXf out(static_cast<Eigen::Index>(kept.size()), all.cols());
+  Labels labels(kept.size());
+  for (std::size_t j = 0; j < kept.size(); ++j) {
+    out.row(static_cast<Eigen::Index>(j)) = all.row(static_cast<Eigen::Index>(kept[j]));
+    labels[j] = y[kept[j]];
+  }
+  return {SampleMatrix(std::move(out)), std::move(labels)};
+}
+
+}  // namespace
+
+FeatureSet keep_classes(const FeatureSet& features, std::span<const Label> classes) {
+  Labels keep(classes.begin(), classes.end());
+  std::sort(keep.begin(), keep.end());
+  keep.erase(std::unique(keep.begin(), keep.end()), keep.end());
+  FeatureSet out;
+  std::vector<std::size_t> kept;
+  std::tie(out.x_train, out.y_train) =
+      rows_of_classes(features.x_train, features.y_train, keep, kept);
+  CORECLEAN_THROW_IF_NOT(!kept.empty(),
+                         "keep_classes: none of the {} training samples has one of the {} "
+                         "classes asked for",
+                         features.y_train.size(), keep.size());
+  out.ids.reserve(kept.size());
+  for (const std::size_t i : kept) out.ids.push_back(features.ids[i]);
+  if (features.x_test) {
+    auto [x_test, y_test] = rows_of_classes(*features.x_test, features.y_test, keep, kept);
+    if (!kept.empty()) {
+      out.x_test = std::move(x_test);
+      out.y_test = std::move(y_test);
+    }
+  }
+  for (const auto& [label, name] : features.class_names)
+    if (std::binary_search(keep.begin(), keep.end(), label)) out.class_names[label] = name;
+  return out;
 }
 
 FeatureSet load_feature_set(const std::filesystem::path& dir) {

@@ -325,8 +325,12 @@ RowMatrixXd cross_val_predict_proba(const LogisticRegressionParams& params, Matr
   for (int f = 0; f < k; ++f) {
     context.throw_if_cancelled();
     std::vector<Eigen::Index> train, test;
-    for (std::size_t i = 0; i < folds.size(); ++i)
-      (folds[i] == f ? test : train).push_back(static_cast<Eigen::Index>(i));
+    for (std::size_t i = 0; i < folds.size(); ++i) {
+      if (folds[i] == f)
+        test.push_back(static_cast<Eigen::Index>(i));
+      else if (sample_weight.empty() || sample_weight[i] > 0.0)
+        train.push_back(static_cast<Eigen::Index>(i));
+    }
     if (test.empty()) continue;
     CORECLEAN_THROW_IF_NOT(!train.empty(), "cross-validation: fold {} leaves no training data", f);
     RowMatrixXf xtr(train.size(), x.cols()), xte(test.size(), x.cols());

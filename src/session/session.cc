@@ -423,13 +423,54 @@ void check_images(const detect::CocoDataset& coco, const std::vector<SampleId>& 
 
 }  // namespace
 
-Session Session::create(const std::filesystem::path& dir, const SessionOptions& options,
-                        const Context& context) {
+namespace {
+
+// A session is created in a new folder or an empty one.
+void check_new_session_folder(const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
   CORECLEAN_THROW_IF_NOT(!fs::exists(dir) || (fs::is_directory(dir) && fs::is_empty(dir)),
                          "{}: already exists and is not an empty folder (open the session, or "
                          "choose a new folder)",
                          dir.string());
+}
+
+// The session's own copy of in-memory features: dir/features, stored by this relative path.
+constexpr std::string_view kOwnFeatures = "features";
+
+}  // namespace
+
+Session Session::create(const std::filesystem::path& dir, const SessionOptions& options,
+                        const Context& context) {
+  check_new_session_folder(dir);
+  return create_in(dir, options, false, context);
+}
+
+Session Session::create(const std::filesystem::path& dir, const io::FeatureSet& features,
+                        const SessionOptions& options, const Context& context) {
+  namespace fs = std::filesystem;
+  CORECLEAN_THROW_IF_NOT(options.features.empty(),
+                         "session: features are given in memory; leave options.features empty "
+                         "(it is {})",
+                         options.features.string());
+  check_new_session_folder(dir);
+  const bool made_dir = !fs::exists(dir);
+  const fs::path own = dir / kOwnFeatures;
+  try {
+    io::save_feature_set(own, features);
+    SessionOptions with_features = options;
+    with_features.features = own;
+    return create_in(dir, with_features, true, context);
+  } catch (...) {
+    // Leave the folder as it was: new or empty.
+    std::error_code ec;
+    fs::remove_all(made_dir ? dir : own, ec);
+    throw;
+  }
+}
+
+Session Session::create_in(const std::filesystem::path& dir, const SessionOptions& options,
+                           bool own_features, const Context& context) {
+  namespace fs = std::filesystem;
   CORECLEAN_THROW_IF_NOT(options.folds >= 2, "session: folds = {} (must be >= 2)", options.folds);
   CORECLEAN_THROW_IF_NOT(options.images.empty() || !options.coco.empty(),
                          "session: an images folder needs its COCO file");
@@ -507,9 +548,9 @@ Session Session::create(const std::filesystem::path& dir, const SessionOptions& 
   } else {
     interest = features.find_class(options.class_of_interest);
   }
-  std::set<Label> keep;
-  for (const std::string& c : options.classes) keep.insert(features.find_class(c));
-  CORECLEAN_THROW_IF_NOT(keep.empty() || keep.contains(interest),
+  const Labels keep = features.find_classes(options.classes);
+  const auto kept = [&](Label l) { return std::binary_search(keep.begin(), keep.end(), l); };
+  CORECLEAN_THROW_IF_NOT(keep.empty() || kept(interest),
                          "session: --classes must include the class of interest '{}'",
                          features.class_name(interest));
 
@@ -529,7 +570,7 @@ Session Session::create(const std::filesystem::path& dir, const SessionOptions& 
       s->outside.emplace_back(row, std::nullopt);
       continue;
     }
-    if (!keep.empty() && !keep.contains(features.y_train[i])) {
+    if (!keep.empty() && !kept(features.y_train[i])) {
       if (features.y_train[i] != file_labels[i]) s->outside.emplace_back(row, features.y_train[i]);
       continue;
     }
@@ -582,7 +623,7 @@ Session Session::create(const std::filesystem::path& dir, const SessionOptions& 
     Statement st = s->db->prepare("INSERT INTO meta(key, value) VALUES(?, ?)");
     const std::vector<std::pair<std::string, std::string>> meta = {
         {"schema_version", std::to_string(kSchemaVersion)},
-        {"features", s->features.string()},
+        {"features", own_features ? std::string(kOwnFeatures) : s->features.string()},
         {"coco", s->coco.string()},
         {"images", s->images.string()},
         {"class_of_interest", std::to_string(interest)},
@@ -690,6 +731,8 @@ Session Session::open(const std::filesystem::path& dir, const Context& context) 
                                   db_path.string(), version, kSchemaVersion));
   if (version < kSchemaVersion) migrate(*s->db);
   s->features = s->meta("features");
+  // A session's own features (created from features in memory) lie in its folder.
+  if (s->features.is_relative()) s->features = dir / s->features;
   s->coco = s->meta("coco");
   s->images = s->meta("images");
   s->class_of_interest = std::stoll(s->meta("class_of_interest"));
@@ -1570,6 +1613,13 @@ std::string Session::class_name(Label label) const { return coreclean::class_nam
 Label Session::find_class(const std::string& name_or_id) const { return state_->find_class(name_or_id); }
 const Labels& Session::classes() const { return state_->classes; }
 Label Session::class_of_interest() const { return state_->class_of_interest; }
+std::vector<SampleId> Session::original_members(Label label) const {
+  const State& s = *state_;
+  std::vector<SampleId> out;
+  for (std::size_t i = 0; i < s.ids.size(); ++i)
+    if (s.original[i] == label) out.push_back(s.ids[i]);
+  return out;
+}
 const std::string& Session::guidelines() const { return state_->guidelines; }
 const std::filesystem::path& Session::coco_path() const { return state_->coco; }
 const std::filesystem::path& Session::images_dir() const { return state_->images; }

@@ -189,6 +189,43 @@ TEST(FeatureSet, FindClassUnknownListsKnownClasses) {
 
 // ---- errors ----------------------------------------------------------------------------------
 
+// keep_classes: the rows of the named classes, in order, with their ids, test rows and names.
+TEST(FeatureSet, KeepClassesKeepsTheRowsOfTheNamedClasses) {
+  FeatureSet fs;
+  fs.x_train = SampleMatrix(samples(6, 2));
+  fs.y_train = {0, 1, 2, 1, 0, 2};
+  fs.ids = {10, 11, 12, 13, 14, 15};
+  fs.x_test = SampleMatrix(samples(3, 2, 100.0f));
+  fs.y_test = {2, 0, 1};
+  fs.class_names = {{0, "cat"}, {1, "dog"}, {2, "fox"}};
+  const std::vector<std::string> names = {"fox", "1", "fox"};
+  const Labels classes = fs.find_classes(names);
+  EXPECT_EQ(classes, (Labels{1, 2}));
+
+  const FeatureSet kept = keep_classes(fs, classes);
+  EXPECT_EQ(kept.y_train, (Labels{1, 2, 1, 2}));
+  EXPECT_EQ(kept.ids, (std::vector<SampleId>{11, 12, 13, 15}));
+  ASSERT_EQ(kept.x_train.rows(), 4);
+  const std::vector<Eigen::Index> source_rows = {1, 2, 3, 5};
+  for (Eigen::Index r = 0; r < 4; ++r)
+    for (Eigen::Index c = 0; c < 2; ++c)
+      EXPECT_EQ(kept.x_train.view()(r, c), static_cast<float>(source_rows[r] * 2 + c) * 0.5f);
+  ASSERT_TRUE(kept.x_test.has_value());
+  EXPECT_EQ(kept.y_test, (Labels{2, 1}));
+  EXPECT_EQ(kept.x_test->view()(0, 0), 100.0f);
+  EXPECT_EQ(kept.x_test->view()(1, 0), 100.0f + 4 * 0.5f);
+  EXPECT_EQ(kept.class_names, (ClassNames{{1, "dog"}, {2, "fox"}}));
+
+  // No test row of the kept classes: no test split; nothing of the classes: refused.
+  const FeatureSet cats = keep_classes(fs, Labels{7, 0});
+  EXPECT_EQ(cats.ids, (std::vector<SampleId>{10, 14}));
+  EXPECT_EQ(cats.y_test, (Labels{0}));
+  fs.y_test = {2, 2, 1};
+  EXPECT_FALSE(keep_classes(fs, Labels{0}).x_test.has_value());
+  EXPECT_THROW((void)keep_classes(fs, Labels{7}), InvalidArgument);
+  EXPECT_THROW((void)fs.find_classes(std::vector<std::string>{"owl"}), InvalidArgument);
+}
+
 TEST(FeatureSetErrors, MissingDirectoryIsIoError) {
   // Invariant: a missing features directory, or a file in its place, is an IoError naming it.
   TempDir tmp;

@@ -112,6 +112,49 @@ TEST(Session, CreateRecordsIterationZeroAndTheClassOfInterest) {
             std::string::npos);
 }
 
+// A session created from features in memory keeps its own copy: it opens again (also after the
+// folder moved) and ranks exactly as a session created from a features folder with the same data.
+TEST(Session, CreateFromFeaturesInMemoryIsSelfContained) {
+  Fixture f;
+  const io::FeatureSet in_memory = io::load_feature_set(f.features);
+  SessionOptions o = f.options();
+  o.features.clear();
+  {
+    Session s = Session::create(f.dir / "memory", in_memory, o);
+    EXPECT_EQ(s.status().samples, 600);
+  }
+  EXPECT_TRUE(std::filesystem::exists(f.dir / "memory" / "features" / "X_train.npy"));
+  std::filesystem::rename(f.dir / "memory", f.dir / "moved");
+  Session reopened = Session::open(f.dir / "moved");
+  Session from_folder = Session::create(f.dir / "folder", f.options());
+  const SessionStatus a = reopened.status(), b = from_folder.status();
+  EXPECT_EQ(a.class_of_interest, b.class_of_interest);
+  EXPECT_EQ(a.class_size, b.class_size);
+  EXPECT_DOUBLE_EQ(a.iterations[0].auc, b.iterations[0].auc);
+  const Batch ba = reopened.next_batch(20), bb = from_folder.next_batch(20);
+  ASSERT_EQ(ba.items.size(), 20u);
+  ASSERT_EQ(ba.items.size(), bb.items.size());
+  for (std::size_t i = 0; i < ba.items.size(); ++i) {
+    EXPECT_EQ(ba.items[i].id, bb.items[i].id) << i;
+    EXPECT_DOUBLE_EQ(ba.items[i].importance, bb.items[i].importance) << i;
+  }
+  // Decisions and apply work on the moved copy.
+  review(reopened, ba, f.truth);
+  EXPECT_EQ(reopened.apply({}).batch, 1);
+  EXPECT_EQ(reopened.corrected_labels().size(), 600u);
+
+  // options.features must be empty; a failed creation leaves no folder behind.
+  SessionOptions both = f.options();
+  EXPECT_THROW(Session::create(f.dir / "both", in_memory, both), InvalidArgument);
+  EXPECT_FALSE(std::filesystem::exists(f.dir / "both"));
+  o.class_of_interest = "seven";
+  EXPECT_THROW(Session::create(f.dir / "bad", in_memory, o), InvalidArgument);
+  EXPECT_FALSE(std::filesystem::exists(f.dir / "bad"));
+  std::filesystem::create_directories(f.dir / "empty");
+  EXPECT_THROW(Session::create(f.dir / "empty", in_memory, o), InvalidArgument);
+  EXPECT_TRUE(std::filesystem::is_empty(f.dir / "empty"));
+}
+
 // A random (audit) batch: unseen samples of the class only, drawn the same way for the same
 // session seed and batch number, not simply the top of the ranking; its fixes feed the audit
 // counts of status().

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -38,7 +39,17 @@ struct FeatureSet {
   /// Finds a label by name (from classes.json) or by its number written as text.
   /// Throws InvalidArgument listing the known classes when nothing matches.
   Label find_class(const std::string& name_or_id) const;
+  /// The labels of several classes named as find_class() accepts them, sorted and distinct
+  /// (empty for no names). Throws as find_class() for the first name that matches nothing.
+  Labels find_classes(std::span<const std::string> names_or_ids) const;
 };
+
+/// A copy of `features` with only the samples whose label is in `classes` (any order; labels
+/// that occur nowhere select nothing): the training rows with their labels and ids, the test
+/// rows of those classes (no test split when none is left), and the names of those classes. Rows keep
+/// their order. The matrices are copied into memory. Throws InvalidArgument when no training
+/// sample is left.
+FeatureSet keep_classes(const FeatureSet& features, std::span<const Label> classes);
 
 /// Loads and validates a features directory. Throws (naming the file, field and value) when a
 /// required file is missing, X and y disagree in length, train and test disagree in width,

@@ -129,6 +129,9 @@ std::vector<double> effective_sample_weights(const LogisticRegressionParams& par
 /// Out-of-fold class probabilities: for each fold f, a model with `params` is fitted on the
 /// samples whose fold differs from f and predicts those in f.
 /// @param folds  n fold indices in [0, k) (e.g. from stratified_kfold).
+/// @param sample_weight  n non-negative training weights, or empty for all ones. A sample of
+///         weight 0 is left out of every training fold (it is still predicted in its own fold):
+///         e.g. weights that are 0 outside a subset train on that subset only.
 /// @return n × K, columns in the order of the sorted distinct labels of y. A class missing from
 ///         a training fold gets probability 0 there.
 RowMatrixXd cross_val_predict_proba(const LogisticRegressionParams& params, MatrixRef x,

@@ -16,6 +16,7 @@
 #include <coreclean/core/context.h>
 #include <coreclean/core/error.h>
 #include <coreclean/core/types.h>
+#include <coreclean/io/feature_set.h>
 #include <coreclean/linear/class_selection.h>
 
 #include <cstdint>
@@ -239,13 +240,28 @@ struct SessionStatus {
   static constexpr int plateau_window = 2;
 };
 
-/// An open session. Not thread-safe; several processes may open one session (SQLite locks).
+/// An open session.
+///
+/// Not thread-safe: one Session object is used by one thread at a time (calls on it, const ones
+/// included, must not overlap; they share one SQLite connection and the in-memory tree).
+/// Several Session objects, in one process or in several, may open the same folder: each has
+/// its own connection, every write is one transaction under SQLite's file lock (a writer waits
+/// up to 10 s for another), the tree cache is replaced atomically, and changed_elsewhere() says
+/// when another connection has committed, after which this object's labels may be stale.
 class Session {
  public:
   /// Creates the session folder `dir` (must not exist or be empty): reads the features, picks
-  /// the class of interest, builds the tree, records iteration 0 (AUC, importances).
+  /// the class of interest, builds the tree, records iteration 0 (AUC, importances). The
+  /// session refers to options.features by its absolute path.
   static Session create(const std::filesystem::path& dir, const SessionOptions& options,
                         const Context& context = Context());
+  /// Creates the session folder `dir` (must not exist or be empty) from features held in
+  /// memory: they are written to `dir/features` (io::save_feature_set), then the session is
+  /// created from them as above, so the folder is self-contained (it may be moved or copied,
+  /// and open() finds its features inside). options.features must be empty. When creation
+  /// fails, `dir` is left new or empty as it was.
+  static Session create(const std::filesystem::path& dir, const io::FeatureSet& features,
+                        const SessionOptions& options, const Context& context = Context());
   /// Opens an existing session; reconciles the tree cache with the database. Throws
   /// InvalidArgument when `dir` holds no session and FormatError for a newer schema.
   static Session open(const std::filesystem::path& dir, const Context& context = Context());
@@ -348,6 +364,9 @@ class Session {
   [[nodiscard]] Label find_class(const std::string& name_or_id) const;
   [[nodiscard]] const Labels& classes() const;
   [[nodiscard]] Label class_of_interest() const;
+  /// The samples whose label was `label` when the session was created (before any review), in
+  /// the session's order (the features' row order).
+  [[nodiscard]] std::vector<SampleId> original_members(Label label) const;
   [[nodiscard]] const std::string& guidelines() const;
   [[nodiscard]] const std::filesystem::path& coco_path() const;
   [[nodiscard]] const std::filesystem::path& images_dir() const;
@@ -358,6 +377,10 @@ class Session {
  private:
   struct State;
   explicit Session(std::unique_ptr<State> state);
+  // create() once `dir` is checked; `own_features`: options.features is dir/features and is
+  // stored by that relative path.
+  static Session create_in(const std::filesystem::path& dir, const SessionOptions& options,
+                           bool own_features, const Context& context);
   std::unique_ptr<State> state_;
 };
 
