@@ -18,11 +18,14 @@ ROOT = pathlib.Path(__file__).parent.resolve()
 
 class CMakeBuild(build_ext):
     def build_extension(self, ext):
-        build_dir = pathlib.Path(self.build_temp).resolve() / "cmake"
-        subprocess.check_call([
-            "cmake", "-S", str(ROOT), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release",
-            "-DCORECLEAN_BUILD_TESTS=OFF", "-DCORECLEAN_BUILD_BENCHMARKS=OFF",
-            "-DCORECLEAN_BUILD_CLI=OFF", f"-DCORECLEAN_PYTHON={sys.executable}"])
+        # CORECLEAN_CMAKE_BUILD_DIR: an already configured build folder of this clone (e.g.
+        # build/ after `./run build`) whose extension is brought up to date and installed, instead
+        # of a fresh build of the library in a folder of its own.
+        existing = os.environ.get("CORECLEAN_CMAKE_BUILD_DIR")
+        build_dir = pathlib.Path(existing).resolve() if existing else \
+            pathlib.Path(self.build_temp).resolve() / "cmake"
+        if not existing:
+            self.configure(build_dir)
         jobs = os.environ.get("CORECLEAN_JOBS", str(os.cpu_count() or 1))
         subprocess.check_call(["cmake", "--build", str(build_dir), "--target", "coreclean_python",
                                "-j", jobs])
@@ -30,6 +33,13 @@ class CMakeBuild(build_ext):
         target = pathlib.Path(self.get_ext_fullpath(ext.name))
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(built, target)
+
+    @staticmethod
+    def configure(build_dir):
+        subprocess.check_call([
+            "cmake", "-S", str(ROOT), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release",
+            "-DCORECLEAN_BUILD_TESTS=OFF", "-DCORECLEAN_BUILD_BENCHMARKS=OFF",
+            "-DCORECLEAN_BUILD_CLI=OFF", f"-DCORECLEAN_PYTHON={sys.executable}"])
 
 
 setup(ext_modules=[Extension("coreclean._coreclean", sources=[])],

@@ -43,19 +43,39 @@ class Session:
 
     @classmethod
     def create(cls, path, features, *, coco=None, images=None, class_of_interest="auto",
-               classes=None, guidelines="", folds=5, random_state=0, progress=None):
+               classes=None, guidelines="", folds=5, random_state=0, progress=None,
+               class_names=None):
         """Creates the session folder `path` (new or empty): picks the class to clean ("auto":
         the largest off-diagonal cell of a logistic regression's confusion matrix), builds the
         coreset tree and records iteration 0.
 
         features: a features folder (`coreclean embed`'s output: X_train.npy, y_train.npy,
-        ids.npy, …). coco/images: the COCO file and images folder the features were made from
+        ids.npy, …), or the arrays (X, y) or (X, y, ids) — they are then stored in
+        `path/features/`, so the session folder is self-contained. class_names: {label: name}
+        for arrays (a features folder has classes.json). coco/images: the COCO file and images folder the features were made from
         (labels and class names then come from the COCO file, batches get renderings, and
         export_coco works). classes: keep only these classes (names or ids).
         """
         classes = [str(c) for c in (classes or [])]
-        s = _engine.Session.create(os.fspath(path), os.fspath(features),
-                                   os.fspath(coco) if coco else "", os.fspath(images) if images else "",
+        coco_path = os.fspath(coco) if coco else ""
+        images_path = os.fspath(images) if images else ""
+        if isinstance(features, (tuple, list)):
+            if len(features) not in (2, 3):
+                raise InvalidArgumentError(f"features must be a folder, (X, y) or (X, y, ids); got a "
+                                           f"sequence of {len(features)}")
+            x = _arrays.features(features[0], "X")
+            y = _arrays.int_vector(features[1], "y", x.shape[0])
+            ids = None if len(features) == 2 or features[2] is None else \
+                _arrays.int_vector(features[2], "ids", x.shape[0])
+            names = {int(k): str(v) for k, v in (class_names or {}).items()}
+            s = _engine.Session.create_from_arrays(
+                os.fspath(path), x, y, ids, names, coco_path, images_path, str(class_of_interest),
+                classes, guidelines, int(folds), int(random_state), _progress.resolve(progress))
+            return cls(path, _engine_session=s)
+        if class_names:
+            raise InvalidArgumentError("class_names is for arrays; a features folder names its "
+                                       "classes in classes.json")
+        s = _engine.Session.create(os.fspath(path), os.fspath(features), coco_path, images_path,
                                    str(class_of_interest), classes, guidelines, int(folds),
                                    int(random_state), _progress.resolve(progress))
         return cls(path, _engine_session=s)

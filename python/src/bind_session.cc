@@ -4,6 +4,7 @@
 #include "common.h"
 
 #include <coreclean/core/error.h>
+#include <coreclean/io/feature_set.h>
 #include <coreclean/report/report.h>
 #include <coreclean/session/batch_export.h>
 #include <coreclean/session/session.h>
@@ -12,6 +13,8 @@
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -159,6 +162,47 @@ void bind_session(py::module_& m) {
           py::arg("images") = std::filesystem::path(), py::arg("class_of_interest") = "auto",
           py::arg("classes") = std::vector<std::string>(), py::arg("guidelines") = "",
           py::arg("folds") = 5, py::arg("seed") = 0, py::arg("progress") = py::none())
+      .def_static(
+          "create_from_arrays",
+          [](const std::filesystem::path& dir, const FloatMatrix& x, const py::object& y,
+             const py::object& ids, const std::map<Label, std::string>& class_names,
+             const std::filesystem::path& coco, const std::filesystem::path& images,
+             const std::string& class_of_interest, const std::vector<std::string>& classes,
+             const std::string& guidelines, int folds, std::uint64_t seed,
+             const py::object& progress) {
+            const auto xv = matrix_view(x, "X");
+            const auto yv = int_span(y, "y");
+            const auto iv = int_span(ids, "ids");
+            io::FeatureSet features;
+            // The matrix views numpy's buffer (no copy); the array is released with the GIL.
+            auto keep = std::shared_ptr<const void>(new py::object(x), [](const void* p) {
+              py::gil_scoped_acquire gil;
+              delete static_cast<const py::object*>(p);
+            });
+            features.x_train = io::SampleMatrix(std::move(keep), xv.data(), xv.rows(), xv.cols());
+            features.y_train.assign(yv.begin(), yv.end());
+            if (iv.empty()) {
+              features.ids.resize(yv.size());
+              for (std::size_t i = 0; i < yv.size(); ++i) features.ids[i] = static_cast<SampleId>(i);
+            } else {
+              features.ids.assign(iv.begin(), iv.end());
+            }
+            for (const auto& [label, name] : class_names) features.class_names[label] = name;
+            session::SessionOptions o;
+            o.coco = coco;
+            o.images = images;
+            o.class_of_interest = class_of_interest;
+            o.classes = classes;
+            o.guidelines = guidelines;
+            o.folds = folds;
+            const Context context = make_context(progress, seed, 0);
+            py::gil_scoped_release free;
+            return Session::create(dir, features, o, context);
+          },
+          py::arg("path"), py::arg("X"), py::arg("y"), py::arg("ids").none(true),
+          py::arg("class_names"), py::arg("coco"), py::arg("images"),
+          py::arg("class_of_interest"), py::arg("classes"), py::arg("guidelines"),
+          py::arg("folds"), py::arg("seed"), py::arg("progress"))
       .def_static(
           "open",
           [](const std::filesystem::path& dir) {

@@ -96,3 +96,23 @@ def test_coco_and_box_checks(dataset):
         coreclean.read_coco(bad)
     with pytest.raises(OSError):
         coreclean.read_coco(root / "missing.json")
+
+
+def test_create_from_arrays_is_self_contained(dataset, tmp_path):
+    _, root = dataset
+    features = root / "features"
+    x = np.load(features / "X_train.npy")
+    y = np.load(features / "y_train.npy")
+    ids = np.load(features / "ids.npy")
+    from_folder = coreclean.Session.create(tmp_path / "a", features, progress=False)
+    from_arrays = coreclean.Session.create(tmp_path / "b", (x, y, ids), progress=False,
+                                           class_names={0: "zero"})
+    assert from_arrays.class_of_interest == from_folder.class_of_interest
+    a, b = from_folder.next(10), from_arrays.next(10)
+    assert a["idx"].tolist() == b["idx"].tolist()
+    np.testing.assert_allclose(a["importance"], b["importance"], rtol=1e-9)
+    assert (tmp_path / "b" / "features" / "X_train.npy").is_file()
+    (tmp_path / "b").rename(tmp_path / "moved")
+    assert coreclean.Session(tmp_path / "moved").status()["open_batch"] == 1
+    with pytest.raises(coreclean.InvalidArgumentError, match="y has 3 entries"):
+        coreclean.Session.create(tmp_path / "c", (x, y[:3]), progress=False)
