@@ -15,8 +15,12 @@
 
 namespace coreclean::cli {
 
-/// The library's defaults, which the command line's defaults are taken from.
-inline const embed::EmbedDatasetOptions kEmbedDefaults{};
+/// The library's defaults, which the command line's defaults are taken from (a function-local
+/// object, so that it is built before any EmbedOptions, even a static one).
+inline const embed::EmbedDatasetOptions& embed_defaults() {
+  static const embed::EmbedDatasetOptions defaults;
+  return defaults;
+}
 
 /// Options of `coreclean embed`: embed::EmbedDatasetOptions as typed on the command line (the
 /// scale is text such as "1/255", the input size one side or width,height, mean and std lists).
@@ -27,21 +31,21 @@ struct EmbedOptions {
   std::string output_layer;      ///< empty = "embedding" if present, else the last output
   std::string input_name;        ///< empty = the network's first input
   /// Side, or width,height (the default is square).
-  std::vector<int> input_size = {kEmbedDefaults.embedder.input_width};
+  std::vector<int> input_size = {embed_defaults().embedder.input_width};
   /// Per channel, pixel units, network order.
-  std::vector<double> mean =
-      std::vector<double>(kEmbedDefaults.embedder.mean.begin(), kEmbedDefaults.embedder.mean.end());
+  std::vector<double> mean = std::vector<double>(embed_defaults().embedder.mean.begin(),
+                                                 embed_defaults().embedder.mean.end());
   /// Per channel, after scaling.
-  std::vector<double> stddev = std::vector<double>(kEmbedDefaults.embedder.stddev.begin(),
-                                                   kEmbedDefaults.embedder.stddev.end());
-  std::string scale = "1/255";                          ///< a number or a fraction "a/b"
-  bool swap_rb = kEmbedDefaults.embedder.swap_rb;       ///< BGR → RGB
-  int batch = kEmbedDefaults.embedder.batch_size;       ///< crops per forward pass and per shard
-  double padding = kEmbedDefaults.padding;              ///< context around each box, per side
-  int pca = kEmbedDefaults.pca;                         ///< also write FEATDIR/pca<K>/ (0 = no)
-  double test_fraction = kEmbedDefaults.test_fraction;  ///< share of images in the test split
-  bool skip_bad = kEmbedDefaults.skip_bad;              ///< skip boxes of unreadable images
-  std::filesystem::path out;                            ///< features directory to write
+  std::vector<double> stddev = std::vector<double>(embed_defaults().embedder.stddev.begin(),
+                                                   embed_defaults().embedder.stddev.end());
+  std::string scale = "1/255";                            ///< a number or a fraction "a/b"
+  bool swap_rb = embed_defaults().embedder.swap_rb;       ///< BGR → RGB
+  int batch = embed_defaults().embedder.batch_size;       ///< crops per forward pass and per shard
+  double padding = embed_defaults().padding;              ///< context around each box, per side
+  int pca = embed_defaults().pca;                         ///< also write FEATDIR/pca<K>/ (0 = no)
+  double test_fraction = embed_defaults().test_fraction;  ///< share of images in the test split
+  bool skip_bad = embed_defaults().skip_bad;              ///< skip boxes of unreadable images
+  std::filesystem::path out;                              ///< features directory to write
 };
 
 /// The library's options for `options`: parses the scale ("a/b" or a number) and checks the
