@@ -1,11 +1,11 @@
 #include "demo.h"
 
 #include "cli_common.h"
-#include "embed.h"
 #include "session_commands.h"
 
 #include <coreclean/core/error.h>
 #include <coreclean/detect/demo_scenes.h>
+#include <coreclean/embed/dataset_embedding.h>
 #include <coreclean/io/feature_set.h>
 #include <coreclean/io/output_folder.h>
 #include <coreclean/linear/class_selection.h>
@@ -19,7 +19,6 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
-#include <sstream>
 
 namespace coreclean::cli {
 namespace {
@@ -107,12 +106,11 @@ int run_demo(const DemoOptions& o, const Context& context, std::ostream& out) {
                      scenes.errors.size(), seconds());
 
   // 2. Embeddings and the session.
-  EmbedOptions embed;
+  embed::EmbedDatasetOptions embed;
   embed.coco = data / "annotations.json";
   embed.images = data / "images";
   embed.out = features;
-  std::ostringstream quiet;
-  run_embed(embed, context, quiet);
+  embed::embed_dataset(embed, context);
   // The seed's set-up: pick the class to clean, then keep it and the class it is confused
   // with (the two classes whose boundary the review is about).
   const io::FeatureSet embedded = io::load_feature_set(features);

@@ -1,5 +1,7 @@
 #include <coreclean/detect/demo_scenes.h>
 
+#include <coreclean/io/text_file.h>
+
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -15,7 +17,6 @@
 #include <utility>
 
 #include "core/check.h"
-#include "io/mapped_file.h"
 
 namespace coreclean::detect {
 
@@ -657,12 +658,6 @@ void write_bytes(const std::filesystem::path& path, const void* data, std::size_
   }
 }
 
-void write_text_atomically(const std::filesystem::path& path, const std::string& text) {
-  io::detail::write_file_atomically(
-      path,
-      {std::span<const std::byte>(reinterpret_cast<const std::byte*>(text.data()), text.size())});
-}
-
 }  // namespace
 
 io::LabelledImages load_fashion_mnist(const std::filesystem::path& dir, std::string_view split) {
@@ -857,9 +852,9 @@ DemoScenes write_demo_scenes(const std::filesystem::path& out_dir, const io::Lab
         // that refers to them comes last.
         write_bytes(path, encoded.data(), encoded.size());
       });
-  write_text_atomically(out_dir / "truth.json", truth_json(scenes, params, context.seed));
-  write_text_atomically(out_dir / "annotations.json",
-                        annotations_json(scenes, params, context.seed));
+  io::write_text_atomically(out_dir / "truth.json", truth_json(scenes, params, context.seed));
+  io::write_text_atomically(out_dir / "annotations.json",
+                            annotations_json(scenes, params, context.seed));
   return scenes;
 }
 

@@ -1,5 +1,6 @@
 #include <coreclean/core/class_names.h>
 #include <coreclean/io/feature_set.h>
+#include <coreclean/io/text_file.h>
 
 #include <coreclean/core/text.h>
 
@@ -351,7 +352,7 @@ void save_feature_set(const std::filesystem::path& dir, const FeatureSet& featur
     json[std::to_string(label)] = name;
   }
   const std::string text = json.dump(2) + "\n";
-  detail::write_file_atomically(classes_path, {std::as_bytes(std::span(text))});
+  write_text_atomically(classes_path, text);
 }
 
 }  // namespace coreclean::io

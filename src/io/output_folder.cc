@@ -1,5 +1,6 @@
 #include <coreclean/core/error.h>
 #include <coreclean/io/output_folder.h>
+#include <coreclean/io/text_file.h>
 
 #include <algorithm>
 #include <cstdlib>  // for getenv
@@ -194,7 +195,7 @@ void OutputFolder::remove_own() {
 
 void OutputFolder::write_marker() const {
   const std::string text = marker_text(command_, entries_);
-  detail::write_file_atomically(dir_ / kOutputMarker, {std::as_bytes(std::span(text))});
+  write_text_atomically(dir_ / kOutputMarker, text);
 }
 
 }  // namespace coreclean::io

@@ -47,6 +47,17 @@ void orthonormalize(Eigen::MatrixXd& a) {
   }
 }
 
+// PcaSolver::kAuto: scikit-learn's rule (PCA(svd_solver="auto")): the exact solver costs
+// O(n d² + d³) however few components are wanted, the randomized one O(n d (k + p) q); the
+// randomized solver is worth it when the matrix is large (max(n, d) > 500) and few components
+// are wanted (k < 0.8 min(n, d)). Above kMaxExactWidth the exact solver cannot run at all.
+PcaSolver auto_solver(Eigen::Index n, Eigen::Index d, Eigen::Index k) {
+  if (d > kMaxExactWidth) return PcaSolver::kRandomized;
+  const bool large = std::max(n, d) > 500;
+  const bool few = static_cast<double>(k) < 0.8 * static_cast<double>(std::min(n, d));
+  return large && few ? PcaSolver::kRandomized : PcaSolver::kFull;
+}
+
 }  // namespace
 
 void PcaParams::validate() const {
@@ -68,7 +79,7 @@ void Pca::fit(MatrixRef x, const Context& context) {
                          "PCA: n_components = {} exceeds min(samples, features) = min({}, {})", k,
                          n, d);
   PcaSolver solver = params_.solver;
-  if (solver == PcaSolver::kAuto) solver = d <= kMaxExactWidth ? PcaSolver::kFull : PcaSolver::kRandomized;
+  if (solver == PcaSolver::kAuto) solver = auto_solver(n, d, k);
   CORECLEAN_THROW_IF_NOT(solver != PcaSolver::kFull || d <= kMaxExactWidth,
                          "PCA: the exact solver supports up to {} features, got {}; use the "
                          "randomized solver",

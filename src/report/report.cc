@@ -3,9 +3,9 @@
 #include <coreclean/core/error.h>
 #include <coreclean/coreset/coreset_tree.h>  // for CoresetTreeParams::atypical_weight
 #include <coreclean/io/csv.h>
+#include <coreclean/io/text_file.h>
 #include <coreclean/linear/metrics.h>
 
-#include "io/mapped_file.h"
 #include "report/report_data.h"
 #include "web/web_assets.h"
 
@@ -355,8 +355,7 @@ json examples_json(const session::Session& s, const std::vector<DecisionRow>& de
 
 void write_atomically(const fs::path& path, const std::string& text) {
   if (path.has_parent_path()) fs::create_directories(path.parent_path());
-  io::detail::write_file_atomically(
-      path, {std::as_bytes(std::span<const char>(text.data(), text.size()))});
+  io::write_text_atomically(path, text);
 }
 
 json report_data_of(const session::Session& s, const session::SessionStatus& st,

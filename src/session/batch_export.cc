@@ -3,24 +3,14 @@
 #include <coreclean/detect/coco.h>
 #include <coreclean/detect/render.h>
 #include <coreclean/io/csv.h>
-
-#include "io/mapped_file.h"  // for write_file_atomically
+#include <coreclean/io/text_file.h>
 
 #include <fmt/format.h>
 
 #include <map>
-#include <span>
 #include <vector>
 
 namespace coreclean::session {
-namespace {
-
-void write_text_file(const std::filesystem::path& path, const std::string& text) {
-  io::detail::write_file_atomically(
-      path, {std::as_bytes(std::span<const char>(text.data(), text.size()))});
-}
-
-}  // namespace
 
 std::filesystem::path export_batch(const Session& session, const Batch& batch,
                                    const Context& context) {
@@ -78,9 +68,9 @@ std::filesystem::path export_batch(const Session& session, const Batch& batch,
                        io::csv_field(suggested), io::csv_field(findings));
   }
   // An existing review.csv is the reviewer's work in progress (or our own, unchanged): keep it.
-  if (!fs::exists(folder / "review.csv")) write_text_file(folder / "review.csv", csv);
+  if (!fs::exists(folder / "review.csv")) io::write_text_atomically(folder / "review.csv", csv);
   if (!session.guidelines().empty() && !fs::exists(folder / "guidelines.md"))
-    write_text_file(folder / "guidelines.md", session.guidelines());
+    io::write_text_atomically(folder / "guidelines.md", session.guidelines());
   return folder;
 }
 

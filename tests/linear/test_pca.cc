@@ -116,5 +116,30 @@ TEST(Pca, BadRequestsAreRefused) {
   EXPECT_THROW(Pca{p}, InvalidArgument);
 }
 
+// kAuto follows scikit-learn's rule: for a few components of a large matrix (max(n, d) > 500,
+// k < 0.8·min(n, d)) it runs the randomized solver (the same seeded result, bit for bit), else
+// the exact one.
+TEST(Pca, AutoSolverIsRandomizedForFewComponentsOfALargeMatrix) {
+  auto fitted = [](const RowMatrixXf& x, int k, PcaSolver solver) {
+    PcaParams p;
+    p.n_components = k;
+    p.solver = solver;
+    Pca pca(p);
+    Context context;
+    context.seed = 3;
+    pca.fit(x, context);
+    return pca.components();
+  };
+  const RowMatrixXf large = spectrum_data(600, 20, 11);
+  const RowMatrixXd automatic = fitted(large, 3, PcaSolver::kAuto);
+  EXPECT_EQ(automatic, fitted(large, 3, PcaSolver::kRandomized));
+  EXPECT_NE(automatic, fitted(large, 3, PcaSolver::kFull));  // the two solvers differ in the bits
+  // 16 ≥ 0.8 · 20 components: exact.
+  EXPECT_EQ(fitted(large, 16, PcaSolver::kAuto), fitted(large, 16, PcaSolver::kFull));
+  // max(n, d) = 500: exact.
+  const RowMatrixXf small = spectrum_data(500, 20, 11);
+  EXPECT_EQ(fitted(small, 3, PcaSolver::kAuto), fitted(small, 3, PcaSolver::kFull));
+}
+
 }  // namespace
 }  // namespace coreclean::linear

@@ -58,8 +58,11 @@ struct EmbedderParams {
   double scale = 1.0 / 255.0;
   /// Each channel is divided by this after scaling, in the network's channel order.
   std::array<double, 3> stddev = {1.0, 1.0, 1.0};
-  /// Reorder BGR crops to RGB (most models are trained on RGB).
-  bool swap_rb = true;
+  /// Reorder BGR crops to RGB. Off by default, as in cv::dnn::blobFromImage: crops are fed in
+  /// OpenCV's BGR order unless asked. Most models are trained on RGB and need it set (see the
+  /// settings in the file comment). This is the one default of the setting; the command line's
+  /// --swap-rb flag takes it from here.
+  bool swap_rb = false;
   /// Crops per forward pass.
   int batch_size = 32;
 

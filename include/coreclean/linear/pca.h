@@ -21,7 +21,10 @@ namespace coreclean::linear {
 
 /// Which PCA algorithm to run.
 enum class PcaSolver {
-  kAuto,        ///< exact when d ≤ 4096, else randomized
+  /// Randomized when the matrix is large and few components are wanted (max(n, d) > 500 and
+  /// k < 0.8·min(n, d), scikit-learn's rule) or when d > 4096 (beyond the exact solver); else
+  /// exact.
+  kAuto,
   kFull,        ///< exact covariance eigendecomposition
   kRandomized,  ///< randomized subspace iteration
 };
