@@ -4,7 +4,7 @@ Three ways in:
   * CoresetTreeServiceLG — the reference coreset service's API (build, get_cleaning_samples,
     update_targets, remove_samples, get_coreset, fit, save/load);
   * find_label_issues / label_quality_scores — one call over (features, labels);
-  * Session (with read_coco, check_boxes) — the detection review loop on a session folder that
+  * Session (with read_coco, check_boxes, embed) — the detection review loop on a session folder that
     the `coreclean` command line reads and writes too.
 
 Arrays: numpy in, numpy out. A C-contiguous float32 feature matrix is read in place; other
@@ -19,13 +19,13 @@ from ._coreclean import (CorecleanError, FormatError, InvalidArgumentError, IoEr
                          select_class_to_clean, stratified_kfold)
 from .issues import find_label_issues, label_quality_scores
 from .service import CoresetTreeServiceLG
-from .session import Session, check_boxes, read_coco
+from .session import Features, Session, check_boxes, embed, read_coco
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CoresetTreeServiceLG", "find_label_issues", "label_quality_scores", "Session", "read_coco",
-    "check_boxes", "select_class_to_clean", "cross_val_auc", "stratified_kfold",
+    "check_boxes", "embed", "Features", "select_class_to_clean", "cross_val_auc", "stratified_kfold",
     "LogisticRegression", "CorecleanError", "InvalidArgumentError", "FormatError", "IoError",
     "UndecidedBoxesError",
 ]

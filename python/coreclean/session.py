@@ -31,6 +31,64 @@ def check_boxes(coco, images=None, *, min_side=4.0, max_aspect=10.0, duplicate_i
                                max_aspect, duplicate_iou)
 
 
+class Features:
+    """A features folder (`embed`'s output, or `coreclean embed`'s), its arrays memory-mapped:
+    X (float32, read in place by every call), y, ids, boxes (image_id, x, y, w, h per row),
+    X_test / y_test when there is a test split, class_names {label: name}, path; and, when
+    embed() made it, `info` (counts, dimension, skipped boxes, seconds)."""
+
+    def __init__(self, path, info=None):
+        import json
+        self.path = pathlib.Path(path)
+        if not (self.path / "X_train.npy").is_file():
+            raise InvalidArgumentError(f"{self.path} is not a features folder (no X_train.npy)")
+        load = lambda name: np.load(self.path / name, mmap_mode="r") if (self.path / name).is_file() else None
+        self.X = load("X_train.npy")
+        self.y = load("y_train.npy")
+        self.ids = load("ids.npy")
+        self.boxes = load("boxes.npy")
+        self.X_test = load("X_test.npy")
+        self.y_test = load("y_test.npy")
+        names = self.path / "classes.json"
+        self.class_names = {int(k): v for k, v in json.loads(names.read_text()).items()} \
+            if names.is_file() else {}
+        self.info = info or {}
+
+    def __len__(self):
+        return self.X.shape[0]
+
+    def __fspath__(self):
+        return os.fspath(self.path)
+
+    def __repr__(self):
+        return f"Features({str(self.path)!r}: {self.X.shape[0]} × {self.X.shape[1]})"
+
+
+def embed(coco, images, model=None, *, out, input_size=224, mean=(0.0, 0.0, 0.0), scale=1 / 255,
+          std=(1.0, 1.0, 1.0), swap_rb=False, output_layer="", input_name="", batch_size=32,
+          padding=0.0, pca=0, test_fraction=0.0, skip_bad=False, random_state=0, progress=None):
+    """Crops every box (iscrowd = 0) of a COCO file, embeds the crops — with the ONNX model
+    `model`, or coreclean's built-in features when None — and writes the features folder `out`
+    (new, empty, or written by an earlier embed: an interrupted run resumes). Returns Features.
+
+    input_size: side, or (width, height); mean / std per channel in the network's order, pixel
+    units; scale multiplies after the mean; swap_rb feeds RGB instead of OpenCV's BGR (most
+    models need it). padding: context around each box (fraction of its size per side). pca: also
+    write out/pca<K>/. test_fraction: share of the images whose boxes form a test split.
+    skip_bad: skip boxes of unreadable images instead of failing (listed in Features.info).
+    """
+    if isinstance(input_size, (int, np.integer)):
+        width = height = int(input_size)
+    else:
+        width, height = (int(v) for v in input_size)
+    info = _engine.embed_dataset(
+        os.fspath(coco), os.fspath(images), os.fspath(out), os.fspath(model) if model else "",
+        output_layer, input_name, width, height, [float(v) for v in mean], float(scale),
+        [float(v) for v in std], bool(swap_rb), int(batch_size), float(padding), int(pca),
+        float(test_fraction), bool(skip_bad), int(random_state), _progress.resolve(progress))
+    return Features(out, info)
+
+
 class Session:
     """A cleaning session folder. Create one with Session.create, reopen it with Session(path).
 
@@ -59,6 +117,8 @@ class Session:
         classes = [str(c) for c in (classes or [])]
         coco_path = os.fspath(coco) if coco else ""
         images_path = os.fspath(images) if images else ""
+        if isinstance(features, Features):
+            features = features.path
         if isinstance(features, (tuple, list)):
             if len(features) not in (2, 3):
                 raise InvalidArgumentError(f"features must be a folder, (X, y) or (X, y, ids); got a "

@@ -5,10 +5,12 @@
 
 #include <coreclean/detect/box_checks.h>
 #include <coreclean/detect/coco.h>
+#include <coreclean/embed/dataset_embedding.h>
 
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
+#include <array>
 #include <optional>
 #include <string>
 
@@ -111,6 +113,68 @@ void bind_detect(py::module_& m) {
       },
       py::arg("coco"), py::arg("images") = py::none(), py::arg("min_side") = 4.0,
       py::arg("max_aspect") = 10.0, py::arg("duplicate_iou") = 0.9);
+
+  m.def(
+      "embed_dataset",
+      [](const std::filesystem::path& coco, const std::filesystem::path& images,
+         const std::filesystem::path& out, const std::filesystem::path& model,
+         const std::string& output_layer, const std::string& input_name, int input_width,
+         int input_height, const std::array<double, 3>& mean, double scale,
+         const std::array<double, 3>& stddev, bool swap_rb, int batch_size, double padding, int pca,
+         double test_fraction, bool skip_bad, std::uint64_t seed, const py::object& progress) {
+        embed::EmbedDatasetOptions o;
+        o.coco = coco;
+        o.images = images;
+        o.out = out;
+        o.embedder.model = model;
+        o.embedder.output_layer = output_layer;
+        o.embedder.input_name = input_name;
+        o.embedder.input_width = input_width;
+        o.embedder.input_height = input_height;
+        o.embedder.mean = mean;
+        o.embedder.scale = scale;
+        o.embedder.stddev = stddev;
+        o.embedder.swap_rb = swap_rb;
+        o.embedder.batch_size = batch_size;
+        o.padding = padding;
+        o.pca = pca;
+        o.test_fraction = test_fraction;
+        o.skip_bad = skip_bad;
+        const Context context = make_context(progress, seed, 0);
+        embed::EmbedDatasetResult r;
+        {
+          py::gil_scoped_release free;
+          r = embed::embed_dataset(o, context);
+        }
+        py::dict d;
+        d["boxes"] = r.boxes;
+        d["resumed_boxes"] = r.resumed_boxes;
+        d["seconds"] = r.seconds;
+        d["embedder"] = r.embedder;
+        d["dim"] = r.dim;
+        d["train_rows"] = r.train_rows;
+        d["test_rows"] = r.test_rows;
+        d["images"] = r.images;
+        d["classes"] = r.classes;
+        py::list skipped;
+        for (const auto& b : r.skipped) {
+          py::dict e;
+          e["annotation_id"] = b.annotation_id;
+          e["image"] = b.image;
+          e["reason"] = b.reason;
+          skipped.append(e);
+        }
+        d["skipped"] = skipped;
+        d["features_dir"] = r.features_dir;
+        d["pca_dir"] = r.pca_dir.empty() ? py::object(py::none()) : py::cast(r.pca_dir);
+        d["pca_explained_variance"] = r.pca_explained_variance;
+        return d;
+      },
+      py::arg("coco"), py::arg("images"), py::arg("out"), py::arg("model"),
+      py::arg("output_layer"), py::arg("input_name"), py::arg("input_width"),
+      py::arg("input_height"), py::arg("mean"), py::arg("scale"), py::arg("stddev"),
+      py::arg("swap_rb"), py::arg("batch_size"), py::arg("padding"), py::arg("pca"),
+      py::arg("test_fraction"), py::arg("skip_bad"), py::arg("seed"), py::arg("progress"));
 }
 
 }  // namespace coreclean::python

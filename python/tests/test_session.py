@@ -116,3 +116,26 @@ def test_create_from_arrays_is_self_contained(dataset, tmp_path):
     assert coreclean.Session(tmp_path / "moved").status()["open_batch"] == 1
     with pytest.raises(coreclean.InvalidArgumentError, match="y has 3 entries"):
         coreclean.Session.create(tmp_path / "c", (x, y[:3]), progress=False)
+
+
+def test_embed_writes_what_the_cli_writes(dataset, tmp_path):
+    _, root = dataset
+    progress = []
+    features = coreclean.embed(root / "data" / "annotations.json", root / "data" / "images",
+                               out=tmp_path / "features", progress=lambda d, t, w: progress.append(d))
+    cli_features = root / "features"
+    for name in ("X_train.npy", "y_train.npy", "ids.npy", "boxes.npy"):
+        np.testing.assert_array_equal(np.load(tmp_path / "features" / name),
+                                      np.load(cli_features / name), err_msg=name)
+    assert features.X.dtype == np.float32 and len(features) == features.info["train_rows"]
+    assert features.class_names and progress and progress[-1] == features.info["boxes"]
+    # Session.create takes the Features object.
+    session = coreclean.Session.create(tmp_path / "s", features,
+                                       coco=root / "data" / "annotations.json", progress=False)
+    assert session.status()["samples"] > 0
+    with pytest.raises(coreclean.InvalidArgumentError):
+        (tmp_path / "mine").mkdir()
+        (tmp_path / "mine" / "notes.txt").write_text("mine")
+        coreclean.embed(root / "data" / "annotations.json", root / "data" / "images",
+                        out=tmp_path / "mine")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "mine"
