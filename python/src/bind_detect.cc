@@ -1,18 +1,17 @@
 // Python bindings of COCO files and the model-free box checks (coreclean/detect).
 
-#include "bindings.h"
-#include "common.h"
-
 #include <coreclean/detect/box_checks.h>
 #include <coreclean/detect/coco.h>
 #include <coreclean/embed/dataset_embedding.h>
-
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
 #include <array>
 #include <optional>
 #include <string>
+
+#include "bindings.h"
+#include "common.h"
 
 namespace coreclean::python {
 
@@ -46,34 +45,33 @@ void bind_detect(py::module_& m) {
                                }
                                return out;
                              })
-      .def_property_readonly(
-          "annotations",
-          [](const detect::CocoDataset& d) {
-            const auto n = static_cast<py::ssize_t>(d.annotations.size());
-            py::array_t<std::int64_t> id(n), image_id(n), category_id(n);
-            py::array_t<double> bbox({n, py::ssize_t{4}}), area(n);
-            py::array_t<bool> iscrowd(n);
-            for (py::ssize_t i = 0; i < n; ++i) {
-              const auto& a = d.annotations[static_cast<std::size_t>(i)];
-              id.mutable_at(i) = a.id;
-              image_id.mutable_at(i) = a.image_id;
-              category_id.mutable_at(i) = a.category_id;
-              bbox.mutable_at(i, 0) = a.bbox.x;
-              bbox.mutable_at(i, 1) = a.bbox.y;
-              bbox.mutable_at(i, 2) = a.bbox.w;
-              bbox.mutable_at(i, 3) = a.bbox.h;
-              area.mutable_at(i) = a.area;
-              iscrowd.mutable_at(i) = a.iscrowd;
-            }
-            py::dict out;
-            out["id"] = id;
-            out["image_id"] = image_id;
-            out["category_id"] = category_id;
-            out["bbox"] = bbox;
-            out["area"] = area;
-            out["iscrowd"] = iscrowd;
-            return out;
-          })
+      .def_property_readonly("annotations",
+                             [](const detect::CocoDataset& d) {
+                               const auto n = static_cast<py::ssize_t>(d.annotations.size());
+                               py::array_t<std::int64_t> id(n), image_id(n), category_id(n);
+                               py::array_t<double> bbox({n, py::ssize_t{4}}), area(n);
+                               py::array_t<bool> iscrowd(n);
+                               for (py::ssize_t i = 0; i < n; ++i) {
+                                 const auto& a = d.annotations[static_cast<std::size_t>(i)];
+                                 id.mutable_at(i) = a.id;
+                                 image_id.mutable_at(i) = a.image_id;
+                                 category_id.mutable_at(i) = a.category_id;
+                                 bbox.mutable_at(i, 0) = a.bbox.x;
+                                 bbox.mutable_at(i, 1) = a.bbox.y;
+                                 bbox.mutable_at(i, 2) = a.bbox.w;
+                                 bbox.mutable_at(i, 3) = a.bbox.h;
+                                 area.mutable_at(i) = a.area;
+                                 iscrowd.mutable_at(i) = a.iscrowd;
+                               }
+                               py::dict out;
+                               out["id"] = id;
+                               out["image_id"] = image_id;
+                               out["category_id"] = category_id;
+                               out["bbox"] = bbox;
+                               out["area"] = area;
+                               out["iscrowd"] = iscrowd;
+                               return out;
+                             })
       .def("__len__", [](const detect::CocoDataset& d) { return d.annotations.size(); });
 
   m.def(
@@ -93,11 +91,8 @@ void bind_detect(py::module_& m) {
         p.max_aspect = max_aspect;
         p.duplicate_iou = duplicate_iou;
         p.images_dir = images;
-        std::vector<detect::BoxFinding> findings;
-        {
-          py::gil_scoped_release free;
-          findings = detect::check_boxes(dataset, p);
-        }
+        const std::vector<detect::BoxFinding> findings =
+            without_gil([&] { return detect::check_boxes(dataset, p); });
         py::list out;
         for (const auto& f : findings) {
           py::dict e;
@@ -141,11 +136,8 @@ void bind_detect(py::module_& m) {
         o.test_fraction = test_fraction;
         o.skip_bad = skip_bad;
         const Context context = make_context(progress, seed, 0);
-        embed::EmbedDatasetResult r;
-        {
-          py::gil_scoped_release free;
-          r = embed::embed_dataset(o, context);
-        }
+        const embed::EmbedDatasetResult r =
+            without_gil([&] { return embed::embed_dataset(o, context); });
         py::dict d;
         d["boxes"] = r.boxes;
         d["resumed_boxes"] = r.resumed_boxes;
@@ -170,11 +162,11 @@ void bind_detect(py::module_& m) {
         d["pca_explained_variance"] = r.pca_explained_variance;
         return d;
       },
-      py::arg("coco"), py::arg("images"), py::arg("out"), py::arg("model"),
-      py::arg("output_layer"), py::arg("input_name"), py::arg("input_width"),
-      py::arg("input_height"), py::arg("mean"), py::arg("scale"), py::arg("stddev"),
-      py::arg("swap_rb"), py::arg("batch_size"), py::arg("padding"), py::arg("pca"),
-      py::arg("test_fraction"), py::arg("skip_bad"), py::arg("seed"), py::arg("progress"));
+      py::arg("coco"), py::arg("images"), py::arg("out"), py::arg("model"), py::arg("output_layer"),
+      py::arg("input_name"), py::arg("input_width"), py::arg("input_height"), py::arg("mean"),
+      py::arg("scale"), py::arg("stddev"), py::arg("swap_rb"), py::arg("batch_size"),
+      py::arg("padding"), py::arg("pca"), py::arg("test_fraction"), py::arg("skip_bad"),
+      py::arg("seed"), py::arg("progress"));
 }
 
 }  // namespace coreclean::python

@@ -1,15 +1,11 @@
 // Python bindings of the coreset tree and the linear models (coreclean/coreset, coreclean/linear).
 
-#include "bindings.h"
-#include "common.h"
-
 #include <coreclean/core/error.h>
 #include <coreclean/coreset/coreset_tree.h>
 #include <coreclean/linear/class_selection.h>
 #include <coreclean/linear/logistic_regression.h>
 #include <coreclean/linear/metrics.h>
 #include <coreclean/linear/pca.h>
-
 #include <fmt/format.h>
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
@@ -17,6 +13,9 @@
 #include <map>
 #include <optional>
 #include <string>
+
+#include "bindings.h"
+#include "common.h"
 
 namespace coreclean::python {
 namespace {
@@ -27,7 +26,8 @@ using coreset::CoresetTreeParams;
 coreset::OptimizedFor parse_optimized_for(const std::string& text) {
   if (text == "cleaning") return coreset::OptimizedFor::kCleaning;
   if (text == "training") return coreset::OptimizedFor::kTraining;
-  throw InvalidArgument(fmt::format("optimized_for = '{}' (must be 'cleaning' or 'training')", text));
+  throw InvalidArgument(
+      fmt::format("optimized_for = '{}' (must be 'cleaning' or 'training')", text));
 }
 
 py::dict update_report(const coreset::UpdateReport& r) {
@@ -39,11 +39,7 @@ py::dict update_report(const coreset::UpdateReport& r) {
 }
 
 py::dict score_columns(const CoresetTree& tree) {
-  coreset::ScoreColumns c;
-  {
-    py::gil_scoped_release free;
-    c = tree.score_columns();
-  }
+  const coreset::ScoreColumns c = without_gil([&] { return tree.score_columns(); });
   py::dict d;
   d["idx"] = to_numpy(c.id);
   d["label"] = to_numpy(c.label);
@@ -80,15 +76,17 @@ std::map<Label, coreset::ClassQuota> class_quotas(
   return out;
 }
 
-linear::LogisticRegressionParams lr_params(double c, bool fit_intercept, const std::string& class_weight,
-                                           int max_iter, double tol) {
+linear::LogisticRegressionParams lr_params(double c, bool fit_intercept,
+                                           const std::string& class_weight, int max_iter,
+                                           double tol) {
   linear::LogisticRegressionParams p;
   p.c = c;
   p.fit_intercept = fit_intercept;
   if (class_weight == "balanced") {
     p.class_weight = linear::ClassWeight::kBalanced;
   } else if (class_weight != "none") {
-    throw InvalidArgument(fmt::format("class_weight = '{}' (must be None or 'balanced')", class_weight));
+    throw InvalidArgument(
+        fmt::format("class_weight = '{}' (must be None or 'balanced')", class_weight));
   }
   p.max_iter = max_iter;
   p.tol = tol;
@@ -145,11 +143,8 @@ void bind_linear(py::module_& m) {
             const auto wv = double_span(w, "sample_weight");
             const auto iv = int_span(ids, "indices");
             const Context context = make_context(progress, 0, 0);
-            coreset::UpdateReport r;
-            {
-              py::gil_scoped_release free;
-              r = tree.append(xv, yv, wv, iv, context);
-            }
+            const coreset::UpdateReport r =
+                without_gil([&] { return tree.append(xv, yv, wv, iv, context); });
             return update_report(r);
           },
           py::arg("X"), py::arg("y"), py::arg("sample_weight").none(true),
@@ -169,11 +164,8 @@ void bind_linear(py::module_& m) {
             q.select_from_ids.assign(sel.begin(), sel.end());
             q.ignore_seen = ignore_seen;
             q.mark_seen = mark_seen;
-            coreset::ImportantSamples r;
-            {
-              py::gil_scoped_release free;
-              r = tree.important_samples(q);
-            }
+            const coreset::ImportantSamples r =
+                without_gil([&] { return tree.important_samples(q); });
             return py::make_tuple(to_numpy(r.ids), to_numpy(r.importance));
           },
           py::arg("size"), py::arg("class_size"), py::arg("ignore_indices").none(true),
@@ -189,11 +181,8 @@ void bind_linear(py::module_& m) {
           [](CoresetTree& tree, const py::object& ids, const py::object& y) {
             const auto iv = int_span(ids, "indices");
             const auto yv = int_span(y, "y");
-            coreset::UpdateReport r;
-            {
-              py::gil_scoped_release free;
-              r = tree.update_targets(iv, yv);
-            }
+            const coreset::UpdateReport r =
+                without_gil([&] { return tree.update_targets(iv, yv); });
             return update_report(r);
           },
           py::arg("indices"), py::arg("y"))
@@ -201,11 +190,7 @@ void bind_linear(py::module_& m) {
           "remove_samples",
           [](CoresetTree& tree, const py::object& ids) {
             const auto iv = int_span(ids, "indices");
-            coreset::UpdateReport r;
-            {
-              py::gil_scoped_release free;
-              r = tree.remove_samples(iv);
-            }
+            const coreset::UpdateReport r = without_gil([&] { return tree.remove_samples(iv); });
             return update_report(r);
           },
           py::arg("indices"))
@@ -214,11 +199,8 @@ void bind_linear(py::module_& m) {
           [](CoresetTree& tree, const py::object& ids, const FloatMatrix& x) {
             const auto iv = int_span(ids, "indices");
             const auto xv = matrix_view(x, "X");
-            coreset::UpdateReport r;
-            {
-              py::gil_scoped_release free;
-              r = tree.update_features(iv, xv);
-            }
+            const coreset::UpdateReport r =
+                without_gil([&] { return tree.update_features(iv, xv); });
             return update_report(r);
           },
           py::arg("indices"), py::arg("X"))
@@ -232,17 +214,21 @@ void bind_linear(py::module_& m) {
           py::arg("progress") = py::none())
       .def("stale_updates", &CoresetTree::stale_updates)
       .def("scores", &score_columns, "Per-sample score columns (numpy arrays), build order.")
-      .def("labels_of",
-           [](const CoresetTree& tree, const py::object& ids) {
-             const auto iv = int_span(ids, "indices");
-             std::vector<std::int64_t> out(iv.size());
-             for (std::size_t j = 0; j < iv.size(); ++j) out[j] = tree.score(iv[j]).label;
-             return to_numpy(out);
-           },
-           py::arg("indices"), "Current labels of the given samples.")
-      .def("held_out_probabilities",
-           [](const CoresetTree& tree, SampleId id) { return to_numpy(tree.held_out_probabilities(id)); },
-           py::arg("index"))
+      .def(
+          "labels_of",
+          [](const CoresetTree& tree, const py::object& ids) {
+            const auto iv = int_span(ids, "indices");
+            std::vector<std::int64_t> out(iv.size());
+            for (std::size_t j = 0; j < iv.size(); ++j) out[j] = tree.score(iv[j]).label;
+            return to_numpy(out);
+          },
+          py::arg("indices"), "Current labels of the given samples.")
+      .def(
+          "held_out_probabilities",
+          [](const CoresetTree& tree, SampleId id) {
+            return to_numpy(tree.held_out_probabilities(id));
+          },
+          py::arg("index"))
       .def(
           "coreset",
           [](const CoresetTree& tree, int level) {
@@ -261,17 +247,14 @@ void bind_linear(py::module_& m) {
             return tree.fit(p, level);
           },
           py::arg("level") = 0, py::arg("c") = 1.0, py::arg("max_iter") = 300)
-      .def("map_features",
-           [](const CoresetTree& tree, const FloatMatrix& x) {
-             const auto xv = matrix_view(x, "X");
-             RowMatrixXf phi;
-             {
-               py::gil_scoped_release free;
-               phi = tree.map_features(xv);
-             }
-             return to_numpy(phi);
-           },
-           py::arg("X"))
+      .def(
+          "map_features",
+          [](const CoresetTree& tree, const FloatMatrix& x) {
+            const auto xv = matrix_view(x, "X");
+            const RowMatrixXf phi = without_gil([&] { return tree.map_features(xv); });
+            return to_numpy(phi);
+          },
+          py::arg("X"))
       .def("features", [](const CoresetTree& tree) { return to_numpy(tree.features()); })
       .def_property_readonly("size", &CoresetTree::size)
       .def_property_readonly("classes", [](const CoresetTree& t) { return to_numpy(t.classes()); })
@@ -282,22 +265,25 @@ void bind_linear(py::module_& m) {
       .def_property_readonly("optimized_for",
                              [](const CoresetTree& t) {
                                return t.params().optimized_for == coreset::OptimizedFor::kCleaning
-                                          ? "cleaning" : "training";
+                                          ? "cleaning"
+                                          : "training";
                              })
       .def("class_names", &CoresetTree::class_names)
       .def("set_class_names", &CoresetTree::set_class_names, py::arg("names"))
-      .def("save",
-           [](const CoresetTree& tree, const std::filesystem::path& path) {
-             py::gil_scoped_release free;
-             coreset::save_tree(tree, path);
-           },
-           py::arg("path"))
-      .def_static("load",
-                  [](const std::filesystem::path& path) {
-                    py::gil_scoped_release free;
-                    return coreset::load_tree(path);
-                  },
-                  py::arg("path"))
+      .def(
+          "save",
+          [](const CoresetTree& tree, const std::filesystem::path& path) {
+            py::gil_scoped_release free;
+            coreset::save_tree(tree, path);
+          },
+          py::arg("path"))
+      .def_static(
+          "load",
+          [](const std::filesystem::path& path) {
+            py::gil_scoped_release free;
+            return coreset::load_tree(path);
+          },
+          py::arg("path"))
       .def("__eq__", [](const CoresetTree& a, const CoresetTree& b) { return a == b; });
 
   // ---- LogisticRegression ------------------------------------------------------------------
@@ -307,7 +293,8 @@ void bind_linear(py::module_& m) {
       "logistic_regression.h); C as in scikit-learn.")
       .def(py::init([](double c, bool fit_intercept, const std::string& class_weight, int max_iter,
                        double tol) {
-             return linear::LogisticRegression(lr_params(c, fit_intercept, class_weight, max_iter, tol));
+             return linear::LogisticRegression(
+                 lr_params(c, fit_intercept, class_weight, max_iter, tol));
            }),
            py::arg("C") = 1.0, py::arg("fit_intercept") = true, py::arg("class_weight") = "none",
            py::arg("max_iter") = 100, py::arg("tol") = 1e-4)
@@ -319,11 +306,7 @@ void bind_linear(py::module_& m) {
             const auto yv = int_span(y, "y");
             const auto wv = double_span(w, "sample_weight");
             const Context context = make_context(py::none(), 0, 0);
-            linear::FitReport r;
-            {
-              py::gil_scoped_release free;
-              r = model.fit(xv, yv, wv, context);
-            }
+            const linear::FitReport r = without_gil([&] { return model.fit(xv, yv, wv, context); });
             py::dict d;
             d["converged"] = r.converged;
             d["iterations"] = r.iterations;
@@ -331,29 +314,28 @@ void bind_linear(py::module_& m) {
             return d;
           },
           py::arg("X"), py::arg("y"), py::arg("sample_weight").none(true))
-      .def("predict_proba",
-           [](const linear::LogisticRegression& model, const FloatMatrix& x) {
-             const auto xv = matrix_view(x, "X");
-             RowMatrixXd p;
-             {
-               py::gil_scoped_release free;
-               p = model.predict_proba(xv);
-             }
-             return to_numpy(p);
-           },
-           py::arg("X"))
-      .def("decision_function",
-           [](const linear::LogisticRegression& model, const FloatMatrix& x) {
-             return to_numpy(model.decision_function(matrix_view(x, "X")));
-           },
-           py::arg("X"))
-      .def("predict",
-           [](const linear::LogisticRegression& model, const FloatMatrix& x) {
-             return to_numpy(model.predict(matrix_view(x, "X")));
-           },
-           py::arg("X"))
-      .def_property_readonly("classes_",
-                             [](const linear::LogisticRegression& m) { return to_numpy(m.classes()); })
+      .def(
+          "predict_proba",
+          [](const linear::LogisticRegression& model, const FloatMatrix& x) {
+            const auto xv = matrix_view(x, "X");
+            const RowMatrixXd p = without_gil([&] { return model.predict_proba(xv); });
+            return to_numpy(p);
+          },
+          py::arg("X"))
+      .def(
+          "decision_function",
+          [](const linear::LogisticRegression& model, const FloatMatrix& x) {
+            return to_numpy(model.decision_function(matrix_view(x, "X")));
+          },
+          py::arg("X"))
+      .def(
+          "predict",
+          [](const linear::LogisticRegression& model, const FloatMatrix& x) {
+            return to_numpy(model.predict(matrix_view(x, "X")));
+          },
+          py::arg("X"))
+      .def_property_readonly(
+          "classes_", [](const linear::LogisticRegression& m) { return to_numpy(m.classes()); })
       .def_property_readonly("coef_",
                              [](const linear::LogisticRegression& m) { return to_numpy(m.coef()); })
       .def_property_readonly("intercept_", [](const linear::LogisticRegression& m) {
@@ -371,12 +353,13 @@ void bind_linear(py::module_& m) {
       "The model's training objective on (X, y, weights) (logistic_regression.h).");
 
   // ---- metrics, folds, class selection ----------------------------------------------------
-  m.def("stratified_kfold",
-        [](const py::object& y, int k, std::uint64_t seed) {
-          const std::vector<int> f = linear::stratified_kfold(int_span(y, "y"), k, seed);
-          return to_numpy(std::vector<std::int64_t>(f.begin(), f.end()));
-        },
-        py::arg("y"), py::arg("k"), py::arg("seed") = 0);
+  m.def(
+      "stratified_kfold",
+      [](const py::object& y, int k, std::uint64_t seed) {
+        const std::vector<int> f = linear::stratified_kfold(int_span(y, "y"), k, seed);
+        return to_numpy(std::vector<std::int64_t>(f.begin(), f.end()));
+      },
+      py::arg("y"), py::arg("k"), py::arg("seed") = 0);
   m.def(
       "cross_val_auc",
       [](const FloatMatrix& x, const py::object& y, const py::object& w, int folds, double c,
@@ -423,11 +406,8 @@ void bind_linear(py::module_& m) {
         p.folds = folds;
         p.validate();
         const Context context = make_context(progress, seed, 0);
-        linear::ClassSelection s;
-        {
-          py::gil_scoped_release free;
-          s = linear::select_class_to_clean(xv, yv, xt, ytv, p, context);
-        }
+        const linear::ClassSelection s =
+            without_gil([&] { return linear::select_class_to_clean(xv, yv, xt, ytv, p, context); });
         py::dict d;
         d["class_of_interest"] = s.class_of_interest;
         d["confused_with"] = s.confused_with;

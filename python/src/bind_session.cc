@@ -1,14 +1,10 @@
 // Python bindings of the cleaning session (coreclean/session) and its report.
 
-#include "bindings.h"
-#include "common.h"
-
 #include <coreclean/core/error.h>
 #include <coreclean/io/feature_set.h>
 #include <coreclean/report/report.h>
 #include <coreclean/session/batch_export.h>
 #include <coreclean/session/session.h>
-
 #include <fmt/format.h>
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
@@ -17,6 +13,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+
+#include "bindings.h"
+#include "common.h"
 
 namespace coreclean::python {
 namespace {
@@ -33,14 +32,18 @@ session::BatchSelection parse_selection(const std::string& text) {
 
 const char* selection_name(session::BatchSelection s) {
   switch (s) {
-    case session::BatchSelection::kImportance: return "importance";
-    case session::BatchSelection::kRandom: return "random";
-    case session::BatchSelection::kFindings: return "findings";
+    case session::BatchSelection::kImportance:
+      return "importance";
+    case session::BatchSelection::kRandom:
+      return "random";
+    case session::BatchSelection::kFindings:
+      return "findings";
   }
   return "importance";
 }
 
-py::dict batch_dict(const Session& s, const session::Batch& b, const std::filesystem::path& folder) {
+py::dict batch_dict(const Session& s, const session::Batch& b,
+                    const std::filesystem::path& folder) {
   const auto n = static_cast<py::ssize_t>(b.items.size());
   py::array_t<std::int64_t> id(n), label(n), suggested(n);
   py::array_t<double> importance(n), misfit(n), atypical(n);
@@ -113,8 +116,8 @@ session::Decision make_decision(const Session& s, SampleId id, const std::string
                                 const py::object& new_label, const std::string& reviewer) {
   const auto parsed = session::parse_decision_kind(kind);
   if (!parsed)
-    throw InvalidArgument(
-        fmt::format("decision = '{}' for sample {} (must be 'keep', 'relabel' or 'delete')", kind, id));
+    throw InvalidArgument(fmt::format(
+        "decision = '{}' for sample {} (must be 'keep', 'relabel' or 'delete')", kind, id));
   session::Decision d;
   d.id = id;
   d.kind = *parsed;
@@ -127,8 +130,9 @@ session::Decision make_decision(const Session& s, SampleId id, const std::string
                       ? new_label.cast<Label>()
                       : s.find_class(py::str(new_label).cast<std::string>());
   } else if (!new_label.is_none()) {
-    throw InvalidArgument(fmt::format("new_label = {} for sample {}: only 'relabel' takes a new label",
-                                      std::string(py::repr(new_label)), id));
+    throw InvalidArgument(
+        fmt::format("new_label = {} for sample {}: only 'relabel' takes a new label",
+                    std::string(py::repr(new_label)), id));
   }
   return d;
 }
@@ -183,7 +187,8 @@ void bind_session(py::module_& m) {
             features.y_train.assign(yv.begin(), yv.end());
             if (iv.empty()) {
               features.ids.resize(yv.size());
-              for (std::size_t i = 0; i < yv.size(); ++i) features.ids[i] = static_cast<SampleId>(i);
+              for (std::size_t i = 0; i < yv.size(); ++i)
+                features.ids[i] = static_cast<SampleId>(i);
             } else {
               features.ids.assign(iv.begin(), iv.end());
             }
@@ -200,9 +205,9 @@ void bind_session(py::module_& m) {
             return Session::create(dir, features, o, context);
           },
           py::arg("path"), py::arg("X"), py::arg("y"), py::arg("ids").none(true),
-          py::arg("class_names"), py::arg("coco"), py::arg("images"),
-          py::arg("class_of_interest"), py::arg("classes"), py::arg("guidelines"),
-          py::arg("folds"), py::arg("seed"), py::arg("progress"))
+          py::arg("class_names"), py::arg("coco"), py::arg("images"), py::arg("class_of_interest"),
+          py::arg("classes"), py::arg("guidelines"), py::arg("folds"), py::arg("seed"),
+          py::arg("progress"))
       .def_static(
           "open",
           [](const std::filesystem::path& dir) {
@@ -249,7 +254,8 @@ void bind_session(py::module_& m) {
                e["idx"] = d.id;
                e["decision"] = session::to_string(d.kind);
                e["new_label"] = d.kind == session::DecisionKind::kRelabel
-                                    ? py::object(py::int_(d.new_label)) : py::none();
+                                    ? py::object(py::int_(d.new_label))
+                                    : py::none();
                e["reviewer"] = d.reviewer;
                out.append(e);
              }
@@ -272,11 +278,7 @@ void bind_session(py::module_& m) {
               o.undecided = *policy;
             }
             const Context context = make_context(progress, 0, 0);
-            session::ApplyReport r;
-            {
-              py::gil_scoped_release free;
-              r = s.apply(o, context);
-            }
+            const session::ApplyReport r = without_gil([&] { return s.apply(o, context); });
             py::dict d;
             d["batch"] = r.batch;
             d["imported_rows"] = r.imported_rows;
@@ -289,31 +291,34 @@ void bind_session(py::module_& m) {
           py::arg("csv") = py::none(), py::arg("undecided") = "refuse",
           py::arg("read_batch_csv") = true, py::arg("progress") = py::none())
       .def("status", &status_dict)
-      .def("export_coco",
-           [](Session& s, const std::filesystem::path& out) {
-             py::gil_scoped_release free;
-             s.export_coco(out);
-           },
-           py::arg("path"))
-      .def("export_labels",
-           [](Session& s, const std::filesystem::path& out, Label deleted_label) {
-             py::gil_scoped_release free;
-             s.export_labels(out, deleted_label);
-           },
-           py::arg("path"), py::arg("deleted_label") = -1)
-      .def("corrected_labels",
-           [](const Session& s, Label deleted_label) { return to_numpy(s.corrected_labels(deleted_label)); },
-           py::arg("deleted_label") = -1)
-      .def("report",
-           [](Session& s, const std::filesystem::path& html) {
-             report::ReportFiles files;
-             {
-               py::gil_scoped_release free;
-               files = report::write_report(s, html);
-             }
-             return files.html;
-           },
-           py::arg("path"))
+      .def(
+          "export_coco",
+          [](Session& s, const std::filesystem::path& out) {
+            py::gil_scoped_release free;
+            s.export_coco(out);
+          },
+          py::arg("path"))
+      .def(
+          "export_labels",
+          [](Session& s, const std::filesystem::path& out, Label deleted_label) {
+            py::gil_scoped_release free;
+            s.export_labels(out, deleted_label);
+          },
+          py::arg("path"), py::arg("deleted_label") = -1)
+      .def(
+          "corrected_labels",
+          [](const Session& s, Label deleted_label) {
+            return to_numpy(s.corrected_labels(deleted_label));
+          },
+          py::arg("deleted_label") = -1)
+      .def(
+          "report",
+          [](Session& s, const std::filesystem::path& html) {
+            const report::ReportFiles files =
+                without_gil([&] { return report::write_report(s, html); });
+            return files.html;
+          },
+          py::arg("path"))
       .def("findings",
            [](const Session& s) {
              py::list out;

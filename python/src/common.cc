@@ -1,7 +1,6 @@
 #include "common.h"
 
 #include <coreclean/core/error.h>
-
 #include <fmt/format.h>
 
 #include <chrono>
@@ -14,7 +13,8 @@ namespace coreclean::python {
 
 Eigen::Map<const RowMatrixXf> matrix_view(const FloatMatrix& array, const char* what) {
   if (array.ndim() != 2)
-    throw InvalidArgument(fmt::format("{} must be a 2-d array, got {} dimensions", what, array.ndim()));
+    throw InvalidArgument(
+        fmt::format("{} must be a 2-d array, got {} dimensions", what, array.ndim()));
   return {array.data(), static_cast<Eigen::Index>(array.shape(0)),
           static_cast<Eigen::Index>(array.shape(1))};
 }
@@ -31,7 +31,8 @@ std::span<const T> span_of(const py::object& object, const char* what) {
                                       std::string(py::str(py::type::of(object)))));
   const auto array = py::reinterpret_borrow<Array>(object);
   if (array.ndim() != 1)
-    throw InvalidArgument(fmt::format("{} must be a 1-d array, got {} dimensions", what, array.ndim()));
+    throw InvalidArgument(
+        fmt::format("{} must be a 1-d array, got {} dimensions", what, array.ndim()));
   return {array.data(), static_cast<std::size_t>(array.shape(0))};
 }
 
@@ -44,7 +45,8 @@ py::array_t<T> vector_to_numpy(const T* data, std::size_t n) {
 
 template <typename Matrix>
 py::array_t<typename Matrix::Scalar> matrix_to_numpy(const Matrix& m) {
-  py::array_t<typename Matrix::Scalar> out({static_cast<py::ssize_t>(m.rows()), static_cast<py::ssize_t>(m.cols())});
+  py::array_t<typename Matrix::Scalar> out(
+      {static_cast<py::ssize_t>(m.rows()), static_cast<py::ssize_t>(m.cols())});
   std::copy(m.data(), m.data() + m.size(), out.mutable_data());
   return out;
 }
@@ -96,7 +98,9 @@ struct ProgressSink {
       cancel = true;
       PyErr_WarnEx(PyExc_RuntimeWarning,
                    fmt::format("coreclean: the progress callback raised {}; the call was cancelled",
-                               e.what()).c_str(), 1);
+                               e.what())
+                       .c_str(),
+                   1);
     }
   }
 };
@@ -115,7 +119,9 @@ py::array_t<double> to_numpy(const RowMatrixXd& m) { return matrix_to_numpy(m); 
 py::array_t<double> to_numpy(const Eigen::VectorXd& v) {
   return vector_to_numpy(v.data(), static_cast<std::size_t>(v.size()));
 }
-py::array_t<double> to_numpy(const std::vector<double>& v) { return vector_to_numpy(v.data(), v.size()); }
+py::array_t<double> to_numpy(const std::vector<double>& v) {
+  return vector_to_numpy(v.data(), v.size());
+}
 py::array_t<std::int64_t> to_numpy(const std::vector<std::int64_t>& v) {
   return vector_to_numpy(v.data(), v.size());
 }

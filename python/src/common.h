@@ -12,7 +12,6 @@
 
 #include <coreclean/core/context.h>
 #include <coreclean/core/types.h>
-
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -47,6 +46,14 @@ py::array_t<double> to_numpy(const RowMatrixXd& m);
 py::array_t<double> to_numpy(const Eigen::VectorXd& v);
 py::array_t<double> to_numpy(const std::vector<double>& v);
 py::array_t<std::int64_t> to_numpy(const std::vector<std::int64_t>& v);
+
+/// Runs `call` with the GIL released (a long library call that touches no Python object) and
+/// returns its result.
+template <typename Call>
+auto without_gil(Call&& call) {
+  py::gil_scoped_release free;
+  return call();
+}
 
 /// The Context of one Python call. `progress` (None or a callable(done, total, what)) receives
 /// progress at most ten times a second; in every progress report the pending Python signals are

@@ -11,12 +11,11 @@
 //   Cancelled       → KeyboardInterrupt (Ctrl-C while a call ran without the GIL)
 //   InternalError and any other coreclean::Error → coreclean.CorecleanError (Exception)
 
-#include "bindings.h"
-
 #include <coreclean/core/error.h>
 #include <coreclean/session/session.h>
-
 #include <pybind11/stl.h>
+
+#include "bindings.h"
 
 namespace py = pybind11;
 
@@ -36,20 +35,20 @@ PYBIND11_MODULE(_coreclean, m) {
   m.doc() = "coreclean's engine (C++). Use the package `coreclean`.";
 
   // Exception classes; PyErr_NewExceptionWithDoc takes a tuple of bases for several parents.
-  static PyObject* error = new_exception(m, "CorecleanError", PyExc_Exception,
-                                         "Base of coreclean's errors.");
-  static PyObject* invalid = new_exception(
-      m, "InvalidArgumentError",
-      py::make_tuple(py::handle(error), py::handle(PyExc_ValueError)).release().ptr(),
-      "An argument the call cannot accept; the message names it and its value.");
+  static PyObject* error =
+      new_exception(m, "CorecleanError", PyExc_Exception, "Base of coreclean's errors.");
+  static PyObject* invalid =
+      new_exception(m, "InvalidArgumentError",
+                    py::make_tuple(py::handle(error), py::handle(PyExc_ValueError)).release().ptr(),
+                    "An argument the call cannot accept; the message names it and its value.");
   static PyObject* undecided = new_exception(
       m, "UndecidedBoxesError", py::make_tuple(py::handle(invalid)).release().ptr(),
       "Session.apply() found boxes without a decision; .ids lists them, .batch names the batch. "
       "Nothing was applied.");
-  static PyObject* format = new_exception(
-      m, "FormatError",
-      py::make_tuple(py::handle(error), py::handle(PyExc_ValueError)).release().ptr(),
-      "A file's content is not what its format requires.");
+  static PyObject* format =
+      new_exception(m, "FormatError",
+                    py::make_tuple(py::handle(error), py::handle(PyExc_ValueError)).release().ptr(),
+                    "A file's content is not what its format requires.");
   static PyObject* io = new_exception(
       m, "IoError", py::make_tuple(py::handle(error), py::handle(PyExc_OSError)).release().ptr(),
       "The operating system refused an operation.");
@@ -58,8 +57,8 @@ PYBIND11_MODULE(_coreclean, m) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const coreclean::session::UndecidedBoxes& e) {
-      py::object instance = py::reinterpret_steal<py::object>(
-          PyObject_CallFunction(undecided, "s", e.what()));
+      py::object instance =
+          py::reinterpret_steal<py::object>(PyObject_CallFunction(undecided, "s", e.what()));
       if (!instance) throw py::error_already_set();
       instance.attr("ids") = e.ids();
       instance.attr("batch") = e.batch();
