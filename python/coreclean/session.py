@@ -128,14 +128,13 @@ class Session:
             ids = None if len(features) == 2 or features[2] is None else \
                 _arrays.int_vector(features[2], "ids", x.shape[0])
             names = {int(k): str(v) for k, v in (class_names or {}).items()}
-            s = _engine.Session.create_from_arrays(
-                os.fspath(path), x, y, ids, names, coco_path, images_path, str(class_of_interest),
-                classes, guidelines, int(folds), int(random_state), _progress.resolve(progress))
-            return cls(path, _engine_session=s)
-        if class_names:
-            raise InvalidArgumentError("class_names is for arrays; a features folder names its "
-                                       "classes in classes.json")
-        s = _engine.Session.create(os.fspath(path), os.fspath(features), coco_path, images_path,
+            folder = ""
+        else:
+            if class_names:
+                raise InvalidArgumentError("class_names is for arrays; a features folder names its "
+                                           "classes in classes.json")
+            folder, x, y, ids, names = os.fspath(features), None, None, None, {}
+        s = _engine.Session.create(os.fspath(path), folder, x, y, ids, names, coco_path, images_path,
                                    str(class_of_interest), classes, guidelines, int(folds),
                                    int(random_state), _progress.resolve(progress))
         return cls(path, _engine_session=s)

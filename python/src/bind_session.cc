@@ -145,13 +145,14 @@ void bind_session(py::module_& m) {
                       "coreclean.Session.")
       .def_static(
           "create",
-          [](const std::filesystem::path& dir, const std::filesystem::path& features,
-             const std::filesystem::path& coco, const std::filesystem::path& images,
-             const std::string& class_of_interest, const std::vector<std::string>& classes,
-             const std::string& guidelines, int folds, std::uint64_t seed,
-             const py::object& progress) {
+          [](const std::filesystem::path& dir, const std::filesystem::path& features_dir,
+             const py::object& x, const py::object& y, const py::object& ids,
+             const std::map<Label, std::string>& class_names, const std::filesystem::path& coco,
+             const std::filesystem::path& images, const std::string& class_of_interest,
+             const std::vector<std::string>& classes, const std::string& guidelines, int folds,
+             std::uint64_t seed, const py::object& progress) {
             session::SessionOptions o;
-            o.features = features;
+            o.features = features_dir;
             o.coco = coco;
             o.images = images;
             o.class_of_interest = class_of_interest;
@@ -159,26 +160,13 @@ void bind_session(py::module_& m) {
             o.guidelines = guidelines;
             o.folds = folds;
             const Context context = make_context(progress, seed, 0);
-            py::gil_scoped_release free;
-            return Session::create(dir, o, context);
-          },
-          py::arg("path"), py::arg("features"), py::arg("coco") = std::filesystem::path(),
-          py::arg("images") = std::filesystem::path(), py::arg("class_of_interest") = "auto",
-          py::arg("classes") = std::vector<std::string>(), py::arg("guidelines") = "",
-          py::arg("folds") = 5, py::arg("seed") = 0, py::arg("progress") = py::none())
-      .def_static(
-          "create_from_arrays",
-          [](const std::filesystem::path& dir, const FloatMatrix& x, const py::object& y,
-             const py::object& ids, const std::map<Label, std::string>& class_names,
-             const std::filesystem::path& coco, const std::filesystem::path& images,
-             const std::string& class_of_interest, const std::vector<std::string>& classes,
-             const std::string& guidelines, int folds, std::uint64_t seed,
-             const py::object& progress) {
-            const auto xv = matrix_view(x, "X");
+            if (x.is_none()) return without_gil([&] { return Session::create(dir, o, context); });
+            // Arrays: the matrix views numpy's buffer (no copy); the array is released with the
+            // GIL.
+            const auto xv = matrix_view(x.cast<FloatMatrix>(), "X");
             const auto yv = int_span(y, "y");
             const auto iv = int_span(ids, "ids");
             io::FeatureSet features;
-            // The matrix views numpy's buffer (no copy); the array is released with the GIL.
             auto keep = std::shared_ptr<const void>(new py::object(x), [](const void* p) {
               py::gil_scoped_acquire gil;
               delete static_cast<const py::object*>(p);
@@ -193,21 +181,14 @@ void bind_session(py::module_& m) {
               features.ids.assign(iv.begin(), iv.end());
             }
             for (const auto& [label, name] : class_names) features.class_names[label] = name;
-            session::SessionOptions o;
-            o.coco = coco;
-            o.images = images;
-            o.class_of_interest = class_of_interest;
-            o.classes = classes;
-            o.guidelines = guidelines;
-            o.folds = folds;
-            const Context context = make_context(progress, seed, 0);
-            py::gil_scoped_release free;
-            return Session::create(dir, features, o, context);
+            return without_gil([&] { return Session::create(dir, features, o, context); });
           },
-          py::arg("path"), py::arg("X"), py::arg("y"), py::arg("ids").none(true),
+          py::arg("path"), py::arg("features_dir"), py::arg("X"), py::arg("y"), py::arg("ids"),
           py::arg("class_names"), py::arg("coco"), py::arg("images"), py::arg("class_of_interest"),
           py::arg("classes"), py::arg("guidelines"), py::arg("folds"), py::arg("seed"),
-          py::arg("progress"))
+          py::arg("progress"),
+          "A features folder (X None), or arrays (features_dir empty) stored in the session "
+          "folder.")
       .def_static(
           "open",
           [](const std::filesystem::path& dir) {
