@@ -42,5 +42,7 @@ class CMakeBuild(build_ext):
             "-DCORECLEAN_BUILD_CLI=OFF", f"-DCORECLEAN_PYTHON={sys.executable}"])
 
 
+# setuptools' work folder: build-python/, beside (not inside) the CMake build folder build/.
 setup(ext_modules=[Extension("coreclean._coreclean", sources=[])],
-      cmdclass={"build_ext": CMakeBuild})
+      cmdclass={"build_ext": CMakeBuild},
+      options={"build": {"build_base": "build-python"}})
