@@ -73,8 +73,18 @@ int main(int argc, char** argv) {
       "build",
       "Build a coreset tree over a features directory: every sample gets an importance (how "
       "badly a leave-one-out model disagrees with its label, plus how atypical it is for its "
-      "class). The tree is saved to one file that rank and update read.");
-  build_cmd->add_option("--features", build.features, "Features directory")->required();
+      "class). The tree is saved to one file that rank and update read. With --append, the "
+      "samples of another features directory join an existing tree as new leaves, without a "
+      "rebuild (the data arrived later, or in parts).");
+  auto* features_opt = build_cmd->add_option("--features", build.features, "Features directory");
+  auto* append_opt = build_cmd->add_option(
+      "--append", build.append,
+      "Features directory whose samples are added to the tree file --tree (same width, classes "
+      "the tree knows, ids it does not have yet); the file is updated in place (atomically)");
+  auto* tree_opt = build_cmd->add_option("--tree", build.tree, "Tree file --append adds to");
+  append_opt->needs(tree_opt);
+  tree_opt->needs(append_opt);
+  append_opt->excludes(features_opt);
   build_cmd->add_option("--classes", build.classes,
                         "Keep only these classes (names or ids, comma-separated), e.g. the class "
                         "to clean and the class it is confused with")
@@ -84,7 +94,9 @@ int main(int argc, char** argv) {
   build_cmd->add_option("--optimized-for", build.optimized_for,
                         "cleaning (find label errors) or training (weighted coreset)")
       ->capture_default_str();
-  build_cmd->add_option("--out", build.out, "Tree file to write")->required();
+  auto* out_opt = build_cmd->add_option("--out", build.out, "Tree file to write");
+  append_opt->excludes(out_opt);
+  features_opt->needs(out_opt);
 
   RankOptions rank;
   auto* rank_cmd = app.add_subcommand(

@@ -34,11 +34,26 @@ int run_build(const BuildOptions& options, const Context& context, std::ostream&
                         options.optimized_for);
   CORECLEAN_CLI_REQUIRE(options.chunk_size >= 0, "--chunk-size must be >= 0, got {}",
                         options.chunk_size);
-  const io::FeatureSet all = io::load_feature_set(options.features);
+  CORECLEAN_CLI_REQUIRE(!options.features.empty() || !options.append.empty(),
+                        "build needs --features FEATDIR --out TREE (a new tree) or --append "
+                        "FEATDIR --tree TREE (samples added to a tree)");
+  const std::filesystem::path& features = options.append.empty() ? options.features : options.append;
+  const io::FeatureSet all = io::load_feature_set(features);
   // Keep the requested classes only (the seed keeps the class of interest and its confusion).
   const io::FeatureSet fs =
       options.classes.empty() ? all : io::keep_classes(all, all.find_classes(options.classes));
   const auto x = fs.x_train.view();
+  if (!options.append.empty()) {
+    coreset::CoresetTree tree = coreset::load_tree(options.tree);
+    const Eigen::Index before_leaves = tree.num_leaves();
+    const coreset::UpdateReport r = tree.append(x, fs.y_train, {}, fs.ids, context);
+    coreset::save_tree(tree, options.tree);
+    out << fmt::format("added {} samples to {} ({} samples, {} → {} leaves of {}; {} tree nodes "
+                       "summarised) in {:.2f} s\n",
+                       r.samples_changed, options.tree.string(), tree.size(), before_leaves,
+                       tree.num_leaves(), tree.chunk_size(), r.nodes_touched, seconds_since(start));
+    return kExitOk;
+  }
   coreset::CoresetTreeParams params;
   params.chunk_size = options.chunk_size;
   params.optimized_for = options.optimized_for == "training" ? coreset::OptimizedFor::kTraining

@@ -15,11 +15,13 @@ namespace coreclean::cli {
 
 /// Options of `coreclean build`.
 struct BuildOptions {
-  std::filesystem::path features;   ///< features directory
+  std::filesystem::path features;   ///< features directory (a new tree)
   std::vector<std::string> classes; ///< keep only these classes (names or ids); empty = all
   long chunk_size = 0;              ///< samples per leaf; 0 = automatic
   std::string optimized_for = "cleaning";  ///< cleaning | training
   std::filesystem::path out;        ///< tree file to write
+  std::filesystem::path append;     ///< features directory whose samples join `tree`
+  std::filesystem::path tree;       ///< with `append`: the tree file to add them to
 };
 
 /// Options of `coreclean rank`.

@@ -133,6 +133,56 @@ TEST(CliTree, UpdateRefreshEqualsFreshBuild) {
   EXPECT_GT(stale_worst, 1e-6) << "the lazy update should differ, else this test shows nothing";
 }
 
+// build --append adds a second features directory to a tree file: the same tree as the
+// library's build + append, and the CLI refuses ids the tree already has (exit 2, file unchanged).
+TEST(CliTree, BuildAppendAddsLeavesToTheTreeFile) {
+  testing::TempDir dir;
+  const auto data = testing::make_blobs(300, 5, 3, 1.5, 0.1, 43);
+  auto part = [&](int begin, int end, const std::filesystem::path& folder) {
+    io::FeatureSet fs;
+    fs.x_train = io::SampleMatrix(RowMatrixXf(data.x.middleRows(begin, end - begin)));
+    fs.y_train.assign(data.y.begin() + begin, data.y.begin() + end);
+    for (int i = begin; i < end; ++i) fs.ids.push_back(1000 + i);
+    io::save_feature_set(folder, fs);
+    return fs;
+  };
+  const io::FeatureSet a = part(0, 180, dir / "a"), b = part(180, 300, dir / "b");
+  BuildOptions first{dir / "a", {}, 64, "cleaning", dir / "t.tree"};
+  std::ostringstream log;
+  ASSERT_EQ(run_build(first, Context(), log), 0);
+  BuildOptions more;
+  more.append = dir / "b";
+  more.tree = dir / "t.tree";
+  ASSERT_EQ(run_build(more, Context(), log), 0);
+  EXPECT_NE(log.str().find("added 120 samples"), std::string::npos) << log.str();
+
+  coreset::CoresetTreeParams p;
+  p.chunk_size = 64;
+  coreset::CoresetTree expected(p);
+  expected.build(a.x_train.view(), a.y_train, {}, a.ids);
+  ClassNames names;
+  for (Label l : expected.classes()) names[l] = a.class_name(l);
+  expected.set_class_names(names);
+  expected.append(b.x_train.view(), b.y_train, {}, b.ids);
+  const coreset::CoresetTree got = coreset::load_tree(dir / "t.tree");
+  EXPECT_EQ(got.size(), 300);
+  EXPECT_EQ(got.num_leaves(), 5);
+  EXPECT_TRUE(got == expected);
+
+  const std::string before = slurp(dir / "t.tree");
+  const std::string exe = testing::shell_quote(CORECLEAN_CLI_PATH);
+  const auto again = testing::run_command(exe + " build --append " +
+                                          testing::shell_quote((dir / "b").string()) + " --tree " +
+                                          testing::shell_quote((dir / "t.tree").string()));
+  EXPECT_EQ(again.exit_code, 2) << again.output;
+  EXPECT_NE(again.output.find("sample id 1180"), std::string::npos) << again.output;
+  EXPECT_EQ(slurp(dir / "t.tree"), before);
+  const auto both = testing::run_command(exe + " build --append " +
+                                         testing::shell_quote((dir / "b").string()) + " --out " +
+                                         testing::shell_quote((dir / "x.tree").string()));
+  EXPECT_EQ(both.exit_code, 2) << both.output;
+}
+
 // update applies keep / relabel / delete; a bad row changes nothing and exits 2 naming the row,
 // the column and the value.
 TEST(CliTree, UpdateAppliesDecisionsOrNothing) {
