@@ -833,6 +833,8 @@ UpdateReport CoresetTree::append(MatrixRef x, std::span<const Label> y,
   std::vector<SampleId> new_ids(static_cast<std::size_t>(m));
   std::vector<int> new_label(static_cast<std::size_t>(m));
   std::unordered_map<SampleId, Eigen::Index> seen_ids;
+  // Without ids, the new samples are numbered after the largest id of the tree.
+  const SampleId first_id = *std::max_element(s.ids.begin(), s.ids.end()) + 1;
   for (Eigen::Index j = 0; j < m; ++j) {
     for (Eigen::Index c = 0; c < x.cols(); ++c)
       CORECLEAN_THROW_IF_NOT(std::isfinite(x(j, c)), "coreset tree append: x[{}, {}] = {}", j, c,
@@ -845,7 +847,7 @@ UpdateReport CoresetTree::append(MatrixRef x, std::span<const Label> y,
       CORECLEAN_THROW_IF_NOT(std::isfinite(sample_weight[j]) && sample_weight[j] >= 0.0,
                              "coreset tree append: sample_weight[{}] = {} (must be finite, >= 0)",
                              j, sample_weight[j]);
-    new_ids[j] = ids.empty() ? n0 + j : ids[j];
+    new_ids[j] = ids.empty() ? first_id + j : ids[j];
     CORECLEAN_THROW_IF_NOT(!s.index_of.contains(new_ids[j]),
                            "coreset tree append: sample id {} (row {}) is already in the tree",
                            new_ids[j], j);
@@ -853,8 +855,10 @@ UpdateReport CoresetTree::append(MatrixRef x, std::span<const Label> y,
                            "coreset tree append: sample id {} appears twice (rows {} and {})",
                            new_ids[j], seen_ids[new_ids[j]], j);
   }
+  context.report_progress(0, 3, "coreset tree: mapping the new samples");
   const RowMatrixXf phi_new = map_features(x);
-  context.throw_if_cancelled();
+  context.throw_if_cancelled();  // the last point where nothing has changed yet
+  context.report_progress(1, 3, "coreset tree: summaries");
 
   // Samples: appended in order, unseen, with the fold of a model that never saw them.
   const Eigen::Index n = n0 + m;
@@ -913,14 +917,16 @@ UpdateReport CoresetTree::append(MatrixRef x, std::span<const Label> y,
   solve_model(s, params_, false, true, std::vector<int>(touched_classes.begin(), touched_classes.end()));
   std::vector<Eigen::Index> added(static_cast<std::size_t>(m)), others;
   std::iota(added.begin(), added.end(), n0);
+  context.report_progress(2, 3, "coreset tree: importance");
   score_samples(s, params_, added);
-  if (params_.optimized_for == OptimizedFor::kCleaning) {
-    for (Eigen::Index i = 0; i < n0; ++i)
-      if (s.weight[i] > 0.0) others.push_back(i);
-    score_samples(s, params_, others, false);
-  } else {
+  // The old samples' misfit (cleaning) and their share of their class's weight (training: the
+  // class totals W_c grew) are recomputed, so old and new importances are on one scale.
+  for (Eigen::Index i = 0; i < n0; ++i)
+    if (s.weight[i] > 0.0) others.push_back(i);
+  score_samples(s, params_, others, false);
+  if (params_.optimized_for == OptimizedFor::kTraining)
     for (Eigen::Index j : resampled) sample_coreset(s, params_, j);
-  }
+  context.report_progress(3, 3, "coreset tree: importance");
   report.samples_rescored = m;
   s.stale += 1;
   return report;

@@ -13,6 +13,7 @@
 #include <functional>
 #include <iostream>
 #include <limits>
+#include <map>
 #include <random>
 #include <span>
 
@@ -279,13 +280,60 @@ TEST(CoresetTree, AppendEqualsFreshBuildOverAllSamples) {
     EXPECT_NEAR(after[i].importance, expected[i].importance, 1e-6) << "sample " << i;
 
   // Every argument is checked before anything changes.
+  const CoresetTree snapshot = tree;
   const RowMatrixXf one = x.topRows(1);
-  const Label known[] = {data.y[0]}, unknown[] = {77};
-  const SampleId taken[] = {100}, fresh_id[] = {1};
+  RowMatrixXf two = x.topRows(2);
+  const Label known[] = {data.y[0]}, unknown[] = {77}, known2[] = {data.y[0], data.y[1]};
+  const SampleId taken[] = {100}, fresh_id[] = {1}, twice[] = {3, 3};
   EXPECT_THROW(tree.append(one, known, {}, taken), InvalidArgument);
   EXPECT_THROW(tree.append(one, unknown, {}, fresh_id), InvalidArgument);
   EXPECT_THROW(tree.append(RowMatrixXf::Zero(1, 5), known, {}, fresh_id), InvalidArgument);
-  EXPECT_EQ(tree.size(), 400);
+  EXPECT_THROW(tree.append(two, known, {}, fresh_id), InvalidArgument);  // 2 rows, 1 label
+  EXPECT_THROW(tree.append(two, known2, {}, twice), InvalidArgument);
+  two(1, 3) = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THROW(tree.append(two, known2), InvalidArgument);
+  EXPECT_TRUE(tree == snapshot);
+
+  // Without ids, the new samples are numbered after the largest id (898).
+  tree.append(one, known);
+  EXPECT_EQ(tree.scores().back().id, 899);
+}
+
+// append() with the held-out models: each new sample gets the view of a fold model that never
+// saw it; the tree survives save/load; a training tree keeps every importance on one scale (each
+// class's importances sum to about 1, as after a fresh build).
+TEST(CoresetTree, AppendWithHeldOutModelsAndTrainingCoresets) {
+  auto data = testing::make_blobs(600, 6, 3, 1.2, 0.1, 29);
+  const std::span<const Label> y(data.y);
+  CoresetTreeParams p = small_params(64);
+  p.cross_fit_folds = 5;
+  CoresetTree tree(p);
+  tree.build(data.x.topRows(300), y.first(300));
+  tree.append(data.x.bottomRows(300), y.subspan(300));
+  for (SampleId id : {300, 450, 599}) {
+    const std::vector<double> prob = tree.held_out_probabilities(id);
+    ASSERT_EQ(prob.size(), 3u) << "sample " << id;
+    EXPECT_NEAR(prob[0] + prob[1] + prob[2], 1.0, 1e-9);
+  }
+  const testing::TempDir dir;
+  save_tree(tree, dir / "t.bin");
+  EXPECT_TRUE(load_tree(dir / "t.bin") == tree);
+
+  CoresetTreeParams tp = small_params(64);
+  tp.optimized_for = OptimizedFor::kTraining;
+  CoresetTree training(tp);
+  training.build(data.x.topRows(300), y.first(300));
+  training.append(data.x.bottomRows(300), y.subspan(300));
+  std::map<Label, double> sum_old, sum_new;
+  for (const SampleScore& s : training.scores())
+    (s.id < 300 ? sum_old : sum_new)[s.label] += s.importance;
+  for (const auto& [label, old_sum] : sum_old) {
+    EXPECT_NEAR(old_sum + sum_new[label], 1.0, 0.1) << "class " << label;
+    // Half the samples of each class are new: half the importance, not a third.
+    EXPECT_NEAR(sum_new[label] / (old_sum + sum_new[label]), 0.5, 0.1) << "class " << label;
+  }
+  const Coreset core = training.coreset();
+  EXPECT_FALSE(core.ids.empty());
 }
 
 // Query semantics: per-class counts, all, any; seen flags; ignore and select_from lists.

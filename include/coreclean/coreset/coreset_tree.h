@@ -219,11 +219,14 @@ class CoresetTree {
   /// build's width) is mapped with the build's feature map, the samples fill the last leaf and
   /// then new leaves of chunk_size(), the internal nodes above are re-summed from their children
   /// (the old leaves keep their summaries), the global model is re-solved and the new samples
-  /// are scored in full, every other sample's misfit again (as after an update). The held-out
-  /// models are not refitted: a new sample is dealt to a fold whose model never saw it, so its
-  /// held-out view stays honest; refresh() refits them. y must hold classes of the tree; ids
-  /// must be new (empty = size(), size() + 1, …); sample_weight as in build(). Checks every
-  /// argument before changing anything; throws InvalidArgument naming the first bad one.
+  /// are scored in full, every other sample's misfit again (as after an update; training
+  /// trees: every importance, whose class totals grew, and the coresets of the re-summed
+  /// nodes). The held-out models are not refitted: a new sample is dealt to a fold whose model
+  /// never saw it, so its held-out view stays honest; refresh() refits them. y must hold
+  /// classes of the tree; ids must be new (empty = numbered after the tree's largest id);
+  /// sample_weight as in build(). Checks every argument before changing anything; throws
+  /// InvalidArgument naming the first bad one. `context`: progress and cancellation (checked
+  /// before anything changes).
   UpdateReport append(MatrixRef x, std::span<const Label> y,
                       std::span<const double> sample_weight = {},
                       std::span<const SampleId> ids = {}, const Context& context = Context());
