@@ -15,8 +15,8 @@ arguments of the wrong type; messages name the argument and its value.
 """
 
 from ._coreclean import (CorecleanError, FormatError, InvalidArgumentError, IoError,
-                         LogisticRegression, UndecidedBoxesError, cross_val_auc,
-                         select_class_to_clean, stratified_kfold)
+                         UndecidedBoxesError)
+from .models import LogisticRegression, cross_val_auc, select_class_to_clean, stratified_kfold
 from .issues import find_label_issues, label_quality_scores
 from .service import CoresetTreeServiceLG
 from .session import Features, Session, check_boxes, embed, read_coco

@@ -35,6 +35,17 @@ def features(value, name="X"):
     return array
 
 
+def is_copy(array, original):
+    """True when `array` (what features() returned for `original`) holds its own data: the
+    caller may then edit it without touching the user's object. A view of the user's buffer
+    (a numpy array, a memmap, a DataFrame's values) is not a copy."""
+    try:
+        source = np.asarray(original)
+    except Exception:  # not array-like at all: features() copied it
+        return True
+    return not np.may_share_memory(array, source)
+
+
 def int_vector(value, name, length=None):
     """A 1-d int64 array; integral floats are accepted (7.0 → 7), anything else is refused."""
     if value is None or isinstance(value, (str, bytes)):
@@ -51,6 +62,10 @@ def int_vector(value, name, length=None):
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise InvalidArgumentError(f"{name}[{i}] = {array[i]} is not an integer")
+        big = np.abs(array) >= 2.0 ** 63
+        if big.any():
+            i = int(np.flatnonzero(big)[0])
+            raise InvalidArgumentError(f"{name}[{i}] = {array[i]} does not fit in int64")
     if array.size and np.issubdtype(array.dtype, np.unsignedinteger) and array.max() > np.iinfo(np.int64).max:
         i = int(np.argmax(array))
         raise InvalidArgumentError(f"{name}[{i}] = {array[i]} does not fit in int64")

@@ -21,6 +21,19 @@ _FORMAT = "coreclean-service"
 _FORMAT_VERSION = 1
 
 
+def _save_name(name):
+    """The folder name of a save: a plain name, never a path that leaves dir_path."""
+    name = "coreset_service" if name is None else str(name)
+    if not name or name in (".", "..") or "/" in name or os.sep in name:
+        raise InvalidArgumentError(f"name = {name!r} (must be a plain folder name)")
+    return name
+
+
+def _save_npy(path, array):
+    with open(path, "wb") as f:  # np.save(path) would append ".npy" to the temporary name
+        np.save(f, array)
+
+
 class CoresetTreeServiceLG:
     """A coreset tree over (X, y) whose per-sample importance ranks the samples a reviewer should
     look at (optimized_for="cleaning") or that trains a weighted logistic regression on a small
@@ -80,8 +93,8 @@ class CoresetTreeServiceLG:
         """
         x = _arrays.features(X, "X")
         n = x.shape[0]
-        self._codec = _arrays.LabelCodec(y, "y")
-        labels = self._codec.encode(y, "y", n)
+        codec = _arrays.LabelCodec(y, "y")
+        labels = codec.encode(y, "y", n)
         w = _arrays.weights(sample_weight, "sample_weight", n)
         ids = np.arange(n, dtype=np.int64) if indices is None else _arrays.int_vector(indices, "indices", n)
         if self.n_instances is not None and self.n_instances != n:
@@ -92,9 +105,11 @@ class CoresetTreeServiceLG:
         tree = CoresetTree(**self._params)
         tree.build(x, labels, w, ids, progress=_progress.resolve(self.progress),
                    seed=self.random_state or 0, threads=self.threads)
+        # Only a finished build replaces the service's state: a refused one leaves it as it was.
         self._tree = tree
+        self._codec = codec
         self._blocks = [x]
-        self._owned = [x is not X]  # a converted copy is ours to edit
+        self._owned = [_arrays.is_copy(x, X)]
         self._block_starts = [0]
         self._set_ids(ids)
         self._model = None
@@ -116,9 +131,10 @@ class CoresetTreeServiceLG:
             ids = np.arange(start, start + m, dtype=np.int64)
         else:
             ids = _arrays.int_vector(indices, "indices", m)
-        self._tree.append(x, labels, w, ids, progress=_progress.resolve(self.progress))
+        self._tree.append(x, labels, w, ids, progress=_progress.resolve(self.progress),
+                          threads=self.threads)
         self._blocks.append(x)
-        self._owned.append(x is not X)
+        self._owned.append(_arrays.is_copy(x, X))
         self._block_starts.append(n0)
         self._set_ids(np.concatenate([self._ids, ids]))
         self._model = None
@@ -157,13 +173,19 @@ class CoresetTreeServiceLG:
                 else:
                     raise InvalidArgumentError(
                         f"class_size[{label!r}] = {q!r} (must be a count >= 0, 'all' or 'any')")
-            if size is None and any(q[0] == "any" for q in quotas.values()):
+            has_any = any(q[0] == "any" for q in quotas.values())
+            if size is None and has_any:
                 raise InvalidArgumentError("class_size has 'any' classes but size is None: 'any' "
                                            "classes share what is left of size")
+            if size is not None and not has_any:
+                # The reference's rule: with a size, what the listed classes leave of it is
+                # taken from the classes not listed.
+                for code in np.unique(tree.scores()["label"]):
+                    quotas.setdefault(int(code), ("any", 0))
         if size is None:
             size = 0 if quotas else n
-        ignore = None if ignore_indices is None else _arrays.int_vector(ignore_indices, "ignore_indices")
-        select = None if select_from_indices is None else _arrays.int_vector(select_from_indices, "select_from_indices")
+        ignore = None if ignore_indices is None else self._known(ignore_indices, "ignore_indices")
+        select = None if select_from_indices is None else self._known(select_from_indices, "select_from_indices")
         if select_from_function is not None:
             chosen = self._select_by_function(select_from_function)
             select = chosen if select is None else np.intersect1d(select, chosen)
@@ -184,34 +206,38 @@ class CoresetTreeServiceLG:
     def set_seen_indication(self, seen_flag=True, indices=None):
         """Marks samples seen (or unseen with seen_flag=False); indices None = every sample."""
         tree = self._built()
-        ids = self._ids if indices is None else _arrays.int_vector(indices, "indices")
+        ids = self._ids if indices is None else self._known(indices, "indices")
         tree.set_seen(ids, bool(seen_flag))
 
     # ---- updates (incremental: only the affected leaves and their paths to the root) --------
     def update_targets(self, indices, y):
         """Changes the labels of samples (to classes the tree knows). Returns what it touched."""
         tree = self._built()
-        ids = _arrays.int_vector(indices, "indices")
+        ids = self._known(indices, "indices")
         labels = self._codec.encode(y, "y", ids.shape[0])
         self._model = None
         return tree.update_targets(ids, labels)
 
     def update_features(self, indices, X):
-        """Replaces the features of samples (same width as the build)."""
+        """Replaces the features of samples (same width as the build). The arrays given to
+        build / partial_build are never modified: the service edits its own copy of a block."""
         tree = self._built()
-        ids = _arrays.int_vector(indices, "indices")
+        ids = self._known(indices, "indices")
         x = _arrays.features(X, "X")
         if x.shape[0] != ids.shape[0]:
             raise InvalidArgumentError(f"X has {x.shape[0]} rows for {ids.shape[0]} indices")
-        report = tree.update_features(ids, x)
-        # get_cleaning_samples returns the features the tree now holds for these samples.
+        if x.shape[1] != self._blocks[0].shape[1]:
+            raise InvalidArgumentError(f"X has {x.shape[1]} columns, the tree was built on "
+                                       f"{self._blocks[0].shape[1]}")
         rows = self._rows(ids)
-        for b in np.unique(np.searchsorted(self._block_starts, rows, side="right") - 1):
-            if not self._owned[b]:  # the user's array is theirs: copy it once, then edit the copy
-                self._blocks[b] = np.array(self._blocks[b])
+        block_of = np.searchsorted(self._block_starts, rows, side="right") - 1
+        # Copies first, so that a failure leaves the tree and the service's features in step.
+        for b in np.unique(block_of):
+            if not self._owned[b] or not self._blocks[b].flags.writeable:
+                self._blocks[b] = np.array(self._blocks[b], dtype=np.float32, order="C")
                 self._owned[b] = True
-        for j, row in enumerate(rows):
-            b = np.searchsorted(self._block_starts, row, side="right") - 1
+        report = tree.update_features(ids, x)
+        for j, (row, b) in enumerate(zip(rows, block_of)):
             self._blocks[b][row - self._block_starts[b]] = x[j]
         self._model = None
         return report
@@ -220,7 +246,7 @@ class CoresetTreeServiceLG:
         """Removes samples (weight 0): they keep their slot and are never returned again."""
         tree = self._built()
         self._model = None
-        return tree.remove_samples(_arrays.int_vector(indices, "indices"))
+        return tree.remove_samples(self._known(indices, "indices"))
 
     def filter_out_samples(self, filter_function):
         """Removes the samples that filter_function(indices, X, y) names: it returns their ids or
@@ -232,7 +258,7 @@ class CoresetTreeServiceLG:
 
     def refresh(self):
         """Makes every score exact again (refits the held-out models; see the tree's docs)."""
-        self._built().refresh(progress=_progress.resolve(self.progress))
+        self._built().refresh(progress=_progress.resolve(self.progress), threads=self.threads)
 
     # ---- scores, coreset, model -------------------------------------------------------------
     def scores(self):
@@ -249,12 +275,13 @@ class CoresetTreeServiceLG:
         return pandas.DataFrame(columns)
 
     def get_coreset(self, level=0):
-        """The weighted coreset (training trees): {"idx", "X", "y", "w"}; level 0 = the root's,
-        larger levels union the coresets of that many levels below."""
+        """The weighted coreset (training trees): {"idx", "X", "y", "w", "data": (idx, X, y)};
+        level 0 = the root's, larger levels union the coresets of that many levels below."""
         ids, w = self._built().coreset(int(level))
         out = self._result(ids, None)
         out.pop("importance")
         out["w"] = w
+        out["data"] = (out["idx"], out["X"], out["y"])  # the reference service's layout
         return out
 
     def fit(self, level=0, model=None, **params):
@@ -262,12 +289,17 @@ class CoresetTreeServiceLG:
         C, max_iter), or the given scikit-learn-style estimator (fit(X, y, sample_weight=w)),
         on the user's features. Returns the model; predict / predict_proba use it."""
         tree = self._built()
+        unknown = set(params) - {"C", "max_iter"}
+        if unknown:
+            raise TypeError(f"fit() got unexpected parameters {sorted(unknown)} (coreclean's "
+                            "model takes C and max_iter; pass model= for another estimator)")
         if model is None:
             if self.optimized_for != "training":
                 raise InvalidArgumentError("fit() trains on the coreset of a training tree: build "
                                            "with optimized_for='training'")
             self._model = ("tree", tree.fit(level=int(level), c=float(params.get("C", 1.0)),
-                                            max_iter=int(params.get("max_iter", 300))))
+                                            max_iter=int(params.get("max_iter", 300)),
+                                            threads=self.threads))
             return self._model[1]
         core = self.get_coreset(level)
         model.fit(core["X"], core["y"], sample_weight=core["w"])
@@ -294,7 +326,7 @@ class CoresetTreeServiceLG:
         the settings). Refuses to replace an existing save unless override=True; never touches
         anything else. Returns the folder's path."""
         self._built()
-        folder = pathlib.Path(dir_path) / (name or "coreset_service")
+        folder = pathlib.Path(dir_path) / _save_name(name)
         meta_path = folder / "service.json"
         if folder.exists():
             if not override:
@@ -303,21 +335,38 @@ class CoresetTreeServiceLG:
                 raise InvalidArgumentError(f"{folder} is not a coreclean service save; nothing "
                                            "was written")
         folder.mkdir(parents=True, exist_ok=True)
-        self._tree.save(str(folder / "tree.bin"))
-        np.save(folder / "X.npy", np.concatenate(self._blocks) if len(self._blocks) > 1 else self._blocks[0])
-        np.save(folder / "ids.npy", self._ids)
         meta = {"format": _FORMAT, "version": _FORMAT_VERSION, "params": self._params,
                 "random_state": self.random_state,
                 "labels": None if self._codec.integral else self._codec.classes.tolist()}
-        tmp = folder / ".service.json.tmp"
-        tmp.write_text(json.dumps(meta, indent=2) + "\n")
-        os.replace(tmp, meta_path)
+        # Every file goes to a temporary name first and replaces the old one only when all are
+        # written: a save over an earlier one (even the one this service was loaded from, whose
+        # X.npy is memory-mapped) is never left half old, half new.
+        staged = []
+        try:
+            staged.append(self._stage(folder, "tree.bin", lambda p: self._tree.save(str(p))))
+            x = np.concatenate(self._blocks) if len(self._blocks) > 1 else self._blocks[0]
+            staged.append(self._stage(folder, "X.npy", lambda p: _save_npy(p, x)))
+            staged.append(self._stage(folder, "ids.npy", lambda p: _save_npy(p, self._ids)))
+            staged.append(self._stage(folder, "service.json",
+                                      lambda p: p.write_text(json.dumps(meta, indent=2) + "\n")))
+        except BaseException:
+            for tmp, _ in staged:
+                tmp.unlink(missing_ok=True)
+            raise
+        for tmp, final in staged:  # service.json last: it marks a complete save
+            os.replace(tmp, final)
         return folder
+
+    @staticmethod
+    def _stage(folder, name, write):
+        tmp = folder / f".{name}.tmp-{os.getpid()}"
+        write(tmp)
+        return tmp, folder / name
 
     @classmethod
     def load(cls, dir_path, name=None):
         """Loads a service saved by save()."""
-        folder = pathlib.Path(dir_path) / (name or "coreset_service")
+        folder = pathlib.Path(dir_path) / _save_name(name)
         meta_path = folder / "service.json"
         if not meta_path.is_file():
             raise FileNotFoundError(f"{meta_path} not found: not a saved coreclean service")
@@ -332,10 +381,15 @@ class CoresetTreeServiceLG:
                       cross_fit_folds=params["cross_fit_folds"])
         service._tree = CoresetTree.load(str(folder / "tree.bin"))
         x = np.load(folder / "X.npy", mmap_mode="r")
+        ids = np.load(folder / "ids.npy")
+        columns = service._tree.scores()
+        if x.shape[0] != service._tree.size or not np.array_equal(ids, columns["idx"]):
+            raise InvalidArgumentError(f"{folder}: X.npy ({x.shape[0]} rows) and ids.npy do not "
+                                       f"match tree.bin ({service._tree.size} samples)")
         service._blocks = [x]
         service._owned = [False]  # memory-mapped read-only: copied before an edit
         service._block_starts = [0]
-        service._set_ids(np.load(folder / "ids.npy"))
+        service._set_ids(ids)
         codec = _arrays.LabelCodec(np.zeros(1, np.int64))
         if meta["labels"] is not None:
             codec.integral = False
@@ -357,6 +411,17 @@ class CoresetTreeServiceLG:
     def _set_ids(self, ids):
         self._ids = ids
         self._id_order = np.argsort(ids, kind="stable")
+
+    def _known(self, indices, name):
+        """indices as int64, each a sample of the tree (else an error naming `name`)."""
+        ids = _arrays.int_vector(indices, name)
+        if ids.size:
+            pos = np.minimum(np.searchsorted(self._ids, ids, sorter=self._id_order), len(self._ids) - 1)
+            missing = self._ids[self._id_order[pos]] != ids
+            if missing.any():
+                i = int(np.flatnonzero(missing)[0])
+                raise InvalidArgumentError(f"{name}[{i}] = {ids[i]} is not a sample of the tree")
+        return ids
 
     def _rows(self, ids):
         """Build-order rows of ids (all must exist)."""
@@ -399,4 +464,10 @@ class CoresetTreeServiceLG:
                 raise InvalidArgumentError(f"the function returned a mask of shape {chosen.shape} "
                                            f"for {ids.shape[0]} samples")
             return ids[chosen]
-        return _arrays.int_vector(chosen, "the function's result")
+        chosen = _arrays.int_vector(chosen, "the function's result")
+        unknown = ~np.isin(chosen, ids)
+        if unknown.any():
+            raise InvalidArgumentError(
+                f"the function returned {chosen[np.flatnonzero(unknown)[0]]}, which is not one of "
+                "the indices it was given: return some of them, or a boolean mask over them")
+        return chosen

@@ -135,9 +135,9 @@ void bind_detect(py::module_& m) {
         o.pca = pca;
         o.test_fraction = test_fraction;
         o.skip_bad = skip_bad;
-        const Context context = make_context(progress, seed, 0);
+        Call call(progress, seed, 0);
         const embed::EmbedDatasetResult r =
-            without_gil([&] { return embed::embed_dataset(o, context); });
+            call.run([&] { return embed::embed_dataset(o, call.context()); });
         py::dict d;
         d["boxes"] = r.boxes;
         d["resumed_boxes"] = r.resumed_boxes;

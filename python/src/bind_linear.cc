@@ -127,9 +127,8 @@ void bind_linear(py::module_& m) {
             const auto yv = int_span(y, "y");
             const auto wv = double_span(w, "sample_weight");
             const auto iv = int_span(ids, "indices");
-            const Context context = make_context(progress, seed, threads);
-            py::gil_scoped_release free;
-            tree.build(xv, yv, wv, iv, context);
+            Call call(progress, seed, threads);
+            call.run([&] { tree.build(xv, yv, wv, iv, call.context()); });
           },
           py::arg("X"), py::arg("y"), py::arg("sample_weight").none(true),
           py::arg("indices").none(true), py::arg("progress") = py::none(), py::arg("seed") = 0,
@@ -137,18 +136,18 @@ void bind_linear(py::module_& m) {
       .def(
           "append",
           [](CoresetTree& tree, const FloatMatrix& x, const py::object& y, const py::object& w,
-             const py::object& ids, const py::object& progress) {
+             const py::object& ids, const py::object& progress, int threads) {
             const auto xv = matrix_view(x, "X");
             const auto yv = int_span(y, "y");
             const auto wv = double_span(w, "sample_weight");
             const auto iv = int_span(ids, "indices");
-            const Context context = make_context(progress, 0, 0);
+            Call call(progress, 0, threads);
             const coreset::UpdateReport r =
-                without_gil([&] { return tree.append(xv, yv, wv, iv, context); });
+                call.run([&] { return tree.append(xv, yv, wv, iv, call.context()); });
             return update_report(r);
           },
           py::arg("X"), py::arg("y"), py::arg("sample_weight").none(true),
-          py::arg("indices").none(true), py::arg("progress") = py::none())
+          py::arg("indices").none(true), py::arg("progress") = py::none(), py::arg("threads") = 0)
       .def(
           "important_samples",
           [](CoresetTree& tree, Eigen::Index size,
@@ -206,12 +205,11 @@ void bind_linear(py::module_& m) {
           py::arg("indices"), py::arg("X"))
       .def(
           "refresh",
-          [](CoresetTree& tree, const py::object& progress) {
-            const Context context = make_context(progress, 0, 0);
-            py::gil_scoped_release free;
-            tree.refresh(context);
+          [](CoresetTree& tree, const py::object& progress, int threads) {
+            Call call(progress, 0, threads);
+            call.run([&] { tree.refresh(call.context()); });
           },
-          py::arg("progress") = py::none())
+          py::arg("progress") = py::none(), py::arg("threads") = 0)
       .def("stale_updates", &CoresetTree::stale_updates)
       .def("scores", &score_columns, "Per-sample score columns (numpy arrays), build order.")
       .def(
@@ -238,15 +236,16 @@ void bind_linear(py::module_& m) {
           py::arg("level") = 0)
       .def(
           "fit",
-          [](const CoresetTree& tree, int level, double c, int max_iter) {
+          [](const CoresetTree& tree, int level, double c, int max_iter, int threads) {
             linear::LogisticRegressionParams p;
             p.c = c;
             p.max_iter = max_iter;
             p.validate();
-            py::gil_scoped_release free;
-            return tree.fit(p, level);
+            Call call(py::none(), 0, threads);
+            return call.run([&] { return tree.fit(p, level, call.context()); });
           },
-          py::arg("level") = 0, py::arg("c") = 1.0, py::arg("max_iter") = 300)
+          py::arg("level") = 0, py::arg("c") = 1.0, py::arg("max_iter") = 300,
+          py::arg("threads") = 0)
       .def(
           "map_features",
           [](const CoresetTree& tree, const FloatMatrix& x) {
@@ -305,8 +304,9 @@ void bind_linear(py::module_& m) {
             const auto xv = matrix_view(x, "X");
             const auto yv = int_span(y, "y");
             const auto wv = double_span(w, "sample_weight");
-            const Context context = make_context(py::none(), 0, 0);
-            const linear::FitReport r = without_gil([&] { return model.fit(xv, yv, wv, context); });
+            Call call(py::none(), 0, 0);
+            const linear::FitReport r =
+                call.run([&] { return model.fit(xv, yv, wv, call.context()); });
             py::dict d;
             d["converged"] = r.converged;
             d["iterations"] = r.iterations;
@@ -367,6 +367,8 @@ void bind_linear(py::module_& m) {
         const auto xv = matrix_view(x, "X");
         const auto yv = int_span(y, "y");
         const auto wv = double_span(w, "sample_weight");
+        require_length(yv.size(), xv.rows(), "y");
+        if (!wv.empty()) require_length(wv.size(), xv.rows(), "sample_weight");
         py::gil_scoped_release free;
         // Removed samples (weight 0) take no part, as in the session's AUC.
         std::vector<Eigen::Index> rows;
@@ -405,9 +407,9 @@ void bind_linear(py::module_& m) {
         p.pca_components = pca_components;
         p.folds = folds;
         p.validate();
-        const Context context = make_context(progress, seed, 0);
-        const linear::ClassSelection s =
-            without_gil([&] { return linear::select_class_to_clean(xv, yv, xt, ytv, p, context); });
+        Call call(progress, seed, 0);
+        const linear::ClassSelection s = call.run(
+            [&] { return linear::select_class_to_clean(xv, yv, xt, ytv, p, call.context()); });
         py::dict d;
         d["class_of_interest"] = s.class_of_interest;
         d["confused_with"] = s.confused_with;

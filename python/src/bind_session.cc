@@ -159,11 +159,15 @@ void bind_session(py::module_& m) {
             o.classes = classes;
             o.guidelines = guidelines;
             o.folds = folds;
-            const Context context = make_context(progress, seed, 0);
-            if (x.is_none()) return without_gil([&] { return Session::create(dir, o, context); });
-            // Arrays: the matrix views numpy's buffer (no copy); the array is released with the
-            // GIL.
-            const auto xv = matrix_view(x.cast<FloatMatrix>(), "X");
+            Call call(progress, seed, 0);
+            if (x.is_none())
+              return call.run([&] { return Session::create(dir, o, call.context()); });
+            // Arrays: the matrix views numpy's buffer (no copy), so it must be float32 C-order
+            // already (a conversion here would be freed under the view); the array is released
+            // with the GIL.
+            if (!FloatMatrix::check_(x))
+              throw InvalidArgument("X must be a float32 C-contiguous numpy array");
+            const auto xv = matrix_view(py::reinterpret_borrow<FloatMatrix>(x), "X");
             const auto yv = int_span(y, "y");
             const auto iv = int_span(ids, "ids");
             io::FeatureSet features;
@@ -181,7 +185,7 @@ void bind_session(py::module_& m) {
               features.ids.assign(iv.begin(), iv.end());
             }
             for (const auto& [label, name] : class_names) features.class_names[label] = name;
-            return without_gil([&] { return Session::create(dir, features, o, context); });
+            return call.run([&] { return Session::create(dir, features, o, call.context()); });
           },
           py::arg("path"), py::arg("features_dir"), py::arg("X"), py::arg("y"), py::arg("ids"),
           py::arg("class_names"), py::arg("coco"), py::arg("images"), py::arg("class_of_interest"),
@@ -200,14 +204,15 @@ void bind_session(py::module_& m) {
           "next",
           [](Session& s, std::int64_t n, const std::string& selection, bool write_files,
              const py::object& progress) {
-            const Context context = make_context(progress, 0, 0);
+            Call call(progress, 0, 0);
             session::Batch b;
             std::filesystem::path folder;
-            {
-              py::gil_scoped_release free;
-              b = s.next_batch(n, context, parse_selection(selection));
-              if (!b.items.empty() && write_files) folder = session::export_batch(s, b, context);
-            }
+            const session::BatchSelection how = parse_selection(selection);
+            call.run([&] {
+              b = s.next_batch(n, call.context(), how);
+              if (!b.items.empty() && write_files)
+                folder = session::export_batch(s, b, call.context());
+            });
             return batch_dict(s, b, folder);
           },
           py::arg("n"), py::arg("selection") = "importance", py::arg("write_files") = true,
@@ -258,8 +263,8 @@ void bind_session(py::module_& m) {
                     "undecided = '{}' (must be 'refuse', 'keep' or 'return')", undecided));
               o.undecided = *policy;
             }
-            const Context context = make_context(progress, 0, 0);
-            const session::ApplyReport r = without_gil([&] { return s.apply(o, context); });
+            Call call(progress, 0, 0);
+            const session::ApplyReport r = call.run([&] { return s.apply(o, call.context()); });
             py::dict d;
             d["batch"] = r.batch;
             d["imported_rows"] = r.imported_rows;

@@ -51,27 +51,45 @@ py::array_t<typename Matrix::Scalar> matrix_to_numpy(const Matrix& m) {
   return out;
 }
 
-// What a Context's progress sink shares between the copies the library makes: copying a
-// std::function that held a py::object would touch Python reference counts without the GIL.
+}  // namespace
+
+// What a Context's progress sink and logger share between the copies the library makes: copying
+// a std::function that held a py::object would touch Python reference counts without the GIL.
 struct ProgressSink {
   py::object callback;  // None or callable(done, total, what)
   CancelFlag cancel;
   std::mutex mutex;
   std::chrono::steady_clock::time_point last{};
+  // The first Python exception raised while the call ran (type, value, traceback), or empty.
+  py::object error_type, error_value, error_traceback;
 
   ProgressSink(py::object cb, CancelFlag flag) : callback(std::move(cb)), cancel(std::move(flag)) {}
   ~ProgressSink() {
     py::gil_scoped_acquire gil;
     callback = py::object();
+    error_type = error_value = error_traceback = py::object();
+  }
+
+  // Keeps the exception set in Python (the first one wins) and stops the call. GIL held.
+  void keep_error() {
+    PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyErr_NormalizeException(&type, &value, &traceback);
+    if (!error_type) {
+      error_type = py::reinterpret_steal<py::object>(type);
+      error_value = py::reinterpret_steal<py::object>(value);
+      error_traceback = py::reinterpret_steal<py::object>(traceback);
+    } else {
+      Py_XDECREF(type);
+      Py_XDECREF(value);
+      Py_XDECREF(traceback);
+    }
+    cancel = true;
   }
 
   void warn(std::string_view message) {
     py::gil_scoped_acquire gil;
-    if (PyErr_WarnEx(PyExc_RuntimeWarning, std::string(message).c_str(), 1) != 0) {
-      // warnings configured as errors: stop the call, the warning is the error
-      PyErr_Clear();
-      cancel = true;
-    }
+    if (PyErr_WarnEx(PyExc_RuntimeWarning, std::string(message).c_str(), 1) != 0) keep_error();
   }
 
   void report(std::int64_t done, std::int64_t total, std::string_view what) {
@@ -82,36 +100,42 @@ struct ProgressSink {
       last = now;
     }
     py::gil_scoped_acquire gil;
-    // Ctrl-C (or any signal handler that raises) during a call that released the GIL: stop the
-    // call at its next check rather than leave the exception pending until it ends.
+    // Ctrl-C (or a signal handler that raises) during a call that released the GIL: stop the
+    // call at its next check; the exception is raised when the call returns.
     if (PyErr_CheckSignals() != 0) {
-      PyErr_Clear();
-      cancel = true;
+      keep_error();
       return;
     }
-    if (callback.is_none()) return;
+    if (callback.is_none() || error_type) return;
     try {
       callback(done, total, std::string(what));
     } catch (py::error_already_set& e) {
-      // A failing callback must not unwind through the library's loops: the call is stopped
-      // instead, and the callback's error is shown as a warning.
-      cancel = true;
-      PyErr_WarnEx(PyExc_RuntimeWarning,
-                   fmt::format("coreclean: the progress callback raised {}; the call was cancelled",
-                               e.what())
-                       .c_str(),
-                   1);
+      // A failing callback must not unwind through the library's loops: the call is stopped,
+      // and the callback's exception is raised when it returns.
+      e.restore();
+      keep_error();
     }
   }
-};
 
-}  // namespace
+  // Restores the kept exception (GIL held); false when there is none.
+  bool restore() {
+    if (!error_type) return false;
+    PyErr_Restore(error_type.release().ptr(), error_value.release().ptr(),
+                  error_traceback.release().ptr());
+    return true;
+  }
+};
 
 std::span<const std::int64_t> int_span(const py::object& array, const char* what) {
   return span_of<std::int64_t>(array, what);
 }
 std::span<const double> double_span(const py::object& array, const char* what) {
   return span_of<double>(array, what);
+}
+
+void require_length(std::size_t size, Eigen::Index rows, const char* what) {
+  if (static_cast<Eigen::Index>(size) != rows)
+    throw InvalidArgument(fmt::format("{} has {} entries for {} rows of X", what, size, rows));
 }
 
 py::array_t<float> to_numpy(const RowMatrixXf& m) { return matrix_to_numpy(m); }
@@ -126,18 +150,22 @@ py::array_t<std::int64_t> to_numpy(const std::vector<std::int64_t>& v) {
   return vector_to_numpy(v.data(), v.size());
 }
 
-Context make_context(const py::object& progress, std::uint64_t seed, int threads) {
-  Context context;
-  context.seed = seed;
-  context.threads = threads;
-  auto sink = std::make_shared<ProgressSink>(progress, context.cancel);
-  context.progress = [sink](std::int64_t done, std::int64_t total, std::string_view what) {
+Call::Call(const py::object& progress, std::uint64_t seed, int threads) {
+  context_.seed = seed;
+  context_.threads = threads;
+  sink_ = std::make_shared<ProgressSink>(progress, context_.cancel);
+  context_.progress = [sink = sink_](std::int64_t done, std::int64_t total, std::string_view what) {
     sink->report(done, total, what);
   };
-  context.logger = [sink](LogLevel level, std::string_view message) {
+  context_.logger = [sink = sink_](LogLevel level, std::string_view message) {
     if (level == LogLevel::kWarning) sink->warn(message);
   };
-  return context;
+}
+
+void Call::raise_pending() {
+  // A signal that came after the last progress report is not lost either.
+  if (PyErr_CheckSignals() != 0) sink_->keep_error();
+  if (sink_->restore()) throw py::error_already_set();
 }
 
 }  // namespace coreclean::python

@@ -7,16 +7,20 @@
 //
 // Arrays reach these functions already validated and converted by the pure-Python layer
 // (coreclean/_arrays.py): float32 C-order matrices, int64 label and id vectors, float64
-// weights. The signatures below accept only those types (no pybind11 "forcecast"), so a
-// conversion can never happen silently here.
+// weights. The bindings declare those types without pybind11's "forcecast"; a conversion the
+// bindings cannot rule out (a non-contiguous view) is refused where a buffer is kept (FloatMatrix
+// checks in Session.create).
 
 #include <coreclean/core/context.h>
+#include <coreclean/core/error.h>
 #include <coreclean/core/types.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
+#include <memory>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 namespace coreclean::python {
@@ -40,6 +44,9 @@ Eigen::Map<const RowMatrixXf> matrix_view(const FloatMatrix& array, const char* 
 std::span<const std::int64_t> int_span(const py::object& array, const char* what);
 std::span<const double> double_span(const py::object& array, const char* what);
 
+/// Throws InvalidArgument naming `what` unless it has `rows` entries (one per row of X).
+void require_length(std::size_t size, Eigen::Index rows, const char* what);
+
 /// Copies into new numpy arrays (results the library owns).
 py::array_t<float> to_numpy(const RowMatrixXf& m);
 py::array_t<double> to_numpy(const RowMatrixXd& m);
@@ -47,20 +54,65 @@ py::array_t<double> to_numpy(const Eigen::VectorXd& v);
 py::array_t<double> to_numpy(const std::vector<double>& v);
 py::array_t<std::int64_t> to_numpy(const std::vector<std::int64_t>& v);
 
-/// Runs `call` with the GIL released (a long library call that touches no Python object) and
-/// returns its result.
-template <typename Call>
-auto without_gil(Call&& call) {
-  py::gil_scoped_release free;
-  return call();
-}
+struct ProgressSink;
 
-/// The Context of one Python call. `progress` (None or a callable(done, total, what)) receives
-/// progress at most ten times a second; in every progress report the pending Python signals are
-/// checked (with the GIL), so Ctrl-C during a long call cancels it: the library throws
-/// coreclean::Cancelled, which the module turns into KeyboardInterrupt. Call only with the GIL
-/// held; the returned Context may then be used without it.
-Context make_context(const py::object& progress, std::uint64_t seed, int threads);
+/// The Context of one Python call and what happened on the Python side while it ran.
+///
+/// `progress` (None or a callable(done, total, what)) receives progress at most ten times a
+/// second. In every report the pending Python signals are checked (with the GIL): Ctrl-C during
+/// a long call sets the context's cancel flag, so the library stops at its next check. A
+/// callback that raises, a signal handler's exception (KeyboardInterrupt for Ctrl-C) and a
+/// library warning turned into an error (`-W error`) are all kept and cancel the call; run()
+/// raises the first of them once the call has returned or stopped — never lost, never replaced
+/// by a generic cancellation.
+class Call {
+ public:
+  /// Call only with the GIL held.
+  Call(const py::object& progress, std::uint64_t seed, int threads);
+
+  /// The context to pass to the library (may be used without the GIL).
+  const Context& context() const { return context_; }
+
+  /// Runs `f` with the GIL released, then raises what the Python side raised meanwhile, if
+  /// anything; otherwise returns f's result. A Cancelled thrown because of such an exception
+  /// becomes that exception.
+  template <typename F>
+  auto run(F&& f) {
+    try {
+      if constexpr (std::is_void_v<decltype(f())>) {
+        {
+          py::gil_scoped_release free;
+          f();
+        }
+        raise_pending();
+      } else {
+        auto result = [&] {
+          py::gil_scoped_release free;
+          return f();
+        }();
+        raise_pending();
+        return result;
+      }
+    } catch (const Cancelled&) {
+      raise_pending();
+      throw;
+    }
+  }
+
+ private:
+  /// Restores the kept Python exception, if any, and throws py::error_already_set.
+  void raise_pending();
+
+  Context context_;
+  std::shared_ptr<ProgressSink> sink_;
+};
+
+/// Runs `f` with the GIL released (a call that touches no Python object and reports no progress).
+template <typename F>
+auto without_gil(F&& f) {
+  py::gil_scoped_release free;
+  return f();
+}
 
 }  // namespace coreclean::python
 

@@ -69,7 +69,7 @@ def test_bad_input_names_the_argument_and_value():
     s.build(x, y)
     with pytest.raises(TypeError, match="size must be an int"):
         s.get_cleaning_samples(size="10")
-    with pytest.raises(coreclean.InvalidArgumentError, match="sample id 5000"):
+    with pytest.raises(coreclean.InvalidArgumentError, match=r"indices\[0\] = 5000 is not a sample"):
         s.update_targets([5000], [1])
     assert issubclass(coreclean.InvalidArgumentError, ValueError)
     assert issubclass(coreclean.IoError, OSError)
@@ -106,9 +106,47 @@ def test_progress_callback_and_cancellation():
     assert calls and calls[-1][0] == calls[-1][1]
     assert any("held-out" in w for _, _, w in calls)
 
-    def stop(done, total, what):
-        raise RuntimeError("stop here")
+    class Stop(Exception):
+        pass
 
-    with pytest.warns(RuntimeWarning, match="stop here"):
+    def stop_at_once(done, total, what):
+        raise Stop("stop here")
+
+    # The callback's own exception stops the call and reaches the caller, as it is.
+    with pytest.raises(Stop, match="stop here"):
+        coreclean.CoresetTreeServiceLG(progress=stop_at_once).build(x, y)
+
+    def stop_at_the_end(done, total, what):
+        if done == total and "importance" in what:
+            raise Stop("last report")
+
+    # Also from the very last report, after which the library has nothing left to cancel.
+    with pytest.raises(Stop, match="last report"):
+        coreclean.CoresetTreeServiceLG(progress=stop_at_the_end).build(x, y)
+
+
+def test_ctrl_c_stops_a_long_call():
+    import _thread
+    x, y = two_classes(40_000, 512, seed=2)
+    timer = threading.Timer(0.3, _thread.interrupt_main)  # what Ctrl-C does
+    timer.start()
+    start = time.perf_counter()
+    try:
         with pytest.raises(KeyboardInterrupt):
-            coreclean.CoresetTreeServiceLG(progress=stop).build(x, y)
+            coreclean.CoresetTreeServiceLG(progress=False).build(x, y)
+    finally:
+        timer.cancel()
+    full = time.perf_counter() - start
+    assert full < 60
+
+
+def test_functions_check_their_arguments():
+    x, y = two_classes(60, 4)
+    with pytest.raises(coreclean.InvalidArgumentError, match="y has 20 entries, expected 60"):
+        coreclean.cross_val_auc(x, y[:20], folds=3)
+    with pytest.raises(coreclean.InvalidArgumentError, match="sample_weight must be 1-d with 60"):
+        coreclean.cross_val_auc(x, y, np.ones(3), folds=3)
+    assert 0.5 < coreclean.cross_val_auc(x.astype(np.float64), list(y), folds=3) <= 1.0
+    assert sorted(set(coreclean.stratified_kfold(list(y), 3))) == [0, 1, 2]
+    model = coreclean.LogisticRegression(C=10.0).fit(x.astype(np.float64), list(y))
+    assert (model.predict(x) == y).mean() > 0.9

@@ -47,8 +47,10 @@ def test_ranked_ids_and_scores():
     x, y, _, flipped = blobs_with_flips(flips=24)
     ids = np.arange(len(y)) + 500
     ranked = coreclean.find_label_issues(x, y, ids=ids, return_indices_ranked_by="importance")
-    assert set(ranked[:20] - 500) <= set(flipped) | set(ranked[:20] - 500)
+    assert np.all(ranked >= 500)  # the caller's ids, not rows
     assert len(np.intersect1d(ranked - 500, flipped)) >= 20
+    # Highest importance first: the top 24 hold most of the 24 flips (random: 0.5 of them).
+    assert len(np.intersect1d(ranked[:24] - 500, flipped)) >= 16
     top = coreclean.find_label_issues(x, y, filter_by="importance", num_issues=10)
     assert top.sum() == 10
     scores = coreclean.label_quality_scores(x, y)

@@ -224,3 +224,88 @@ def test_deprecated_alias_warns(blobs):
         got = service.get_important_samples(size=3)
     assert len(got["idx"]) == 3
     assert any(issubclass(w.category, DeprecationWarning) for w in caught)
+
+
+def test_the_callers_arrays_are_never_modified(blobs, tmp_path):
+    pandas = pytest.importorskip("pandas")
+    x, y, _, _ = blobs
+    frame = pandas.DataFrame(x)
+    service = build(frame, y)
+    service.update_features([0], np.full((1, x.shape[1]), 42.0))
+    assert frame.iloc[0, 0] == x[0, 0]
+    np.save(tmp_path / "X.npy", x)
+    on_disk = np.load(tmp_path / "X.npy", mmap_mode="r+")
+    service = build(on_disk, y)
+    service.update_features([1], np.full((1, x.shape[1]), 42.0))
+    np.testing.assert_array_equal(np.load(tmp_path / "X.npy"), x)
+    read_only = np.load(tmp_path / "X.npy", mmap_mode="r")
+    service = build(read_only, y)
+    service.update_features([2], np.full((1, x.shape[1]), 42.0))
+    got = service.get_cleaning_samples(select_from_indices=[2], ignore_seen_samples=False)
+    assert got["X"][0, 0] == 42.0
+
+
+def test_a_refused_build_keeps_the_service(blobs):
+    x, y, _, _ = blobs
+    names = np.array(["cat", "dog", "fox"])
+    service = build(x, names[y])
+    before = service.get_cleaning_samples(size=3, ignore_seen_samples=False)
+    with pytest.raises(coreclean.InvalidArgumentError):
+        service.build(x, np.array(["ant", "bee", "cow"])[y], sample_weight=-np.ones(len(y)))
+    after = service.get_cleaning_samples(size=3, ignore_seen_samples=False)
+    assert after["y"].tolist() == before["y"].tolist() and set(after["y"]) <= set(names)
+
+
+def test_partial_build_blocks_updates_and_save(blobs, tmp_path):
+    x, y, _, _ = blobs
+    names = np.array(["a", "b", "c"])
+    service = build(x[:400], names[y[:400]], chunk_size=100)
+    service.partial_build(x[400:800], names[y[400:800]])
+    service.partial_build(x[800:], names[y[800:]])
+    ids = service.scores().idx.to_numpy()
+    np.testing.assert_array_equal(ids, np.arange(len(y)))  # numbered after the largest id
+    rows = np.array([5, 450, 1000])
+    got = service.get_cleaning_samples(select_from_indices=rows, ignore_seen_samples=False)
+    order = np.argsort(got["idx"])
+    np.testing.assert_array_equal(got["X"][order], x[rows])
+    np.testing.assert_array_equal(got["y"][order], names[y[rows]])
+    service.update_features(rows, x[rows] + 5)  # one row in each block
+    service.save(tmp_path)
+    loaded = coreclean.CoresetTreeServiceLG.load(tmp_path)
+    back = loaded.get_cleaning_samples(select_from_indices=rows, ignore_seen_samples=False)
+    np.testing.assert_array_equal(back["X"][np.argsort(back["idx"])], x[rows] + 5)
+    assert set(back["y"]) <= set(names)
+    # Saving over the save the service was loaded from (its X.npy is memory-mapped).
+    loaded.update_features([7], x[7:8] - 3)
+    loaded.save(tmp_path, override=True)
+    again = coreclean.CoresetTreeServiceLG.load(tmp_path)
+    np.testing.assert_array_equal(
+        again.get_cleaning_samples(select_from_indices=[7], ignore_seen_samples=False)["X"][0],
+        x[7] - 3)
+    with pytest.raises(coreclean.InvalidArgumentError, match="plain folder name"):
+        service.save(tmp_path, name="../elsewhere")
+
+
+def test_class_size_with_size_takes_the_rest_from_unlisted_classes(blobs):
+    x, y, _, _ = blobs
+    service = build(x, y)
+    got = service.get_cleaning_samples(size=30, class_size={0: 5}, ignore_seen_samples=False)
+    assert len(got["idx"]) == 30 and (got["y"] == 0).sum() == 5
+    scores = service.scores()
+    rest = scores[scores.label != 0].sort_values("importance", ascending=False).idx[:25]
+    assert set(got["idx"][got["y"] != 0]) == set(rest)
+    only = service.get_cleaning_samples(class_size={0: 5}, ignore_seen_samples=False)
+    assert len(only["idx"]) == 5  # without a size, only the listed classes
+
+
+def test_unknown_ids_and_function_results_are_named(blobs):
+    x, y, _, _ = blobs
+    service = build(x, y)
+    with pytest.raises(coreclean.InvalidArgumentError, match=r"select_from_indices\[1\] = 99999"):
+        service.get_cleaning_samples(size=3, select_from_indices=[1, 99999])
+    with pytest.raises(coreclean.InvalidArgumentError, match=r"indices\[0\] = -4"):
+        service.remove_samples([-4])
+    with pytest.raises(coreclean.InvalidArgumentError, match="boolean mask"):
+        service.get_cleaning_samples(size=3, select_from_function=lambda i, X, labels: (labels == 2).astype(int) * 5000)
+    with pytest.raises(TypeError, match="penalty"):
+        service.fit(penalty="l1")
