@@ -9,6 +9,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import sysconfig
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
@@ -29,7 +30,13 @@ class CMakeBuild(build_ext):
         jobs = os.environ.get("CORECLEAN_JOBS", str(os.cpu_count() or 1))
         subprocess.check_call(["cmake", "--build", str(build_dir), "--target", "coreclean_python",
                                "-j", jobs])
-        built = next((build_dir / "python" / "coreclean").glob("_coreclean*.so"))
+        # The module built for this interpreter (a build folder made for another Python holds
+        # a module with another ABI tag: refused rather than installed under the wrong name).
+        suffix = sysconfig.get_config_var("EXT_SUFFIX")
+        built = build_dir / "python" / "coreclean" / f"_coreclean{suffix}"
+        if not built.is_file():
+            sys.exit(f"{built} was not built: {build_dir} is configured for another Python "
+                     f"(CORECLEAN_PYTHON) than {sys.executable}")
         target = pathlib.Path(self.get_ext_fullpath(ext.name))
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(built, target)
