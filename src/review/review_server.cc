@@ -349,6 +349,7 @@ struct ReviewServer::Impl {
   /// A route: method, pattern matched against the whole decoded path, handler.
   struct Route {
     const char* method;
+    const char* pattern_text;
     std::regex pattern;
     std::function<void(const httplib::Request&, const std::smatch&, httplib::Response&)> handler;
   };
@@ -371,7 +372,7 @@ struct ReviewServer::Impl {
   void routes() {
     using Handler = decltype(Route::handler);
     auto add = [this](const char* method, const char* pattern, Handler handler) {
-      route_table.push_back({method, std::regex(pattern), std::move(handler)});
+      route_table.push_back({method, pattern, std::regex(pattern), std::move(handler)});
     };
     add("GET", "/", [this](const httplib::Request&, const std::smatch&, httplib::Response& res) {
       serve_asset(res, "review.html");
@@ -420,14 +421,20 @@ struct ReviewServer::Impl {
       });
     });
 
-    // The network server: httplib parses the request, the routes above answer it.
+    // The network server: httplib parses the request and matches the same patterns (a path
+    // without a route is its 404), the routes above answer it.
     server.set_payload_max_length(kMaxBody);
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       return pre_route(req, res) ? httplib::Server::HandlerResponse::Handled
                                  : httplib::Server::HandlerResponse::Unhandled;
     });
-    server.Get(".*", [this](const httplib::Request& req, httplib::Response& res) { route(req, res); });
-    server.Post(".*", [this](const httplib::Request& req, httplib::Response& res) { route(req, res); });
+    for (const Route& r : route_table) {
+      auto handler = [this, &r](const httplib::Request& req, httplib::Response& res) {
+        r.handler(req, req.matches, res);
+      };
+      if (std::string_view(r.method) == "GET") server.Get(r.pattern_text, handler);
+      else server.Post(r.pattern_text, handler);
+    }
   }
 
   /// Only renderings of boxes that belong to the batch are served; any failure is a 404

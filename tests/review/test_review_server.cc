@@ -368,6 +368,7 @@ TEST_F(ReviewServerTest, HandleAnswersWithoutASocketAsTheNetworkServerDoes) {
   for (const char* path : {"/session.db", "/assets/..%2Fsession.db", "/api/state/", "/batch/1/x.jpg"})
     EXPECT_EQ(ask("GET", path).status, 404) << path;
   EXPECT_EQ(ask("PUT", "/api/decision").status, 404);
+  EXPECT_EQ(ask("GET", "/assets/" + std::string(8000, 'a')).status, 404);  // the longest request line
   EXPECT_EQ(ask("GET", "/api/state?a?b").status, 400);
   EXPECT_EQ(ask("GET", "/api/state", "", {{"Host", "evil.example:" + std::to_string(port)}}).status, 403);
 
