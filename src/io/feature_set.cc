@@ -48,6 +48,9 @@ std::map<Label, std::string> read_classes(const std::filesystem::path& path) {
     json = nlohmann::json::parse(begin, begin + file.bytes.size());
   } catch (const nlohmann::json::parse_error& e) {
     throw FormatError(fmt::format("{}: invalid JSON at byte {}: {}", name, e.byte, e.what()));
+  } catch (const nlohmann::json::exception& e) {
+    // E.g. a number too large for a double (1e400): out_of_range, not parse_error.
+    throw FormatError(fmt::format("{}: invalid JSON: {}", name, e.what()));
   }
   if (!json.is_object()) {
     throw FormatError(

@@ -23,6 +23,8 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <regex>
+#include <vector>
 
 namespace coreclean::review {
 namespace {
@@ -330,30 +332,59 @@ struct ReviewServer::Impl {
     res.set_content(std::string(asset->content), std::string(asset->mime));
   }
 
+  /// The security headers every answer carries, and the Host check: true when the request is
+  /// answered here (403), false when it goes on to the routes.
+  bool pre_route(const httplib::Request& req, httplib::Response& res) {
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("X-Frame-Options", "DENY");
+    res.set_header("Referrer-Policy", "no-referrer");
+    res.set_header("Content-Security-Policy",
+                   "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                   "frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+    if (host_allowed(req)) return false;
+    send_json(res, 403, {{"error", "unexpected Host header"}});
+    return true;
+  }
+
+  /// A route: method, pattern matched against the whole decoded path, handler.
+  struct Route {
+    const char* method;
+    const char* pattern_text;
+    std::regex pattern;
+    std::function<void(const httplib::Request&, const std::smatch&, httplib::Response&)> handler;
+  };
+  std::vector<Route> route_table;
+
+  /// Answers a request that passed pre_route(): the first route whose method and pattern
+  /// match, else 404 (HEAD is answered like GET).
+  void route(const httplib::Request& req, httplib::Response& res) {
+    const std::string method = req.method == "HEAD" ? "GET" : req.method;
+    std::smatch match;
+    for (const Route& r : route_table) {
+      if (method == r.method && std::regex_match(req.path, match, r.pattern)) {
+        r.handler(req, match, res);
+        return;
+      }
+    }
+    res.status = 404;
+  }
+
   void routes() {
-    server.set_payload_max_length(kMaxBody);
-    server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      res.set_header("X-Content-Type-Options", "nosniff");
-      res.set_header("X-Frame-Options", "DENY");
-      res.set_header("Referrer-Policy", "no-referrer");
-      res.set_header("Content-Security-Policy",
-                     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-                     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
-      if (host_allowed(req)) return httplib::Server::HandlerResponse::Unhandled;
-      send_json(res, 403, {{"error", "unexpected Host header"}});
-      return httplib::Server::HandlerResponse::Handled;
-    });
-    server.Get("/", [this](const httplib::Request&, httplib::Response& res) {
+    using Handler = decltype(Route::handler);
+    auto add = [this](const char* method, const char* pattern, Handler handler) {
+      route_table.push_back({method, pattern, std::regex(pattern), std::move(handler)});
+    };
+    add("GET", "/", [this](const httplib::Request&, const std::smatch&, httplib::Response& res) {
       serve_asset(res, "review.html");
     });
-    server.Get(R"(/assets/([A-Za-z0-9_.-]+))",
-               [this](const httplib::Request& req, httplib::Response& res) {
-                 serve_asset(res, req.matches[1]);
-               });
-    server.Get("/api/state", [this](const httplib::Request&, httplib::Response& res) {
+    add("GET", R"(/assets/([A-Za-z0-9_.-]+))",
+        [this](const httplib::Request&, const std::smatch& m, httplib::Response& res) {
+          serve_asset(res, m[1]);
+        });
+    add("GET", "/api/state", [this](const httplib::Request&, const std::smatch&, httplib::Response& res) {
       guarded(res, [&] { return state_json(); });
     });
-    server.Get("/api/report", [this](const httplib::Request&, httplib::Response& res) {
+    add("GET", "/api/report", [this](const httplib::Request&, const std::smatch&, httplib::Response& res) {
       guarded(res, [&] {
         report::ReportOptions o;
         o.max_examples = 0;
@@ -361,15 +392,18 @@ struct ReviewServer::Impl {
         return report::detail::report_data(session, o);
       });
     });
-    server.Get(R"(/batch/(\d{1,6})/(\d{1,19})_(crop|attention|overlay)\.jpg)",
-               [this](const httplib::Request& req, httplib::Response& res) { serve_image(req, res); });
-    server.Post("/api/decision", [this](const httplib::Request& req, httplib::Response& res) {
-      guarded(res, [&] {
-        check_write(req);
-        return record(parse_body(req));
-      });
-    });
-    server.Post("/api/undo", [this](const httplib::Request& req, httplib::Response& res) {
+    add("GET", R"(/batch/(\d{1,6})/(\d{1,19})_(crop|attention|overlay)\.jpg)",
+        [this](const httplib::Request&, const std::smatch& m, httplib::Response& res) {
+          serve_image(m, res);
+        });
+    add("POST", "/api/decision",
+        [this](const httplib::Request& req, const std::smatch&, httplib::Response& res) {
+          guarded(res, [&] {
+            check_write(req);
+            return record(parse_body(req));
+          });
+        });
+    add("POST", "/api/undo", [this](const httplib::Request& req, const std::smatch&, httplib::Response& res) {
       guarded(res, [&] {
         check_write(req);
         const SampleId id = body_id(parse_body(req));
@@ -380,29 +414,44 @@ struct ReviewServer::Impl {
         return json{{"ok", true}, {"removed", done}, {"decision", done ? removed : json(nullptr)}};
       });
     });
-    server.Post("/api/apply", [this](const httplib::Request& req, httplib::Response& res) {
+    add("POST", "/api/apply", [this](const httplib::Request& req, const std::smatch&, httplib::Response& res) {
       guarded(res, [&] {
         check_write(req);
         return apply(parse_body(req));
       });
     });
+
+    // The network server: httplib parses the request and matches the same patterns (a path
+    // without a route is its 404), the routes above answer it.
+    server.set_payload_max_length(kMaxBody);
+    server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      return pre_route(req, res) ? httplib::Server::HandlerResponse::Handled
+                                 : httplib::Server::HandlerResponse::Unhandled;
+    });
+    for (const Route& r : route_table) {
+      auto handler = [this, &r](const httplib::Request& req, httplib::Response& res) {
+        r.handler(req, req.matches, res);
+      };
+      if (std::string_view(r.method) == "GET") server.Get(r.pattern_text, handler);
+      else server.Post(r.pattern_text, handler);
+    }
   }
 
   /// Only renderings of boxes that belong to the batch are served; any failure is a 404
   /// (never a message that would reveal paths).
-  void serve_image(const httplib::Request& req, httplib::Response& res) {
+  void serve_image(const std::smatch& match, httplib::Response& res) {
     res.status = 404;
     fs::path file;
     try {
-      const int number = std::stoi(req.matches[1]);
-      const SampleId id = std::stoll(req.matches[2]);
+      const int number = std::stoi(match[1]);
+      const SampleId id = std::stoll(match[2]);
       {
         std::lock_guard lock(mutex);
         const session::Batch batch = session.batch(number);
         const bool member = std::any_of(batch.items.begin(), batch.items.end(),
                                         [&](const session::BatchItem& it) { return it.id == id; });
         if (!member) return;
-        file = session.batch_dir(number) / fmt::format("{}_{}.jpg", id, std::string(req.matches[3]));
+        file = session.batch_dir(number) / fmt::format("{}_{}.jpg", id, std::string(match[3]));
       }
       std::ifstream in(file, std::ios::binary);
       if (!in) return;
@@ -466,5 +515,33 @@ void ReviewServer::stop() {
 
 
 int ReviewServer::port() const { return impl_->port; }
+
+HttpResponse ReviewServer::handle(const HttpRequest& request) {
+  Impl& i = *impl_;
+  httplib::Request req;
+  httplib::Response res;
+  req.method = request.method;
+  req.target = request.target;
+  req.body = request.body;
+  for (const auto& [name, value] : request.headers) req.headers.emplace(name, value);
+  // As httplib reads a request line: the path (percent-decoded) and the query after the first
+  // '?'; a second '?' makes the request malformed.
+  const std::size_t question = request.target.find('?');
+  req.path = httplib::detail::decode_url(request.target.substr(0, question), false);
+  if (question != std::string::npos) {
+    const std::string query = request.target.substr(question + 1);
+    if (query.find('?') != std::string::npos) return {400, "", ""};
+    if (!query.empty()) httplib::detail::parse_query_text(query, req.params);
+  }
+  if (!i.pre_route(req, res)) {
+    if (req.body.size() > kMaxBody) {
+      res.status = 413;  // httplib refuses such a body before the routes
+    } else {
+      i.route(req, res);
+    }
+  }
+  return {res.status == -1 ? 200 : res.status, res.get_header_value("Content-Type"),
+          std::move(res.body)};
+}
 
 }  // namespace coreclean::review

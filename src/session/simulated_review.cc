@@ -41,7 +41,10 @@ ErrorTruth read_error_truth(const std::filesystem::path& truth_json) {
                             "{}: no \"errors\" object (is it the truth.json of `coreclean make-demo`?)",
                             name);
   ErrorTruth truth;
-  for (const auto& [key, entry] : root["errors"].items()) {
+  for (const auto& item : root["errors"].items()) {
+    // References, not a structured binding: clang 14 does not let a lambda capture those.
+    const std::string& key = item.key();
+    const nlohmann::json& entry = item.value();
     SampleId id = 0;
     const auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), id);
     CORECLEAN_THROW_IF_NOT_AS(FormatError, ec == std::errc() && end == key.data() + key.size(),

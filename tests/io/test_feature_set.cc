@@ -117,6 +117,18 @@ TEST(FeatureSet, ClassInJsonWithoutSamplesIsFine) {
   EXPECT_EQ(f.class_name(99), "unicorn");
 }
 
+TEST(FeatureSet, NumberTooLargeInClassesJsonIsAFormatError) {
+  // nlohmann reports a number beyond a double as out_of_range, not as a parse error; it used
+  // to escape load_feature_set as a non-coreclean exception.
+  TempDir tmp;
+  const auto dir = write_train(tmp);
+  for (const char* text : {R"({"1": 1e400})", "203485e29422", R"({"1": "cat"} 1e999)"}) {
+    write_text(dir / "classes.json", text);
+    const std::string message = error_of<FormatError>([&] { (void)load_feature_set(dir); });
+    EXPECT_TRUE(contains(message, "classes.json: invalid JSON")) << text << ": " << message;
+  }
+}
+
 TEST(FeatureSet, SaveRemovesStaleOptionalFiles) {
   // Invariant: saving a set without test split, ids or names over a directory that had them
   // leaves a directory that loads as the new set (no stale X_test/ids/classes from before).

@@ -348,6 +348,44 @@ TEST_F(ReviewServerTest, SecondServerOnTheSamePortIsRefused) {
   EXPECT_EQ(state().at("batch").at("items").size(), batch_ids.size());
 }
 
+TEST_F(ReviewServerTest, HandleAnswersWithoutASocketAsTheNetworkServerDoes) {
+  const std::string host = "127.0.0.1:" + std::to_string(port);
+  auto ask = [&](const std::string& method, const std::string& target, const std::string& body = "",
+                 std::multimap<std::string, std::string> headers = {}) {
+    if (!headers.count("Host")) headers.emplace("Host", host);
+    if (method == "POST" && !headers.count("Content-Type"))
+      headers.emplace("content-type", "application/json");  // header names in any case
+    return server->handle({method, target, std::move(headers), body});
+  };
+  HttpResponse r = ask("GET", "/api/state");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_EQ(json::parse(r.body), state());
+  r = ask("GET", "/");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "text/html; charset=utf-8");
+  EXPECT_EQ(ask("HEAD", "/assets/review.js?v=1").status, 200);
+  for (const char* path : {"/session.db", "/assets/..%2Fsession.db", "/api/state/", "/batch/1/x.jpg"})
+    EXPECT_EQ(ask("GET", path).status, 404) << path;
+  EXPECT_EQ(ask("PUT", "/api/decision").status, 404);
+  EXPECT_EQ(ask("GET", "/assets/" + std::string(8000, 'a')).status, 404);  // the longest request line
+  EXPECT_EQ(ask("GET", "/api/state?a?b").status, 400);
+  EXPECT_EQ(ask("GET", "/api/state", "", {{"Host", "evil.example:" + std::to_string(port)}}).status, 403);
+
+  const std::string body = json{{"id", batch_ids[0]}, {"decision", "delete"}}.dump();
+  EXPECT_EQ(ask("POST", "/api/decision", body, {{"Content-Type", "text/plain"}}).status, 415);
+  EXPECT_EQ(ask("POST", "/api/decision", body, {{"Origin", "http://evil.example"}}).status, 403);
+  EXPECT_EQ(ask("POST", "/api/decision", std::string(64 * 1024 + 1, ' ')).status, 413);
+  r = ask("POST", "/api/%64ecision", body);  // percent-decoded like the network server's paths
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(stored_decisions(db(), 1).at(batch_ids[0]).decision, "delete");
+  EXPECT_EQ(state().at("status").at("pending"), 1) << "the network server sees the decision";
+  r = ask("POST", "/api/undo", json{{"id", batch_ids[0]}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body).at("removed"), true);
+  EXPECT_TRUE(stored_decisions(db(), 1).empty());
+}
+
 TEST(ReviewServerHost, LoopbackNames) {
   EXPECT_TRUE(is_loopback_host("127.0.0.1"));
   EXPECT_TRUE(is_loopback_host("127.1.2.3"));

@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -37,6 +38,21 @@ struct ReviewServerOptions {
   /// Writes the files of each batch the page fetches; empty = session::export_batch (what
   /// `coreclean next` writes). Set it to observe or replace the export.
   std::function<void(const session::Session&, const session::Batch&)> export_batch;
+};
+
+/// A request as the server sees it once the HTTP framing is read (see ReviewServer::handle).
+struct HttpRequest {
+  std::string method;  ///< "GET", "POST", …
+  std::string target;  ///< the request line's target: a percent-encoded path, optionally "?query"
+  std::multimap<std::string, std::string> headers;  ///< header name (any case) → value
+  std::string body;    ///< the request body, as sent
+};
+
+/// The server's answer to an HttpRequest.
+struct HttpResponse {
+  int status = 0;            ///< HTTP status code
+  std::string content_type;  ///< the Content-Type header; empty when there is no body
+  std::string body;          ///< the response body
 };
 
 /// True for 127.0.0.0/8, ::1 and "localhost".
@@ -60,6 +76,11 @@ class ReviewServer {
   /// Makes run() return (from any thread; also before run() has started). The destructor
   /// calls it; join the thread that runs run() before destroying the server.
   void stop();
+  /// Answers one request as the network server does (the same Host and same-origin rules,
+  /// routes and handlers; a body over 64 KiB is 413, as the network server's parser answers;
+  /// a method or path without a route is 404), without a socket. Safe to call while run()
+  /// serves. The Host rule compares against port(), which is 0 before bind().
+  HttpResponse handle(const HttpRequest& request);
   /// The bound port (0 before bind()).
   [[nodiscard]] int port() const;
 
