@@ -33,6 +33,10 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 constexpr std::size_t kMaxBody = 64 * 1024;
+// No route's path is longer; a longer one is answered 404 before any pattern sees it
+// (std::regex matches recursively, one stack frame per character: an 8 KB path overflows the
+// stack of a sanitizer build).
+constexpr std::size_t kMaxPath = 1024;
 constexpr std::size_t kMaxReviewer = 256;  // bytes of UTF-8
 constexpr std::int64_t kMaxBatch = 100000;
 
@@ -333,7 +337,8 @@ struct ReviewServer::Impl {
   }
 
   /// The security headers every answer carries, and the Host check: true when the request is
-  /// answered here (403), false when it goes on to the routes.
+  /// answered here (403; 404 for a path longer than any route), false when it goes on to the
+  /// routes.
   bool pre_route(const httplib::Request& req, httplib::Response& res) {
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_header("X-Frame-Options", "DENY");
@@ -341,6 +346,10 @@ struct ReviewServer::Impl {
     res.set_header("Content-Security-Policy",
                    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
                    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+    if (req.path.size() > kMaxPath) {
+      res.status = 404;
+      return true;
+    }
     if (host_allowed(req)) return false;
     send_json(res, 403, {{"error", "unexpected Host header"}});
     return true;
