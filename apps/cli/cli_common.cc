@@ -1,8 +1,9 @@
 #include "cli_common.h"
 
+#include <coreclean/core/blas.h>
 #include <coreclean/core/error.h>
 
-#include <unistd.h>  // for isatty
+#include <unistd.h>  // for isatty, execv
 
 #include <atomic>
 #include <csignal>
@@ -152,6 +153,13 @@ void use_plain_range_messages(CLI::App& app) {
   }
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
     use_plain_range_messages(*sub);
+}
+
+void restart_with_fitting_blas_kernels(char** argv) {
+  if (const std::string core = recommended_blas_core(); !core.empty()) {
+    ::setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
+    ::execv("/proc/self/exe", argv);
+  }
 }
 
 Context make_cli_context(std::ostream& err, std::uint64_t seed, bool show_progress) {

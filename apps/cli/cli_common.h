@@ -56,6 +56,13 @@ void use_plain_range_messages(CLI::App& app);
 /// redraws the bar every second.
 Context make_cli_context(std::ostream& err, std::uint64_t seed, bool show_progress);
 
+/// Programs call this first thing in main(): when OpenBLAS fell back to kernels far older than
+/// this CPU (coreclean/core/blas.h), the process restarts itself (exec, same arguments) with
+/// OPENBLAS_CORETYPE naming the right ones — a few milliseconds, against half the speed of every
+/// BLAS product. The variable it sets stops a second restart; if exec fails, the program simply
+/// goes on with the kernels it has.
+void restart_with_fitting_blas_kernels(char** argv);
+
 }  // namespace coreclean::cli
 
 #endif  // CORECLEAN_APPS_CLI_CLI_COMMON_H_

@@ -16,9 +16,11 @@
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <string>
 
 int main(int argc, char** argv) {
   using namespace coreclean::cli;
+  restart_with_fitting_blas_kernels(argv);
   // coreclean's loops are parallel themselves; BLAS threads inside them only oversubscribe.
   coreclean::use_single_threaded_blas_unless_configured();
   CLI::App app{
@@ -33,7 +35,10 @@ int main(int argc, char** argv) {
       "earlier run of the same command: coreclean never overwrites or deletes a file it did\n"
       "not write."};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "coreclean " CORECLEAN_VERSION, "Print the version and exit");
+  app.set_version_flag("--version",
+                       "coreclean " CORECLEAN_VERSION " (BLAS kernels: " +
+                           coreclean::blas_core_name() + ")",
+                       "Print the version (and the BLAS kernels in use) and exit");
   std::uint64_t seed = 0;
   app.add_option("--seed", seed, "Seed of every random choice (splits, PCA, sampling)")
       ->capture_default_str();

@@ -14,14 +14,26 @@ Errors: InvalidArgumentError and FormatError (ValueError), IoError (OSError), Ty
 arguments of the wrong type; messages name the argument and its value.
 """
 
+import warnings as _warnings
+
 from ._coreclean import (CorecleanError, FormatError, InvalidArgumentError, IoError,
-                         UndecidedBoxesError)
+                         UndecidedBoxesError, blas_core_name as _blas_core_name,
+                         recommended_blas_core as _recommended_blas_core)
 from .models import LogisticRegression, cross_val_auc, select_class_to_clean, stratified_kfold
 from .issues import find_label_issues, label_quality_scores
 from .service import CoresetTreeServiceLG
 from .session import Features, Session, check_boxes, embed, read_coco
 
 __version__ = "0.1.0"
+
+# OpenBLAS chose its kernels when numpy loaded it, and only the environment can change that
+# choice; the command line restarts itself, a Python process can only be told.
+if _recommended_blas_core():
+    _warnings.warn(
+        f"OpenBLAS did not recognise this CPU and uses its {_blas_core_name()} kernels, about "
+        f"half the speed this CPU allows; start Python with "
+        f"OPENBLAS_CORETYPE={_recommended_blas_core()} in the environment",
+        RuntimeWarning, stacklevel=2)
 
 __all__ = [
     "CoresetTreeServiceLG", "find_label_issues", "label_quality_scores", "Session", "read_coco",

@@ -11,6 +11,7 @@
 //   Cancelled       → KeyboardInterrupt (Ctrl-C while a call ran without the GIL)
 //   InternalError and any other coreclean::Error → coreclean.CorecleanError (Exception)
 
+#include <coreclean/core/blas.h>
 #include <coreclean/core/error.h>
 #include <coreclean/session/session.h>
 #include <pybind11/stl.h>
@@ -75,6 +76,12 @@ PYBIND11_MODULE(_coreclean, m) {
       PyErr_SetString(error, e.what());
     }
   });
+
+  m.def("blas_core_name", &coreclean::blas_core_name,
+        "The kernel family OpenBLAS chose for this CPU (e.g. 'SkylakeX', 'Prescott').");
+  m.def("recommended_blas_core", &coreclean::recommended_blas_core,
+        "The OPENBLAS_CORETYPE value that fits this CPU when OpenBLAS fell back to older "
+        "kernels and the variable is not set; '' otherwise.");
 
   coreclean::python::bind_linear(m);
   coreclean::python::bind_detect(m);

@@ -2,6 +2,9 @@
 // messages for out-of-range numbers (exit code 2), and update's default.
 #include <gtest/gtest.h>
 
+#include <coreclean/core/blas.h>
+
+#include <cstdlib>
 #include <regex>
 #include <string>
 
@@ -17,11 +20,31 @@ testing::CommandResult coreclean(const std::string& arguments) {
 }
 
 TEST(CliMain, VersionPrintsTheProjectVersion) {
-  // One line, "coreclean <major.minor.patch>", exit code 0.
+  // One line, "coreclean <major.minor.patch> (BLAS kernels: <name>)", exit code 0.
   const testing::CommandResult r = coreclean("--version");
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_TRUE(std::regex_match(r.output, std::regex("coreclean [0-9]+\\.[0-9]+\\.[0-9]+\n")))
+  EXPECT_TRUE(std::regex_match(
+      r.output, std::regex("coreclean [0-9]+\\.[0-9]+\\.[0-9]+ \\(BLAS kernels: [A-Za-z0-9]+\\)\n")))
       << r.output;
+}
+
+// Left to itself (no OPENBLAS_CORETYPE), the CLI ends up with kernels that need no advice:
+// either OpenBLAS picked fitting ones, or the CLI restarted itself with them.
+TEST(CliMain, RunsWithTheBlasKernelsTheCpuSupports) {
+  const testing::CommandResult r = testing::run_command(
+      "env -u OPENBLAS_CORETYPE " + testing::shell_quote(CORECLEAN_CLI_PATH) + " --version");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.output, m, std::regex("BLAS kernels: ([A-Za-z0-9]+)"))) << r.output;
+  EXPECT_EQ(recommended_blas_core_for(m[1].str()), "") << r.output;
+}
+
+TEST(CliMain, TheUsersBlasKernelsStand) {
+  // OPENBLAS_CORETYPE set by the user: no restart, OpenBLAS uses what it names.
+  const testing::CommandResult r = testing::run_command(
+      "OPENBLAS_CORETYPE=Haswell " + testing::shell_quote(CORECLEAN_CLI_PATH) + " --version");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "(BLAS kernels: Haswell)")) << r.output;
 }
 
 TEST(CliMain, HelpListsTheLoopInOrder) {

@@ -1,0 +1,57 @@
+// The BLAS library's kernels: the advice to restart with OPENBLAS_CORETYPE.
+#include <coreclean/core/blas.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+namespace coreclean {
+namespace {
+
+// Sets an environment variable for one scope and puts the old value back.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value, 1);
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+TEST(Blas, CoreNameIsOpenBlassOwn) { EXPECT_FALSE(blas_core_name().empty()); }
+
+// The user's OPENBLAS_CORETYPE always stands, whatever OpenBLAS chose.
+TEST(Blas, NoAdviceWhenTheUserChoseTheKernels) {
+  const ScopedEnv env("OPENBLAS_CORETYPE", "Prescott");
+  EXPECT_EQ(recommended_blas_core(), "");
+}
+
+// Advice is given only for an old kernel family, and names kernels the CPU can run.
+TEST(Blas, AdviceNamesKernelsTheCpuRuns) {
+  for (const char* modern : {"SkylakeX", "Haswell", "Cooperlake", "Zen"})
+    EXPECT_EQ(recommended_blas_core_for(modern), "") << modern;
+  __builtin_cpu_init();
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const std::string expected = avx512 ? "SkylakeX" : avx2 ? "Haswell" : "";
+  for (const char* old : {"Prescott", "prescott", "Nehalem", "Sandybridge"})
+    EXPECT_EQ(recommended_blas_core_for(old), expected) << old;
+}
+
+}  // namespace
+}  // namespace coreclean
