@@ -59,7 +59,8 @@ int run_build(const BuildOptions& options, const Context& context, std::ostream&
   params.optimized_for = options.optimized_for == "training" ? coreset::OptimizedFor::kTraining
                                                              : coreset::OptimizedFor::kCleaning;
   coreset::CoresetTree tree(params);
-  tree.build(x, fs.y_train, {}, fs.ids, context);
+  // Streamed: a memory-mapped X_train.npy is read block by block and never resident as a whole.
+  tree.build(fs.x_train.streamed(), fs.y_train, {}, fs.ids, context);
   ClassNames names;
   for (Label l : tree.classes()) names[l] = fs.class_name(l);
   tree.set_class_names(std::move(names));

@@ -3,6 +3,7 @@
 #include <coreclean/linear/pca.h>
 
 #include "core/check.h"
+#include "core/parallel.h"
 #include "coreset/tree_state.h"
 
 #include <Eigen/Cholesky>     // for LLT
@@ -23,6 +24,18 @@ constexpr Eigen::Index kMinChunk = 512;
 constexpr Eigen::Index kTargetLeaves = 32;
 // Leverage and LOO denominators never reach 0 (a sample that alone determines a direction).
 constexpr double kMinOneMinusH = 1e-12;
+// The feature map's PCA is fitted on every sample up to this many, else on this many drawn
+// uniformly (seeded): the sketch has to keep the directions that carry most of the variance,
+// which 65,536 samples of a few thousand dimensions pin down (faiss trains its PCA on a sample
+// for the same reason), and a fit over every sample of a COCO-size set would cost two more
+// passes over gigabytes.
+constexpr Eigen::Index kPcaFitRows = 65536;
+// The misfit ridge is chosen by the leave-one-out error of at most this many samples (drawn
+// uniformly, seeded, when there are more).
+constexpr Eigen::Index kRidgeChoiceRows = 65536;
+// Rows per block of the passes over the samples (feature map, scores): a few MB of work
+// matrices per thread.
+constexpr Eigen::Index kPassRows = 4096;
 
 }  // namespace
 
@@ -47,6 +60,9 @@ void CoresetTreeParams::validate() const {
                          "coreset tree: cross_fit_folds = {} (0 = off, or >= 2)", cross_fit_folds);
   CORECLEAN_THROW_IF_NOT(std::isfinite(cross_fit_c) && cross_fit_c > 0.0,
                          "coreset tree: cross_fit_c = {} (must be > 0)", cross_fit_c);
+  CORECLEAN_THROW_IF_NOT(cross_fit_max_rows >= 0,
+                         "coreset tree: cross_fit_max_rows = {} (must be >= 0; 0 = no limit)",
+                         cross_fit_max_rows);
 }
 
 Eigen::VectorXd CoresetTreeState::augmented(Eigen::Index i) const {
@@ -114,29 +130,33 @@ Eigen::MatrixXd augmented_rows(const State& s, const std::vector<Eigen::Index>& 
   return out;
 }
 
-// Recomputes a leaf's summaries from its samples.
+// Recomputes a leaf's summaries from its samples, in pieces of kPassRows rows (a few MB of
+// work matrices however large the leaf).
 void summarize_leaf(const State& s, TreeNode& node) {
   const Eigen::Index r1 = s.r1();
   node.class_weight.setZero(s.k());
   node.class_count.setZero(s.k());
   node.moments.setZero(r1, s.k());
-  std::vector<Eigen::Index> rows;
-  for (Eigen::Index i = node.begin; i < node.end; ++i) {
-    if (s.weight[i] <= 0.0) continue;
-    rows.push_back(i);
-    node.class_weight[s.label[i]] += s.weight[i];
-    node.class_count[s.label[i]] += 1;
-  }
-  Eigen::MatrixXd a = augmented_rows(s, rows);
-  Eigen::VectorXd sw(static_cast<Eigen::Index>(rows.size()));
-  for (std::size_t j = 0; j < rows.size(); ++j) sw[static_cast<Eigen::Index>(j)] = std::sqrt(s.weight[rows[j]]);
-  // G = (√w ⊙ Φ̃)ᵀ(√w ⊙ Φ̃), B[:, y] += w φ̃.
-  const Eigen::MatrixXd scaled = sw.asDiagonal() * a;
   node.gram.setZero(r1, r1);
-  node.gram.selfadjointView<Eigen::Lower>().rankUpdate(scaled.transpose());
+  std::vector<Eigen::Index> rows;
+  for (Eigen::Index begin = node.begin; begin < node.end; begin += kPassRows) {
+    rows.clear();
+    for (Eigen::Index i = begin; i < std::min(node.end, begin + kPassRows); ++i) {
+      if (s.weight[i] <= 0.0) continue;
+      rows.push_back(i);
+      node.class_weight[s.label[i]] += s.weight[i];
+      node.class_count[s.label[i]] += 1;
+    }
+    const Eigen::MatrixXd a = augmented_rows(s, rows);
+    Eigen::VectorXd sw(static_cast<Eigen::Index>(rows.size()));
+    for (std::size_t j = 0; j < rows.size(); ++j) sw[static_cast<Eigen::Index>(j)] = std::sqrt(s.weight[rows[j]]);
+    // G += (√w ⊙ Φ̃)ᵀ(√w ⊙ Φ̃), B[:, y] += w φ̃.
+    const Eigen::MatrixXd scaled = sw.asDiagonal() * a;
+    node.gram.selfadjointView<Eigen::Lower>().rankUpdate(scaled.transpose());
+    for (std::size_t j = 0; j < rows.size(); ++j)
+      node.moments.col(s.label[rows[j]]) += s.weight[rows[j]] * a.row(static_cast<Eigen::Index>(j)).transpose();
+  }
   node.gram = node.gram.selfadjointView<Eigen::Lower>();
-  for (std::size_t j = 0; j < rows.size(); ++j)
-    node.moments.col(s.label[rows[j]]) += s.weight[rows[j]] * a.row(static_cast<Eigen::Index>(j)).transpose();
 }
 
 void summarize_internal(std::vector<TreeNode>& nodes, TreeNode& node) {
@@ -148,20 +168,36 @@ void summarize_internal(std::vector<TreeNode>& nodes, TreeNode& node) {
   node.moments = a.moments + b.moments;
 }
 
-// Per-class Gram matrices over all samples (fresh).
-std::vector<Eigen::MatrixXd> compute_class_grams(const State& s) {
-  std::vector<Eigen::MatrixXd> grams(s.k(), Eigen::MatrixXd::Zero(s.r1(), s.r1()));
-  for (int c = 0; c < s.k(); ++c) {
-    std::vector<Eigen::Index> rows;
-    for (Eigen::Index i = 0; i < s.n(); ++i)
-      if (s.label[i] == c && s.weight[i] > 0.0) rows.push_back(i);
+// Per-class Gram matrices over all samples (fresh): each class's samples in pieces of kPassRows,
+// one partial Gram per piece (in parallel), added per class in piece order — the same bits for
+// any number of threads, and a few MB of work per piece however large the class.
+std::vector<Eigen::MatrixXd> compute_class_grams(const State& s, const Context& context) {
+  std::vector<std::vector<Eigen::Index>> members(s.k());
+  for (Eigen::Index i = 0; i < s.n(); ++i)
+    if (s.weight[i] > 0.0) members[s.label[i]].push_back(i);
+  struct Piece {
+    int c;
+    std::size_t begin, end;
+  };
+  std::vector<Piece> pieces;
+  for (int c = 0; c < s.k(); ++c)
+    for (std::size_t b = 0; b < members[c].size(); b += kPassRows)
+      pieces.push_back({c, b, std::min(members[c].size(), b + static_cast<std::size_t>(kPassRows))});
+  std::vector<Eigen::MatrixXd> partial(pieces.size());
+  detail::parallel_blocks(static_cast<std::int64_t>(pieces.size()), context, "", [&](std::int64_t b) {
+    const Piece& piece = pieces[static_cast<std::size_t>(b)];
+    const std::vector<Eigen::Index> rows(members[piece.c].begin() + static_cast<std::ptrdiff_t>(piece.begin),
+                                         members[piece.c].begin() + static_cast<std::ptrdiff_t>(piece.end));
     const Eigen::MatrixXd a = augmented_rows(s, rows);
     Eigen::VectorXd sw(static_cast<Eigen::Index>(rows.size()));
     for (std::size_t j = 0; j < rows.size(); ++j) sw[static_cast<Eigen::Index>(j)] = std::sqrt(s.weight[rows[j]]);
     const Eigen::MatrixXd scaled = sw.asDiagonal() * a;
-    grams[c].selfadjointView<Eigen::Lower>().rankUpdate(scaled.transpose());
-    grams[c] = grams[c].selfadjointView<Eigen::Lower>();
-  }
+    partial[static_cast<std::size_t>(b)].setZero(s.r1(), s.r1());
+    partial[static_cast<std::size_t>(b)].selfadjointView<Eigen::Lower>().rankUpdate(scaled.transpose());
+  });
+  std::vector<Eigen::MatrixXd> grams(s.k(), Eigen::MatrixXd::Zero(s.r1(), s.r1()));
+  for (std::size_t b = 0; b < pieces.size(); ++b) grams[pieces[b].c] += partial[b];
+  for (auto& g : grams) g = g.selfadjointView<Eigen::Lower>();
   return grams;
 }
 
@@ -183,10 +219,6 @@ void factor_class(State& s, int c, const CoresetTreeParams& p) {
   s.model.class_ready[c] = llt.info() == Eigen::Success;
   if (s.model.class_ready[c]) s.model.class_factor[c] = llt.matrixL();
 }
-
-// Rebuilds the global model from the root; chooses λ by leave-one-out error when asked.
-void solve_model(State& s, const CoresetTreeParams& p, bool choose_ridge, bool gram_changed,
-                 const std::vector<int>& classes_to_factor);
 
 // P = Φ̃ V for the given samples: their coordinates in the eigenbasis of G. Computed once, it
 // serves every ridge λ: (G + λI)⁻¹ = V (E + λ)⁻¹ Vᵀ.
@@ -210,8 +242,9 @@ void loo_scores(const State& s, const std::vector<Eigen::Index>& rows, const Eig
   }
 }
 
+// Rebuilds the global model from the root; chooses λ by leave-one-out error when asked.
 void solve_model(State& s, const CoresetTreeParams& p, bool choose_ridge, bool gram_changed,
-                 const std::vector<int>& classes_to_factor) {
+                 const std::vector<int>& classes_to_factor, const Context& context = Context()) {
   const TreeNode& root = s.nodes[s.root()];
   // Relabels leave G (label-free) unchanged: only the moments move.
   if (gram_changed || s.model.eigenvectors.size() == 0) {
@@ -226,33 +259,59 @@ void solve_model(State& s, const CoresetTreeParams& p, bool choose_ridge, bool g
   s.model.vt_moments = s.model.eigenvectors.transpose() * root.moments;
   const double scale = std::max(mean_feature_diagonal(root.gram), 1e-300);
   if (choose_ridge) {
-    // Leave-one-out error (weighted), then LOO squared error, over the candidate ridges.
+    // Leave-one-out error (weighted), then LOO squared error, over the candidate ridges. Pieces
+    // of kPassRows samples run in parallel, each projected once for every ridge; the per-piece
+    // sums are added in piece order (the same bits for any number of threads).
     std::vector<Eigen::Index> rows;
     for (Eigen::Index i = 0; i < s.n(); ++i)
       if (s.weight[i] > 0.0) rows.push_back(i);
-    const Eigen::MatrixXd proj = eigen_coordinates(s, rows);
-    double best_err = 2.0, best_sq = 0.0;
-    for (double rel : p.misfit_ridges) {
+    // The choice is statistical: on large sets a uniform sample of the samples judges the
+    // ridges as well as all of them do, at a fraction of the K products per ridge.
+    if (static_cast<Eigen::Index>(rows.size()) > kRidgeChoiceRows) {
+      std::mt19937_64 rng(s.seed * 0x9E3779B97F4A7C15ULL + 0x71d6e);
+      for (Eigen::Index j = 0; j < kRidgeChoiceRows; ++j) {  // partial Fisher–Yates
+        std::uniform_int_distribution<std::size_t> pick(static_cast<std::size_t>(j), rows.size() - 1);
+        std::swap(rows[static_cast<std::size_t>(j)], rows[pick(rng)]);
+      }
+      rows.resize(kRidgeChoiceRows);
+      std::sort(rows.begin(), rows.end());
+    }
+    const auto ridges = static_cast<Eigen::Index>(p.misfit_ridges.size());
+    const auto pieces = static_cast<Eigen::Index>((rows.size() + kPassRows - 1) / kPassRows);
+    Eigen::MatrixXd piece_err = Eigen::MatrixXd::Zero(pieces, ridges);
+    Eigen::MatrixXd piece_sq = Eigen::MatrixXd::Zero(pieces, ridges);
+    Eigen::VectorXd piece_total = Eigen::VectorXd::Zero(pieces);
+    detail::parallel_blocks(pieces, context, "", [&](std::int64_t b) {
+      const std::size_t begin = static_cast<std::size_t>(b * kPassRows);
+      const std::vector<Eigen::Index> part(
+          rows.begin() + static_cast<std::ptrdiff_t>(begin),
+          rows.begin() + static_cast<std::ptrdiff_t>(std::min(rows.size(), begin + kPassRows)));
+      const Eigen::MatrixXd proj = eigen_coordinates(s, part);
       Eigen::MatrixXd f;
       Eigen::VectorXd h;
-      loo_scores(s, rows, proj, rel * scale, f, h);
-      double err = 0.0, sq = 0.0, total = 0.0;
-      for (std::size_t j = 0; j < rows.size(); ++j) {
-        const Eigen::Index jj = static_cast<Eigen::Index>(j);
-        const double w = s.weight[rows[j]];
-        Eigen::Index best = 0;
-        f.row(jj).maxCoeff(&best);
-        err += w * (best != s.label[rows[j]] ? 1.0 : 0.0);
-        f(jj, s.label[rows[j]]) -= 1.0;
-        sq += w * f.row(jj).squaredNorm();
-        total += w;
+      for (Eigen::Index q = 0; q < ridges; ++q) {
+        loo_scores(s, part, proj, p.misfit_ridges[static_cast<std::size_t>(q)] * scale, f, h);
+        for (std::size_t j = 0; j < part.size(); ++j) {
+          const Eigen::Index jj = static_cast<Eigen::Index>(j);
+          const double w = s.weight[part[j]];
+          Eigen::Index best = 0;
+          f.row(jj).maxCoeff(&best);
+          piece_err(b, q) += w * (best != s.label[part[j]] ? 1.0 : 0.0);
+          f(jj, s.label[part[j]]) -= 1.0;
+          piece_sq(b, q) += w * f.row(jj).squaredNorm();
+          if (q == 0) piece_total[b] += w;
+        }
       }
-      err /= total;
-      sq /= total;
+    });
+    const double total = piece_total.sum();
+    double best_err = 2.0, best_sq = 0.0;
+    for (Eigen::Index q = 0; q < ridges; ++q) {
+      const double err = piece_err.col(q).sum() / total;
+      const double sq = piece_sq.col(q).sum() / total;
       if (err < best_err - 1e-12 || (std::abs(err - best_err) <= 1e-12 && sq < best_sq)) {
         best_err = err;
         best_sq = sq;
-        s.misfit_ridge = rel;
+        s.misfit_ridge = p.misfit_ridges[static_cast<std::size_t>(q)];
       }
     }
   }
@@ -260,6 +319,60 @@ void solve_model(State& s, const CoresetTreeParams& p, bool choose_ridge, bool g
   s.model.class_factor.resize(s.k());
   s.model.class_ready.resize(s.k(), false);
   for (int c : classes_to_factor) factor_class(s, c, p);
+}
+
+// The training rows of fold f's held-out model (every sample of the other folds with weight > 0)
+// and the factor each row's weight is scaled by: all rows with factor 1 when they are at most
+// max_rows (0 = no limit); else per class c a uniform sample of m_c of its n_c rows, factor
+// n_c / m_c, with the m_c filled like water — classes in ascending size each take all their rows
+// or an equal share of what is left — so that Σ m_c = max_rows. Rows stay in sample order.
+void training_rows(const State& s, int f, Eigen::Index max_rows, std::vector<Eigen::Index>& rows,
+                   std::vector<double>& scale) {
+  std::vector<std::vector<Eigen::Index>> by_class(s.k());
+  Eigen::Index total = 0;
+  for (Eigen::Index i = 0; i < s.n(); ++i)
+    if (s.fold[i] != f && s.weight[i] > 0.0) {
+      by_class[s.label[i]].push_back(i);
+      ++total;
+    }
+  rows.clear();
+  scale.clear();
+  if (max_rows <= 0 || total <= max_rows) {
+    for (Eigen::Index i = 0; i < s.n(); ++i)
+      if (s.fold[i] != f && s.weight[i] > 0.0) rows.push_back(i);
+    scale.assign(rows.size(), 1.0);
+    return;
+  }
+  std::vector<int> order(s.k());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](int a, int b) {
+    return by_class[a].size() != by_class[b].size() ? by_class[a].size() < by_class[b].size() : a < b;
+  });
+  std::vector<Eigen::Index> quota(s.k(), 0);
+  Eigen::Index left = max_rows;
+  for (std::size_t j = 0; j < order.size(); ++j) {
+    const int c = order[j];
+    const auto share = left / static_cast<Eigen::Index>(order.size() - j);
+    quota[c] = std::min(static_cast<Eigen::Index>(by_class[c].size()), std::max<Eigen::Index>(share, 1));
+    left -= quota[c];
+  }
+  std::vector<double> factor(s.n(), 0.0);
+  std::mt19937_64 rng(s.seed * 0x9E3779B97F4A7C15ULL + 0xc0ffee + static_cast<std::uint64_t>(f));
+  for (int c = 0; c < s.k(); ++c) {
+    std::vector<Eigen::Index>& members = by_class[c];
+    const auto m = static_cast<std::size_t>(quota[c]);
+    for (std::size_t j = 0; j < m; ++j) {  // partial Fisher–Yates
+      std::uniform_int_distribution<std::size_t> pick(j, members.size() - 1);
+      std::swap(members[j], members[pick(rng)]);
+    }
+    for (std::size_t j = 0; j < m; ++j)
+      factor[members[j]] = static_cast<double>(members.size()) / static_cast<double>(m);
+  }
+  for (Eigen::Index i = 0; i < s.n(); ++i)
+    if (factor[i] > 0.0) {
+      rows.push_back(i);
+      scale.push_back(factor[i]);
+    }
 }
 
 // Fits one logistic regression per fold, each without that fold's samples.
@@ -281,16 +394,19 @@ void fit_fold_models(State& s, const CoresetTreeParams& p, const Context& contex
     context.throw_if_cancelled();
     context.report_progress(f, folds, "fitting the held-out models");
     std::vector<Eigen::Index> rows;
-    for (Eigen::Index i = 0; i < s.n(); ++i)
-      if (s.fold[i] != f && s.weight[i] > 0.0) rows.push_back(i);
+    std::vector<double> scale;  // n_c / m_c of each row's class
+    training_rows(s, f, p.cross_fit_max_rows, rows, scale);
     RowMatrixXf x(static_cast<Eigen::Index>(rows.size()), s.phi.cols());
     Labels y(rows.size());
     std::vector<double> w(rows.size());
     for (std::size_t j = 0; j < rows.size(); ++j) {
       x.row(static_cast<Eigen::Index>(j)) = s.phi.row(rows[j]);
       y[j] = s.classes[s.label[rows[j]]];
-      w[j] = s.weight[rows[j]];
+      w[j] = s.weight[rows[j]] * scale[j];
     }
+    // Every model starts from zero: a start from another fold's model (which trained on this
+    // fold's samples) would carry their labels into the early-stopped fit — the held-out view
+    // must never have seen them.
     linear::LogisticRegression model(lp);
     Labels present(y);
     std::sort(present.begin(), present.end());
@@ -306,31 +422,15 @@ void fit_fold_models(State& s, const CoresetTreeParams& p, const Context& contex
   context.report_progress(folds, folds, "fitting the held-out models");
 }
 
-// Scores the given samples against the current model. With with_leverage false, the samples'
-// atypicality is kept and only the misfit views are recomputed — O(r̃ K) per sample from the
-// cached eigen coordinates, cheap enough to run over every sample after each update.
-void score_samples(State& s, const CoresetTreeParams& p, const std::vector<Eigen::Index>& all,
-                   bool with_leverage = true) {
-  std::vector<Eigen::Index> rows;
-  for (Eigen::Index i : all) {
-    if (s.weight[i] > 0.0) {
-      rows.push_back(i);
-    } else {
-      s.importance[i] = s.misfit[i] = s.atypical[i] = 0.0;
-      s.suggested[i] = s.label[i];
-    }
-  }
-  if (rows.empty()) return;
+// Scores one piece of samples (all with weight > 0); writes only their entries, so pieces can
+// run in parallel.
+void score_piece(State& s, const CoresetTreeParams& p, const std::vector<Eigen::Index>& rows,
+                 bool with_leverage) {
   Eigen::MatrixXd f;
   Eigen::VectorXd h;
   if (with_leverage) {
     loo_scores(s, rows, eigen_coordinates(s, rows), s.model.lambda, f, h);
   } else {
-    if (s.eigen_coords.rows() != s.n()) {
-      std::vector<Eigen::Index> every(s.n());
-      std::iota(every.begin(), every.end(), 0);
-      s.eigen_coords = eigen_coordinates(s, every).cast<float>();
-    }
     Eigen::MatrixXd proj(static_cast<Eigen::Index>(rows.size()), s.r1());
     for (std::size_t j = 0; j < rows.size(); ++j)
       proj.row(static_cast<Eigen::Index>(j)) = s.eigen_coords.row(rows[j]).cast<double>();
@@ -394,6 +494,43 @@ void score_samples(State& s, const CoresetTreeParams& p, const std::vector<Eigen
     }
   }
 }
+
+// Scores the given samples against the current model. With with_leverage false, the samples'
+// atypicality is kept and only the misfit views are recomputed — O(r̃ K) per sample from the
+// cached eigen coordinates, cheap enough to run over every sample after each update.
+void score_samples(State& s, const CoresetTreeParams& p, const std::vector<Eigen::Index>& all,
+                   bool with_leverage = true, const Context& context = Context()) {
+  std::vector<Eigen::Index> rows;
+  for (Eigen::Index i : all) {
+    if (s.weight[i] > 0.0) {
+      rows.push_back(i);
+    } else {
+      s.importance[i] = s.misfit[i] = s.atypical[i] = 0.0;
+      s.suggested[i] = s.label[i];
+    }
+  }
+  if (rows.empty()) return;
+  if (!with_leverage && s.eigen_coords.rows() != s.n()) {
+    s.eigen_coords.resize(s.n(), s.r1());
+    const Eigen::Index blocks = (s.n() + kPassRows - 1) / kPassRows;
+    detail::parallel_blocks(blocks, context, "", [&](std::int64_t b) {
+      std::vector<Eigen::Index> part(static_cast<std::size_t>(std::min(kPassRows, s.n() - b * kPassRows)));
+      std::iota(part.begin(), part.end(), b * kPassRows);
+      s.eigen_coords.middleRows(b * kPassRows, static_cast<Eigen::Index>(part.size())) =
+          eigen_coordinates(s, part).cast<float>();
+    });
+  }
+  // Pieces of kPassRows samples: a few MB of work each, in parallel.
+  const auto pieces = static_cast<std::int64_t>((rows.size() + kPassRows - 1) / kPassRows);
+  detail::parallel_blocks(pieces, context, pieces > 8 ? "coreset tree: scoring" : "", [&](std::int64_t b) {
+    const std::size_t begin = static_cast<std::size_t>(b * kPassRows);
+    const std::vector<Eigen::Index> part(
+        rows.begin() + static_cast<std::ptrdiff_t>(begin),
+        rows.begin() + static_cast<std::ptrdiff_t>(std::min(rows.size(), begin + kPassRows)));
+    score_piece(s, p, part, with_leverage);
+  });
+}
+
 
 // Training trees: the node's coreset sampled from its children's (or, for a leaf, its samples).
 void sample_coreset(State& s, const CoresetTreeParams& p, Eigen::Index node_index) {
@@ -498,18 +635,109 @@ std::vector<Eigen::Index> all_samples(const State& s) {
   return v;
 }
 
-void summarize_all(State& s) {
-  for (auto& node : s.nodes) {
-    if (node.left < 0) {
-      summarize_leaf(s, node);
-    } else {
-      summarize_internal(s.nodes, node);
-    }
-  }
+void summarize_all(State& s, const Context& context) {
+  // Leaves (first in the node list) in parallel; then every internal node, children first.
+  const auto leaves = static_cast<std::int64_t>(
+      std::count_if(s.nodes.begin(), s.nodes.end(), [](const TreeNode& node) { return node.left < 0; }));
+  detail::parallel_blocks(leaves, context, "coreset tree: summaries",
+                          [&](std::int64_t j) { summarize_leaf(s, s.nodes[static_cast<std::size_t>(j)]); });
+  for (auto& node : s.nodes)
+    if (node.left >= 0) summarize_internal(s.nodes, node);
 }
 
 void sample_all_coresets(State& s, const CoresetTreeParams& p) {
   for (Eigen::Index j = 0; j < static_cast<Eigen::Index>(s.nodes.size()); ++j) sample_coreset(s, p, j);
+}
+
+// The PCA of the feature map (r components of d > r features), fitted on every sample or, when
+// there are more than kPcaFitRows, on that many drawn uniformly without replacement. The drawn
+// rows are read in file order, block by block, and each block is released once read.
+linear::Pca fit_feature_pca(const StreamedSamples& samples, int r, const Context& context) {
+  const MatrixRef& x = samples.x;
+  const Eigen::Index n = x.rows();
+  linear::PcaParams pp;
+  pp.n_components = static_cast<int>(std::min<Eigen::Index>(r, std::min(n, kPcaFitRows) - 1));
+  pp.solver = linear::PcaSolver::kRandomized;
+  // No power iteration: each one costs two more passes over X (a third of the build at
+  // 12k × 2048), and the sketch only has to keep the directions that carry most of the
+  // variance, not the exact top singular vectors (Fashion-MNIST pixels, 784 → 256: AUROC of
+  // the importance 0.880 vs 0.881 with one power iteration, leverage-only 0.673 vs 0.676).
+  pp.power_iterations = 0;
+  linear::Pca pca(pp);
+  context.report_progress(0, 1, "coreset tree: fitting the feature map");
+  if (n <= kPcaFitRows) {
+    pca.fit(x, context);
+    samples.done_with(0, n);
+  } else {
+    std::vector<Eigen::Index> order(static_cast<std::size_t>(n));
+    std::iota(order.begin(), order.end(), 0);
+    std::mt19937_64 rng = context.rng(0xfea70e);
+    for (Eigen::Index j = 0; j < kPcaFitRows; ++j) {  // partial Fisher–Yates
+      std::uniform_int_distribution<Eigen::Index> pick(j, n - 1);
+      std::swap(order[j], order[pick(rng)]);
+    }
+    order.resize(kPcaFitRows);
+    std::sort(order.begin(), order.end());
+    // Blocks of kPassRows rows in parallel: each copies its drawn rows, then is released.
+    RowMatrixXf sample(kPcaFitRows, x.cols());
+    const Eigen::Index blocks = (n + kPassRows - 1) / kPassRows;
+    detail::parallel_blocks(blocks, context, "coreset tree: reading the samples the feature map is fitted on",
+                            [&](Eigen::Index b) {
+      const Eigen::Index start = b * kPassRows, end = std::min(n, start + kPassRows);
+      auto at = std::lower_bound(order.begin(), order.end(), start);
+      for (; at != order.end() && *at < end; ++at)
+        sample.row(at - order.begin()) = x.row(*at);
+      samples.done_with(start, end);
+    });
+    pca.fit(sample, context);
+  }
+  context.report_progress(1, 1, "coreset tree: fitting the feature map");
+  return pca;
+}
+
+// φ = (x − μ₀) Pᵀ for every sample (x − μ₀ when `projection` is empty), in parallel blocks that
+// are released once mapped. With `exact_mean`, the column means μ of x are summed on the way
+// (per block, then in block order: the same bits for any number of threads) and φ is moved to
+// (x − μ) Pᵀ afterwards by subtracting (μ − μ₀) Pᵀ from every row. Centring each block before
+// the product (not after) keeps the digits that a large mean would cancel; μ₀ is the mean of
+// the rows the PCA saw, so the correction is small.
+RowMatrixXf map_samples(const StreamedSamples& samples, const Eigen::VectorXd& mu0,
+                        const RowMatrixXd& projection, Eigen::VectorXd* exact_mean,
+                        const Context& context) {
+  const MatrixRef& x = samples.x;
+  const Eigen::Index n = x.rows(), d = x.cols();
+  const Eigen::Index r = projection.size() > 0 ? projection.rows() : d;
+  const RowMatrixXf vt = projection.transpose().cast<float>();
+  const Eigen::RowVectorXf mu0f = mu0.transpose().cast<float>();
+  const Eigen::Index blocks = (n + kPassRows - 1) / kPassRows;
+  RowMatrixXf phi(n, r);
+  RowMatrixXd block_sums;
+  if (exact_mean != nullptr) block_sums.setZero(blocks, d);
+  detail::parallel_blocks(blocks, context, "coreset tree: mapping the samples", [&](Eigen::Index b) {
+    const Eigen::Index start = b * kPassRows, rows = std::min(kPassRows, n - start);
+    if (exact_mean != nullptr) {
+      Eigen::RowVectorXd sum = Eigen::RowVectorXd::Zero(d);  // row by row: rows are contiguous
+      for (Eigen::Index i = start; i < start + rows; ++i) sum += x.row(i).cast<double>();
+      block_sums.row(b) = sum;
+    }
+    if (projection.size() > 0) {
+      RowMatrixXf block = x.middleRows(start, rows);
+      block.rowwise() -= mu0f;
+      phi.middleRows(start, rows).noalias() = block * vt;
+    } else {
+      phi.middleRows(start, rows) = x.middleRows(start, rows).rowwise() - mu0f;
+    }
+    samples.done_with(start, start + rows);
+  });
+  if (exact_mean != nullptr) {
+    *exact_mean = block_sums.colwise().sum().transpose() / static_cast<double>(n);
+    const Eigen::VectorXd shift = *exact_mean - mu0;
+    const Eigen::RowVectorXf delta = projection.size() > 0
+                                         ? Eigen::RowVectorXf((projection * shift).transpose().cast<float>())
+                                         : Eigen::RowVectorXf(shift.transpose().cast<float>());
+    phi.rowwise() -= delta;
+  }
+  return phi;
 }
 
 }  // namespace
@@ -517,6 +745,13 @@ void sample_all_coresets(State& s, const CoresetTreeParams& p) {
 void CoresetTree::build(MatrixRef x, std::span<const Label> y,
                         std::span<const double> sample_weight, std::span<const SampleId> ids,
                         const Context& context) {
+  build(StreamedSamples{x, {}}, y, sample_weight, ids, context);
+}
+
+void CoresetTree::build(const StreamedSamples& samples, std::span<const Label> y,
+                        std::span<const double> sample_weight, std::span<const SampleId> ids,
+                        const Context& context) {
+  const MatrixRef& x = samples.x;
   const Eigen::Index n = x.rows(), d = x.cols();
   CORECLEAN_THROW_IF_NOT(n >= 2 && d >= 1, "coreset tree: need at least 2 samples, got {} × {}", n,
                          d);
@@ -552,25 +787,18 @@ void CoresetTree::build(MatrixRef x, std::span<const Label> y,
                            s->index_of[s->ids[i]], i);
   }
 
-  // Feature map: centre, and reduce by PCA when wider than sketch_dim.
-  context.report_progress(0, 3, "coreset tree: features");
+  // Feature map: centre, and reduce by PCA when wider than sketch_dim. One pass maps every
+  // sample (the PCA fit reads at most kPcaFitRows more).
   if (d > params_.sketch_dim) {
-    linear::PcaParams pp;
-    pp.n_components = static_cast<int>(std::min<Eigen::Index>(params_.sketch_dim, n - 1));
-    pp.solver = linear::PcaSolver::kRandomized;
-    // No power iteration: each one costs two more passes over X (a third of the build at
-    // 12k × 2048), and the sketch only has to keep the directions that carry most of the
-    // variance, not the exact top singular vectors (Fashion-MNIST pixels, 784 → 256: AUROC of
-    // the importance 0.880 vs 0.881 with one power iteration, leverage-only 0.673 vs 0.676).
-    pp.power_iterations = 0;
-    linear::Pca pca(pp);
-    pca.fit(x, context);
-    s->phi = pca.transform(x);
-    s->feature_mean = pca.mean();
+    const linear::Pca pca = fit_feature_pca(samples, params_.sketch_dim, context);
     s->projection = pca.components();
+    const bool sampled = n > kPcaFitRows;
+    s->phi = map_samples(samples, pca.mean(), s->projection, sampled ? &s->feature_mean : nullptr,
+                         context);
+    if (!sampled) s->feature_mean = pca.mean();
   } else {
-    s->feature_mean = x.cast<double>().colwise().mean().transpose();
-    s->phi = x.rowwise() - s->feature_mean.transpose().cast<float>();
+    s->phi = map_samples(samples, Eigen::VectorXd::Zero(d), RowMatrixXd(), &s->feature_mean,
+                         context);
   }
 
   context.report_progress(1, 3, "coreset tree: summaries");
@@ -578,8 +806,8 @@ void CoresetTree::build(MatrixRef x, std::span<const Label> y,
                  ? std::min(params_.chunk_size, n)
                  : std::min(n, std::max(kMinChunk, (n + kTargetLeaves - 1) / kTargetLeaves));
   s->nodes = node_structure(n, s->chunk);
-  summarize_all(*s);
-  s->class_gram = compute_class_grams(*s);
+  summarize_all(*s, context);
+  s->class_gram = compute_class_grams(*s, context);
   s->seen.assign(n, 0);
   s->importance.assign(n, 0.0);
   s->misfit.assign(n, 0.0);
@@ -592,8 +820,8 @@ void CoresetTree::build(MatrixRef x, std::span<const Label> y,
     s->fold = folds >= 2 ? linear::stratified_kfold(y, folds, context.seed) : std::vector<int>();
     fit_fold_models(*s, params_, context);
   }
-  solve_model(*s, params_, true, true, all_classes(*s));
-  score_samples(*s, params_, all_samples(*s));
+  solve_model(*s, params_, true, true, all_classes(*s), context);
+  score_samples(*s, params_, all_samples(*s), true, context);
   if (params_.optimized_for == OptimizedFor::kTraining) sample_all_coresets(*s, params_);
   context.report_progress(3, 3, "coreset tree: importance");
   state_ = std::move(s);
@@ -943,8 +1171,8 @@ void CoresetTree::refresh(const Context& context) {
     s.fold = linear::stratified_kfold(current, folds, s.seed);
     fit_fold_models(s, params_, context);
   }
-  solve_model(s, params_, true, true, all_classes(s));
-  score_samples(s, params_, all_samples(s));
+  solve_model(s, params_, true, true, all_classes(s), context);
+  score_samples(s, params_, all_samples(s), true, context);
   if (params_.optimized_for == OptimizedFor::kTraining) sample_all_coresets(s, params_);
   s.stale = 0;
 }

@@ -88,8 +88,9 @@ class CoresetTreeState {
 /// unchanged), the root last. Ranges, levels, children and parents only; summaries are empty.
 std::vector<TreeNode> node_structure(Eigen::Index n, Eigen::Index chunk);
 
-/// The tree file's checksum: FNV-1a 64 of `bytes` (see tree_io.cc).
-std::uint64_t tree_file_checksum(std::span<const std::byte> bytes);
+/// The tree file's checksum of `bytes` in format `version`: FNV-1a 64 over bytes (version 1) or
+/// over 8-byte little-endian words (version 2 on; see tree_io.cc).
+std::uint64_t tree_file_checksum(std::span<const std::byte> bytes, std::uint32_t version = 2);
 
 /// The state behind a tree, for the tree file's reader and writer and for tests that craft
 /// inconsistent files.

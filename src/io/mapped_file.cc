@@ -151,7 +151,7 @@ FileBytes map_file(const std::filesystem::path& path) {
 }
 
 void write_file_atomically(const std::filesystem::path& path,
-                           std::initializer_list<std::span<const std::byte>> parts) {
+                           std::span<const std::span<const std::byte>> parts) {
   const std::filesystem::path target =
       path.has_parent_path() ? path : std::filesystem::path(".") / path;
   std::filesystem::path temporary;

@@ -65,7 +65,11 @@ FileBytes map_file(const std::filesystem::path& path);
 /// disk and then renamed over `path`. Readers therefore see either the old file or the complete
 /// new one, never a torn write, and a crash leaves at most a stray `.<name>.tmp-*` file.
 void write_file_atomically(const std::filesystem::path& path,
-                           std::initializer_list<std::span<const std::byte>> parts);
+                           std::span<const std::span<const std::byte>> parts);
+inline void write_file_atomically(const std::filesystem::path& path,
+                                  std::initializer_list<std::span<const std::byte>> parts) {
+  write_file_atomically(path, std::span<const std::span<const std::byte>>(parts.begin(), parts.size()));
+}
 
 /// Converts a 1-d array to int64 values: integer dtypes as they are, floating dtypes only when
 /// every value is finite, integral and within int64. `what` names the values in messages

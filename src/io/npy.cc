@@ -11,6 +11,9 @@
 #include <type_traits>
 #include <utility>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "core/check.h"
 #include "io/mapped_file.h"
 
@@ -543,6 +546,18 @@ NpyArray::NpyArray(DType dtype, std::vector<std::int64_t> shape,
   (void)info(dtype_);  // rejects an out-of-range enum value
 }
 
+void NpyArray::release(std::size_t offset, std::size_t length) const {
+  if (!mapped_ || length == 0) return;
+  // Only whole pages inside the range: a page shared with rows still in use stays.
+  static const std::uintptr_t page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<std::uintptr_t>(bytes_ + offset);
+  const std::uintptr_t first = (begin + page - 1) / page * page;
+  const std::uintptr_t last = (begin + length) / page * page;
+  // MADV_DONTNEED on a read-only file mapping only unmaps the pages from this process; the
+  // file's content is untouched. A failure leaves them resident, which is harmless.
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 std::int64_t NpyArray::size() const {
   std::int64_t count = 1;
   for (const std::int64_t dim : shape_) count *= dim;
@@ -620,7 +635,9 @@ NpyArray read_npy(const std::filesystem::path& path, const NpyReadOptions& optio
   // are cheaper to read than to map (a mapping costs a syscall pair and page faults).
   const detail::FileBytes file =
       size >= options.mmap_threshold ? detail::map_file(path) : detail::read_file(path);
-  return parse_npy(file.bytes, file.storage, path.string());
+  NpyArray array = parse_npy(file.bytes, file.storage, path.string());
+  array.mapped_ = size >= options.mmap_threshold;
+  return array;
 }
 
 // ---- writing ---------------------------------------------------------------------------------
@@ -672,6 +689,24 @@ SampleMatrix::SampleMatrix(std::shared_ptr<const void> storage, const float* dat
                          "SampleMatrix: data is null for a {} x {} view", rows, cols);
 }
 
+StreamedSamples SampleMatrix::streamed() const {
+  StreamedSamples out{view(), {}};
+  if (mapped_array_ != nullptr) {
+    // Copies of the storage handle keep the mapping alive as long as the callback lives.
+    const std::shared_ptr<const void> keep = storage_;
+    const NpyArray* array = mapped_array_;
+    const auto offset = static_cast<std::size_t>(reinterpret_cast<const std::byte*>(data_) -
+                                                 array->bytes());
+    const auto row_bytes = static_cast<std::size_t>(cols_) * sizeof(float);
+    out.release = [keep, array, offset, row_bytes](Eigen::Index begin, Eigen::Index end) {
+      if (end > begin)
+        array->release(offset + static_cast<std::size_t>(begin) * row_bytes,
+                       static_cast<std::size_t>(end - begin) * row_bytes);
+    };
+  }
+  return out;
+}
+
 SampleMatrix to_sample_matrix(const NpyArray& a, const std::string& name) {
   CORECLEAN_THROW_IF_NOT(a.shape().size() == 2,
                          "{}: expected a 2-d array (samples x features), got shape {}", name,
@@ -684,11 +719,23 @@ SampleMatrix to_sample_matrix(const NpyArray& a, const std::string& name) {
   switch (a.dtype()) {
     case DType::kFloat32: {
       const float* data = a.data<float>();
-      const std::int64_t bad = first_non_finite(data, a.size());
-      if (bad < a.size()) throw_non_finite(name, bad, cols, data[bad]);
+      // Checked in pieces that leave the resident set once read (for a mapped file), so the
+      // check does not hold the whole file in memory.
+      constexpr std::int64_t kPiece = std::int64_t{1} << 24;  // floats: 64 MB
+      for (std::int64_t at = 0; at < a.size(); at += kPiece) {
+        const std::int64_t count = std::min(kPiece, a.size() - at);
+        const std::int64_t bad = first_non_finite(data + at, count);
+        if (bad < count) throw_non_finite(name, at + bad, cols, data[at + bad]);
+        a.release(static_cast<std::size_t>(at) * sizeof(float),
+                  static_cast<std::size_t>(count) * sizeof(float));
+      }
       // The view shares the array's storage (e.g. its mapping): a copy of the NpyArray is the
       // handle that keeps it alive.
-      return SampleMatrix(std::make_shared<const NpyArray>(a), data, rows, cols);
+      auto array = std::make_shared<const NpyArray>(a);
+      const NpyArray* viewed = array.get();
+      SampleMatrix m(std::move(array), data, rows, cols);
+      if (viewed->mapped()) m.mapped_array_ = viewed;
+      return m;
     }
     case DType::kFloat64:
       return SampleMatrix(convert_to_float<double>(a, name));

@@ -71,6 +71,8 @@ class LinearLossObjective : public SecondOrderObjective {
   int threads_;
 
  private:
+  // Threads for a loop over `blocks` row blocks: min(blocks, threads_), at least 1.
+  [[nodiscard]] int block_threads(Eigen::Index blocks) const;
   // Rows [start, start + rows) of X̄ in Scalar precision.
   template <typename Scalar>
   void centered_block(Eigen::Index start, Eigen::Index rows, RowMatrix<Scalar>& block) const;

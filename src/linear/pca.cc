@@ -1,6 +1,7 @@
 #include <coreclean/linear/pca.h>
 
 #include "core/check.h"
+#include "core/parallel.h"
 
 #include <Eigen/Cholesky>     // for LLT
 #include <Eigen/Eigenvalues>  // for SelfAdjointEigenSolver
@@ -9,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <vector>
 
 namespace coreclean::linear {
 namespace {
@@ -85,14 +87,27 @@ void Pca::fit(MatrixRef x, const Context& context) {
                          "randomized solver",
                          kMaxExactWidth, d);
 
-  // Column means and total variance, accumulated in double.
-  mean_.setZero(d);
-  for (Eigen::Index i = 0; i < n; ++i) mean_ += x.row(i).cast<double>().transpose();
-  mean_ /= static_cast<double>(n);
-  double total_variance = 0.0;
-  for (Eigen::Index i = 0; i < n; ++i)
-    total_variance += (x.row(i).cast<double>().transpose() - mean_).squaredNorm();
-  total_variance /= static_cast<double>(n - 1);
+  // Column means and total variance, accumulated in double: per block of rows (in parallel),
+  // then in block order, so the bits do not depend on the number of threads.
+  const Eigen::Index blocks = (n + kBlockRows - 1) / kBlockRows;
+  auto block_rows = [&](Eigen::Index b) { return std::min(kBlockRows, n - b * kBlockRows); };
+  RowMatrixXd block_sums(blocks, d);
+  // Row by row: the rows are contiguous (a column-wise reduction would stride across them).
+  detail::parallel_blocks(blocks, context, "", [&](Eigen::Index b) {
+    Eigen::RowVectorXd sum = Eigen::RowVectorXd::Zero(d);
+    for (Eigen::Index i = b * kBlockRows; i < b * kBlockRows + block_rows(b); ++i)
+      sum += x.row(i).cast<double>();
+    block_sums.row(b) = sum;
+  });
+  mean_ = block_sums.colwise().sum().transpose() / static_cast<double>(n);
+  Eigen::VectorXd block_variance(blocks);
+  detail::parallel_blocks(blocks, context, "", [&](Eigen::Index b) {
+    double sum = 0.0;
+    for (Eigen::Index i = b * kBlockRows; i < b * kBlockRows + block_rows(b); ++i)
+      sum += (x.row(i).cast<double>() - mean_.transpose()).squaredNorm();
+    block_variance[b] = sum;
+  });
+  const double total_variance = block_variance.sum() / static_cast<double>(n - 1);
 
   Eigen::VectorXd variances(k);
   if (solver == PcaSolver::kFull) {
@@ -128,15 +143,28 @@ void Pca::fit(MatrixRef x, const Context& context) {
     for (Eigen::Index j = 0; j < omega.size(); ++j) omega.data()[j] = normal(rng);
     // Products with X̄ = X − 1μᵀ without forming X̄: X̄ Ω = X Ω − 1 (μᵀΩ), X̄ᵀ Y = XᵀY − μ (1ᵀY).
     // Large products run in float32 (the precision of the data), the rest in double.
+    // Both run over blocks of rows in parallel: X Ω block by block, Xᵀ Y as per-block partial
+    // sums added in block order (the same bits for any number of threads).
     auto times_x = [&](const Eigen::MatrixXd& right) {  // d × l → n × l
       const Eigen::MatrixXf rf = right.cast<float>();
-      Eigen::MatrixXd out = (x * rf).cast<double>();
+      Eigen::MatrixXd out(n, right.cols());
+      detail::parallel_blocks(blocks, context, "", [&](Eigen::Index b) {
+        out.middleRows(b * kBlockRows, block_rows(b)) =
+            (x.middleRows(b * kBlockRows, block_rows(b)) * rf).cast<double>();
+      });
       out.rowwise() -= (mean_.transpose() * right);
       return out;
     };
     auto times_xt = [&](const Eigen::MatrixXd& left) {  // n × l → d × l
       const Eigen::MatrixXf lf = left.cast<float>();
-      Eigen::MatrixXd out = (x.transpose() * lf).cast<double>();
+      std::vector<Eigen::MatrixXf> partial(static_cast<std::size_t>(blocks));
+      detail::parallel_blocks(blocks, context, "", [&](Eigen::Index b) {
+        partial[static_cast<std::size_t>(b)].noalias() =
+            x.middleRows(b * kBlockRows, block_rows(b)).transpose() *
+            lf.middleRows(b * kBlockRows, block_rows(b));
+      });
+      Eigen::MatrixXd out = Eigen::MatrixXd::Zero(d, left.cols());
+      for (const Eigen::MatrixXf& p : partial) out += p.cast<double>();
       out -= mean_ * left.colwise().sum();
       return out;
     };

@@ -2,13 +2,16 @@
 // query semantics, persistence, and label-error detection on real digits.
 #include <coreclean/core/error.h>
 #include <coreclean/coreset/coreset_tree.h>
+#include <coreclean/io/feature_set.h>
 #include <coreclean/linear/metrics.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <Eigen/Dense>
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -337,6 +340,46 @@ TEST(CoresetTree, AppendWithHeldOutModelsAndTrainingCoresets) {
 }
 
 // Query semantics: per-class counts, all, any; seen flags; ignore and select_from lists.
+// A streamed build (rows released once a pass is done with them) equals the in-memory build,
+// and every row is released: with the PCA fitted on every sample (n small) and on a uniform
+// sample of 65,536 (n larger), where φ must still be (x − μ) Pᵀ with μ the mean of all rows.
+TEST(CoresetTree, StreamedBuildEqualsInMemoryBuild) {
+  for (const int n : {3000, 70000}) {
+    SCOPED_TRACE(fmt::format("n = {}", n));
+    const auto data = testing::make_blobs(n, 24, 4, 1.2, 0.05, 41);
+    // An offset far from 0 makes any mistake in the centring visible.
+    const RowMatrixXf x = (data.x.array() + 50.0f).matrix();
+    CoresetTreeParams params;
+    params.sketch_dim = 8;
+    params.cross_fit_folds = 2;
+    std::vector<int> released(static_cast<std::size_t>(n), 0);
+    const StreamedSamples streamed{x, [&](Eigen::Index begin, Eigen::Index end) {
+                                     for (Eigen::Index i = begin; i < end; ++i) ++released[i];
+                                   }};
+    CoresetTree a(params), b(params);
+    Context context;
+    context.seed = 5;
+    a.build(x, data.y, {}, {}, context);
+    b.build(streamed, data.y, {}, {}, context);
+    EXPECT_TRUE(a == b);
+    EXPECT_EQ(std::count(released.begin(), released.end(), 0), 0);
+    // Exact mean of all rows (in double), and the stored features are the map applied to x.
+    const Eigen::VectorXd mean = x.cast<double>().colwise().mean().transpose();
+    EXPECT_LT((b.feature_mean() - mean).cwiseAbs().maxCoeff(), 1e-9);
+    const RowMatrixXf mapped = b.map_features(x);
+    EXPECT_LT((mapped - b.features()).cwiseAbs().maxCoeff(), 2e-4f * (1.0f + mapped.cwiseAbs().maxCoeff()));
+    // The components keep almost all the variance the best 8 directions of all rows keep
+    // (exact covariance eigenvalues as the oracle).
+    const Eigen::MatrixXd centred = x.cast<double>().rowwise() - mean.transpose();
+    const Eigen::MatrixXd cov = centred.transpose() * centred / static_cast<double>(n - 1);
+    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(cov);
+    const double best = eig.eigenvalues().tail(8).sum();
+    const Eigen::MatrixXd p = b.feature_projection();
+    ASSERT_EQ(p.rows(), 8);
+    EXPECT_GT((p * cov * p.transpose()).trace(), 0.99 * best);
+  }
+}
+
 TEST(CoresetTree, QuerySemantics) {
   const auto data = testing::make_blobs(300, 4, 3, 1.0, 0.2, 17);  // labels 2, 5, 8
   CoresetTree tree(small_params(64));
@@ -549,6 +592,33 @@ TEST(CoresetTreeFile, InconsistentStateRefusedNamingFieldAndValue) {
 
 // Lengths and shapes in the file are checked against the bytes that remain before anything is
 // allocated: a 2^61-element array or a 2^32 × 2^32 matrix (whose size wraps to 0) is refused.
+// A tree file of format version 1 (before cross_fit_max_rows was stored) still loads: its
+// held-out models trained on every row, so the field reads as 0, and its scores are those of a
+// fresh build over the same features with the same parameters.
+TEST(CoresetTreeFile, Version1FileStillLoads) {
+  const std::filesystem::path dir = std::filesystem::path(CORECLEAN_TEST_DATA_DIR) / "tree_v1";
+  const CoresetTree old = load_tree(dir / "tree_v1.cct");
+  EXPECT_EQ(old.params().cross_fit_max_rows, 0);
+  EXPECT_EQ(old.params().cross_fit_folds, 5);
+  const io::FeatureSet features = io::load_feature_set(dir);
+  CoresetTree fresh(old.params());
+  fresh.build(features.x_train.view(), features.y_train, {}, features.ids);
+  const std::vector<SampleScore> a = old.scores(), b = fresh.scores();
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].id, b[i].id);
+    EXPECT_NEAR(a[i].importance, b[i].importance, 1e-6) << "id " << a[i].id;
+    EXPECT_EQ(a[i].suggested_label, b[i].suggested_label) << "id " << a[i].id;
+  }
+  // The three flipped labels lead the ranking, as when the file was written.
+  CoresetTree loaded = old;
+  ImportantSamplesQuery query;
+  query.size = 3;
+  std::vector<SampleId> top = loaded.important_samples(query).ids;
+  std::sort(top.begin(), top.end());
+  EXPECT_EQ(top, (std::vector<SampleId>{1005, 1017, 1040}));
+}
+
 TEST(CoresetTreeFile, ClaimedSizesBoundedByTheFileBeforeAllocating) {
   testing::TempDir dir;
   const auto good = crafted_tree(dir, "good.tree", TreeKind::kCleaning, [](auto&, auto&) {});
@@ -627,6 +697,51 @@ TEST(CoresetTree, FindsInjectedFlipsInDigits) {
 }
 
 // Every operation on a tree that was never built is refused, not undefined.
+// Held-out models on a weighted per-class sample of their folds (cross_fit_max_rows): a limit
+// at or above the training rows changes nothing; a small one keeps the held-out view close to
+// the full fits' (probabilities) and finds flipped labels as well; the limit is saved.
+TEST(CoresetTree, HeldOutModelsOnAWeightedSampleOfTheirFolds) {
+  auto data = testing::make_blobs(4000, 6, 4, 1.3, 0.0, 43);
+  std::mt19937_64 rng(9);
+  std::vector<std::uint8_t> flipped(data.y.size(), 0);
+  const Labels classes = {2, 5, 8, 11};
+  for (std::size_t i = 0; i < data.y.size(); ++i)
+    if (std::uniform_real_distribution<double>(0.0, 1.0)(rng) < 0.05) {
+      data.y[i] = classes[(std::find(classes.begin(), classes.end(), data.y[i]) - classes.begin() + 1) % 4];
+      flipped[i] = 1;
+    }
+  auto build = [&](Eigen::Index max_rows) {
+    CoresetTreeParams p;
+    p.cross_fit_max_rows = max_rows;
+    CoresetTree tree(p);
+    tree.build(data.x, data.y);
+    return tree;
+  };
+  const CoresetTree full = build(0), same = build(4000), sampled = build(600);
+  const auto a = full.scores(), b = same.scores(), c = sampled.scores();
+  for (std::size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i].importance, b[i].importance) << i;
+  double diff = 0.0;
+  for (const auto& s : a) {
+    const std::vector<double> pa = full.held_out_probabilities(s.id);
+    const std::vector<double> pc = sampled.held_out_probabilities(s.id);
+    ASSERT_EQ(pa.size(), 4u);
+    ASSERT_EQ(pc.size(), 4u);
+    for (std::size_t k = 0; k < pa.size(); ++k) diff += std::abs(pa[k] - pc[k]);
+  }
+  EXPECT_LT(diff / static_cast<double>(a.size()), 0.15) << "mean L1 distance of held-out probabilities";
+  std::vector<double> ia, ic;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    ia.push_back(a[i].importance);
+    ic.push_back(c[i].importance);
+  }
+  const double auc_full = linear::roc_auc(ia, flipped), auc_sampled = linear::roc_auc(ic, flipped);
+  EXPECT_GT(auc_sampled, auc_full - 0.02) << "full " << auc_full;
+  EXPECT_GT(auc_full, 0.9);
+  const testing::TempDir dir;
+  save_tree(sampled, dir / "t.cct");
+  EXPECT_EQ(load_tree(dir / "t.cct").params().cross_fit_max_rows, 600);
+}
+
 TEST(CoresetTree, UseBeforeBuildIsRefused) {
   CoresetTree tree;
   const std::vector<SampleId> ids{1};

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <string>
+#include <fstream>
 
 #include "testing/helpers.h"
 #include "testing/npy_fixtures.h"
@@ -316,6 +318,41 @@ TEST(NpyMmap, FileAtThresholdIsMappedAndViewKeepsMappingAlive) {
   EXPECT_EQ(std::memcmp(x.view().data(), values.data(), values.size()), 0);
   x = SampleMatrix();
   EXPECT_FALSE(is_mapped(path));
+}
+
+// This process's resident pages of mapped files (RssFile of /proc/self/status), in KB.
+long resident_file_kb() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("RssFile:", 0) == 0) return std::stol(line.substr(8));
+  return -1;
+}
+
+TEST(NpyMmap, StreamedRowsLeaveTheResidentSetWhenReleased) {
+  // Invariant: SampleMatrix::streamed() of a mapped file releases the rows a pass is done with:
+  // their pages leave this process's resident set, and reading them again gives the same values.
+  // A matrix in memory has nothing to release.
+  TempDir dir;
+  const auto path = dir / "x.npy";
+  const std::int64_t rows = 4096, cols = 1024;  // 16 MiB
+  const auto values = expected_bytes(DType::kFloat32, rows * cols);
+  write_npy(path, DType::kFloat32, std::vector<std::int64_t>{rows, cols}, values.data());
+  const SampleMatrix x = to_sample_matrix(read_npy(path, {.mmap_threshold = 0}), path.string());
+  const StreamedSamples streamed = x.streamed();
+  ASSERT_TRUE(static_cast<bool>(streamed.release));
+  double sum = 0.0;
+  for (Eigen::Index i = 0; i < rows; ++i) sum += streamed.x.row(i).cast<double>().sum();
+  const long touched = resident_file_kb();
+  streamed.done_with(0, rows);
+  const long released = resident_file_kb();
+  ASSERT_GE(touched, 0);
+  EXPECT_LT(released, touched - 15 * 1024) << "RssFile " << touched << " KB → " << released << " KB";
+  double again = 0.0;
+  for (Eigen::Index i = 0; i < rows; ++i) again += streamed.x.row(i).cast<double>().sum();
+  EXPECT_EQ(again, sum);
+  EXPECT_EQ(std::memcmp(x.view().data(), values.data(), values.size()), 0);
+  EXPECT_FALSE(static_cast<bool>(SampleMatrix(RowMatrixXf::Ones(3, 2)).streamed().release));
 }
 
 TEST(NpyMmap, MappedArrayKeepsOldContentWhenFileIsReplaced) {

@@ -9,6 +9,7 @@
 /// as float32; solvers accumulate in double.
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include <Eigen/Core>
@@ -22,6 +23,21 @@ using RowMatrixXd = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen:
 
 /// A read-only view of caller-owned float32 samples; binds to RowMatrixXf and to Eigen::Map.
 using MatrixRef = Eigen::Ref<const RowMatrixXf>;
+
+/// Samples that a call reads in passes over blocks of rows, with a way to let go of the rows a
+/// pass is done with. `release(begin, end)` may be empty (samples in memory); for a memory-mapped
+/// file (io::SampleMatrix::streamed()) it drops rows [begin, end) from the process's resident
+/// set — the page cache keeps them, so a later pass reads them back from memory, not from disk —
+/// and the process's memory stays bounded by what it computes, not by the size of the file.
+struct StreamedSamples {
+  MatrixRef x;
+  std::function<void(Eigen::Index begin, Eigen::Index end)> release;
+
+  /// Calls release(begin, end) when there is one.
+  void done_with(Eigen::Index begin, Eigen::Index end) const {
+    if (release) release(begin, end);
+  }
+};
 
 /// Class label of a sample, as the user wrote it (e.g. a COCO category id); not necessarily
 /// contiguous or starting at 0.

@@ -9,7 +9,8 @@
 /// a few samples recomputes only their leaves and the paths to the root.
 ///
 /// Features. Samples are mapped to φ(x) ∈ ℝʳ: x − μ when d ≤ sketch_dim, else the top
-/// sketch_dim PCA components of x (randomized solver, fitted once at build). φ̃ = [φ; 1].
+/// sketch_dim PCA components of x (randomized solver, fitted once at build on every sample, or
+/// on 65,536 drawn uniformly when there are more; μ is the mean of all samples). φ̃ = [φ; 1].
 ///
 /// Importance for cleaning (optimized_for = cleaning) combines two signals:
 ///
@@ -20,7 +21,8 @@
 ///     It is the hinge loss of the sample's label under a model that did not train on it: 0 when
 ///     the others confidently agree with the label, 1 when they confidently name another class.
 ///     Cross-fitting matters: an in-sample loss lets a high-dimensional model memorise a wrong
-///     label. λ is chosen at build by leave-one-out error over a grid (also closed form).
+///     label. λ is chosen at build by leave-one-out error over a grid (also closed form; over at
+///     most 65,536 samples drawn uniformly on larger sets).
 ///
 ///   atypical_i = a_i · W_c / r̃, a_i = w_i φ̃_iᵀ (G_c + λ_a·D)⁻¹ φ̃_i
 ///     the ridge leverage of the sample within its labelled class c (G_c: class-c Gram, W_c: its
@@ -34,7 +36,8 @@
 ///   fitted on φ without each fold, and misfit_i = ½ (ridge hinge_i + 1 − p̂₋f(y_i | x_i)), the
 ///   second term being the cross-validated self-confidence loss. Logistic regression is better
 ///   calibrated where classes are not linear in one-hot least squares; the ridge term is exact
-///   and incremental. The suggested label is the argmax of the summed views.
+///   and incremental. The suggested label is the argmax of the summed views. On large sets each
+///   model trains on a weighted per-class sample of its folds (cross_fit_max_rows).
 ///
 ///   importance_i = misfit_i + atypical_weight · atypical_i   (0 for deleted samples)
 ///
@@ -95,6 +98,14 @@ struct CoresetTreeParams {
   /// Inverse regularisation of those logistic regressions, for features of unit variance (the
   /// C used is cross_fit_c · r / mean ‖φ‖², so the units of the embedding do not matter).
   double cross_fit_c = 1.0;
+  /// Training rows of each held-out model at most (0 = every sample of the other folds). Above
+  /// it, each model trains on a per-class uniform sample of its folds — every row of a class
+  /// that fits under the class's share, so rare classes keep all of theirs — weighted by
+  /// n_c / m_c (the class's rows over those drawn), so that the weighted loss is an unbiased
+  /// estimate of the full one. The fits dominate a large build (at 847,970 × 256 with 80
+  /// classes, one Newton step over every row costs ~10¹² flops); the held-out view needs
+  /// calibrated probabilities, not the last digits of the optimum.
+  Eigen::Index cross_fit_max_rows = 50000;
 
   /// Throws InvalidArgument naming the first bad field and its value.
   void validate() const;
@@ -202,6 +213,13 @@ class CoresetTree {
   /// empty (0..n−1).
   void build(MatrixRef x, std::span<const Label> y, std::span<const double> sample_weight = {},
              std::span<const SampleId> ids = {}, const Context& context = Context());
+  /// build() over samples read in passes of row blocks, releasing each block once a pass is
+  /// done with it (a memory-mapped file then never becomes resident as a whole): one pass maps
+  /// every sample; fitting the feature map reads at most 65,536 more (drawn uniformly, seeded)
+  /// when the input is wider than sketch_dim. Same result as build(samples.x, ...).
+  void build(const StreamedSamples& samples, std::span<const Label> y,
+             std::span<const double> sample_weight = {}, std::span<const SampleId> ids = {},
+             const Context& context = Context());
 
   /// The samples to review, highest importance first; marks them seen when asked.
   ImportantSamples important_samples(const ImportantSamplesQuery& query);

@@ -27,6 +27,8 @@ std::size_t dtype_size(DType dtype);
 /// numpy's descr string for the type, e.g. "<f4".
 std::string_view dtype_descr(DType dtype);
 
+struct NpyReadOptions;
+
 /// An n-dimensional array read from a `.npy` file or an `.npz` member. The bytes are either owned
 /// or memory-mapped; copies of an NpyArray share them (cheap to copy, immutable).
 class NpyArray {
@@ -48,12 +50,21 @@ class NpyArray {
   /// float, double, std::int32_t, std::int64_t, std::uint8_t and bool only.
   template <typename T>
   const T* data() const;
+  /// True when the bytes are a read-only mapping of the file (read_npy of a large file).
+  bool mapped() const { return mapped_; }
+  /// For a mapped array: lets the operating system drop the pages wholly inside bytes
+  /// [offset, offset + length) of the data from the process's resident set (they stay in the
+  /// page cache and come back on the next access). Nothing for an array in memory.
+  void release(std::size_t offset, std::size_t length) const;
 
  private:
   DType dtype_ = DType::kFloat32;
   std::vector<std::int64_t> shape_;
   std::shared_ptr<const void> storage_;
   const std::byte* bytes_ = nullptr;
+  bool mapped_ = false;
+
+  friend NpyArray read_npy(const std::filesystem::path& path, const NpyReadOptions& options);
 };
 
 /// Options of read_npy.
@@ -99,11 +110,17 @@ class SampleMatrix {
 
   /// The samples, row-major; binds to MatrixRef without a copy.
   Eigen::Map<const RowMatrixXf> view() const { return {data_, rows_, cols_}; }
+  /// view() with release(): rows a pass is done with leave the resident set when the matrix
+  /// is a memory-mapped file (see StreamedSamples); nothing is released otherwise.
+  StreamedSamples streamed() const;
   Eigen::Index rows() const { return rows_; }
   Eigen::Index cols() const { return cols_; }
 
  private:
+  friend SampleMatrix to_sample_matrix(const NpyArray& a, const std::string& name);
+
   std::shared_ptr<const void> storage_;
+  const NpyArray* mapped_array_ = nullptr;  // the mapped array viewed (kept alive by storage_)
   const float* data_ = nullptr;
   Eigen::Index rows_ = 0;
   Eigen::Index cols_ = 0;
