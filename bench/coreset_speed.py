@@ -59,7 +59,7 @@ import time
 
 import numpy as np
 
-from bench_common import provenance
+from bench_common import generate, provenance
 
 SCRIPT = os.path.abspath(__file__)
 REPO = os.path.dirname(os.path.dirname(SCRIPT))
@@ -139,40 +139,6 @@ def run_child(cmd, label):
 # ---------------------------------------------------------------------------------------------
 # Data
 # ---------------------------------------------------------------------------------------------
-
-def generate(path, n, d, classes, priors, seed, rank=64, chunk=20000):
-    """Writes path/X.npy (float32 n × d) and path/y.npy (int64) of the generator in the doc."""
-    os.makedirs(path, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    basis, _ = np.linalg.qr(rng.standard_normal((d, rank)))          # d × rank, orthonormal
-    scales = 3.0 * (np.arange(1, rank + 1) ** -0.5)                   # decaying latent spectrum
-    noise = 0.5
-    offset = rng.standard_normal(d).astype(np.float32)
-    # Class means δ · (random unit vectors); δ puts the means of classes 0 and 1 two standard
-    # deviations of the data apart along the line joining them (other pairs are alike).
-    dirs = rng.standard_normal((classes, d))
-    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
-    u = dirs[1] - dirs[0]
-    u /= np.linalg.norm(u)
-    sd = math.sqrt(np.sum((basis.T @ u) ** 2 * scales ** 2) + noise ** 2)
-    delta = 2.0 * sd / np.linalg.norm(dirs[1] - dirs[0])
-    means = (delta * dirs).astype(np.float32)
-    y = rng.choice(classes, size=n, p=priors).astype(np.int64)
-    x = np.lib.format.open_memmap(os.path.join(path, "X.npy"), mode="w+", dtype=np.float32,
-                                  shape=(n, d))
-    for s in range(0, n, chunk):
-        e = min(n, s + chunk)
-        z = rng.standard_normal((e - s, rank)) * scales
-        block = (z @ basis.T).astype(np.float32)
-        block += noise * rng.standard_normal((e - s, d), dtype=np.float32)
-        block += offset + means[y[s:e]]
-        x[s:e] = block
-    x.flush()
-    del x
-    np.save(os.path.join(path, "y.npy"), y)
-    return {"n": n, "d": d, "classes": classes, "priors": list(map(float, priors)), "seed": seed,
-            "rank": rank, "noise": noise, "mean_separation_sd": 2.0}
-
 
 def spearman(a, b):
     from scipy.stats import spearmanr
