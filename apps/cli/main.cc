@@ -96,6 +96,11 @@ int main(int argc, char** argv) {
       ->delimiter(',');
   build_cmd->add_option("--chunk-size", build.chunk_size, "Samples per leaf (0 = automatic)")
       ->capture_default_str();
+  build_cmd->add_option("--held-out-rows", build.held_out_rows,
+                        "Training rows of each held-out logistic regression at most: above it, a "
+                        "weighted per-class sample of its folds (0 = every row; slower on large "
+                        "sets, see docs/scaling.md)")
+      ->capture_default_str();
   build_cmd->add_option("--optimized-for", build.optimized_for,
                         "cleaning (find label errors) or training (weighted coreset)")
       ->capture_default_str();

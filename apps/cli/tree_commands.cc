@@ -34,6 +34,8 @@ int run_build(const BuildOptions& options, const Context& context, std::ostream&
                         options.optimized_for);
   CORECLEAN_CLI_REQUIRE(options.chunk_size >= 0, "--chunk-size must be >= 0, got {}",
                         options.chunk_size);
+  CORECLEAN_CLI_REQUIRE(options.held_out_rows >= 0, "--held-out-rows must be >= 0, got {}",
+                        options.held_out_rows);
   CORECLEAN_CLI_REQUIRE(!options.features.empty() || !options.append.empty(),
                         "build needs --features FEATDIR --out TREE (a new tree) or --append "
                         "FEATDIR --tree TREE (samples added to a tree)");
@@ -56,6 +58,7 @@ int run_build(const BuildOptions& options, const Context& context, std::ostream&
   }
   coreset::CoresetTreeParams params;
   params.chunk_size = options.chunk_size;
+  params.cross_fit_max_rows = options.held_out_rows;
   params.optimized_for = options.optimized_for == "training" ? coreset::OptimizedFor::kTraining
                                                              : coreset::OptimizedFor::kCleaning;
   coreset::CoresetTree tree(params);

@@ -22,6 +22,7 @@ struct BuildOptions {
   std::filesystem::path out;        ///< tree file to write
   std::filesystem::path append;     ///< features directory whose samples join `tree`
   std::filesystem::path tree;       ///< with `append`: the tree file to add them to
+  long held_out_rows = 50000;       ///< training rows of each held-out model at most; 0 = all
 };
 
 /// Options of `coreclean rank`.

@@ -91,6 +91,24 @@ TEST(CliTree, BuildRankAndMarkSeen) {
 
 // update refreshes by default: the saved tree scores every sample as a fresh build over the
 // corrected labels does; with refresh off the cross-fitted part stays stale (and says so).
+// --held-out-rows sets how many rows each held-out model trains on at most, and is kept in the
+// tree file; a negative value is refused before anything is built.
+TEST(CliTree, HeldOutRowsReachTheTree) {
+  testing::TempDir dir;
+  BuildOptions b = blob_build_options(dir);
+  b.held_out_rows = 120;
+  std::ostringstream log;
+  ASSERT_EQ(run_build(b, Context(), log), 0);
+  EXPECT_EQ(coreset::load_tree(b.out).params().cross_fit_max_rows, 120);
+  b.held_out_rows = 0;
+  ASSERT_EQ(run_build(b, Context(), log), 0);
+  EXPECT_EQ(coreset::load_tree(b.out).params().cross_fit_max_rows, 0);
+  b.held_out_rows = -1;
+  b.out = dir / "never.tree";
+  EXPECT_THROW(run_build(b, Context(), log), InvalidArgument);
+  EXPECT_FALSE(std::filesystem::exists(b.out));
+}
+
 TEST(CliTree, UpdateRefreshEqualsFreshBuild) {
   testing::TempDir dir;
   BuildOptions b = blob_build_options(dir);
