@@ -9,6 +9,20 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def write_result(name, report, summary):
+    """Writes report to bench/results/NAME-STAMP.json, prints summary and the path."""
+    import json
+    results = os.path.join(REPO, "bench", "results")
+    os.makedirs(results, exist_ok=True)
+    stamp = datetime.datetime.utcnow().strftime("%Y%m%dT%H%M%SZ")
+    path = os.path.join(results, f"{name}-{stamp}.json")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=1)
+    print(json.dumps(summary, indent=1))
+    print(f"wrote {path}")
+    return path
+
+
 def provenance(tool):
     """Read-only: HEAD, uncommitted changes, and the tool binary's build time."""
     out = {}

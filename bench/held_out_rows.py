@@ -18,7 +18,6 @@ Writes bench/results/held_out_rows-STAMP.json.
 """
 
 import argparse
-import datetime
 import gzip
 import json
 import os
@@ -28,10 +27,9 @@ import tempfile
 
 import numpy as np
 
-from bench_common import provenance
+from bench_common import provenance, write_result
 
 FASHION = "/usr/share/datasets/fashion-mnist"
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def load_fashion():
@@ -125,13 +123,7 @@ def main():
     report = {"data": "fashion-mnist train+test 70,000 x 784, 10 % of each class into its partner",
               "partners": partner.tolist(), "rows": rows, "summary": summary,
               "provenance": provenance(a.cli)}
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    stamp = datetime.datetime.utcnow().strftime("%Y%m%dT%H%M%SZ")
-    path = os.path.join(HERE, "results", f"held_out_rows-{stamp}.json")
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=1)
-    print(json.dumps(summary, indent=1))
-    print(f"wrote {path}")
+    write_result("held_out_rows", report, summary)
 
 
 if __name__ == "__main__":

@@ -41,9 +41,7 @@ import time
 
 import numpy as np
 
-from bench_common import generate, provenance
-
-HERE = os.path.dirname(os.path.abspath(__file__))
+from bench_common import generate, provenance, write_result
 
 SHAPES = {
     "seed": {"rows": 12073, "dim": 2048, "classes": 2},
@@ -182,13 +180,7 @@ def main():
         summary["read_x_once_seconds"] = min(r["wall_seconds"] for r in baselines)
         summary["build_over_read_x"] = summary["build_wall_seconds"] / summary["read_x_once_seconds"]
     report["summary"] = summary
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    stamp = datetime.datetime.utcnow().strftime("%Y%m%dT%H%M%SZ")
-    out = os.path.join(HERE, "results", f"scale_build-{a.shape}-{stamp}.json")
-    with open(out, "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=1)
-    print(json.dumps(summary, indent=1))
-    print(f"wrote {out}")
+    write_result(f"scale_build-{a.shape}", report, summary)
 
 
 if __name__ == "__main__":
