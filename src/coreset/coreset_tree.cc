@@ -639,7 +639,7 @@ void summarize_all(State& s, const Context& context) {
   // Leaves (first in the node list) in parallel; then every internal node, children first.
   const auto leaves = static_cast<std::int64_t>(
       std::count_if(s.nodes.begin(), s.nodes.end(), [](const TreeNode& node) { return node.left < 0; }));
-  detail::parallel_blocks(leaves, context, "coreset tree: summaries",
+  detail::parallel_blocks(leaves, context, "coreset tree: leaf summaries",
                           [&](std::int64_t j) { summarize_leaf(s, s.nodes[static_cast<std::size_t>(j)]); });
   for (auto& node : s.nodes)
     if (node.left >= 0) summarize_internal(s.nodes, node);
