@@ -120,6 +120,15 @@ namespace {
 
 using State = CoresetTreeState;
 
+// Moves m elements of v drawn uniformly without replacement to its front (partial Fisher–Yates;
+// m ≤ v.size()).
+void draw_to_front(std::vector<Eigen::Index>& v, std::size_t m, std::mt19937_64& rng) {
+  for (std::size_t j = 0; j < m; ++j) {
+    std::uniform_int_distribution<std::size_t> pick(j, v.size() - 1);
+    std::swap(v[j], v[pick(rng)]);
+  }
+}
+
 // Rows [begin, end) of Φ̃ (with the column of ones) in double.
 Eigen::MatrixXd augmented_rows(const State& s, const std::vector<Eigen::Index>& rows) {
   Eigen::MatrixXd out(static_cast<Eigen::Index>(rows.size()), s.r1());
@@ -269,10 +278,7 @@ void solve_model(State& s, const CoresetTreeParams& p, bool choose_ridge, bool g
     // ridges as well as all of them do, at a fraction of the K products per ridge.
     if (static_cast<Eigen::Index>(rows.size()) > kRidgeChoiceRows) {
       std::mt19937_64 rng(s.seed * 0x9E3779B97F4A7C15ULL + 0x71d6e);
-      for (Eigen::Index j = 0; j < kRidgeChoiceRows; ++j) {  // partial Fisher–Yates
-        std::uniform_int_distribution<std::size_t> pick(static_cast<std::size_t>(j), rows.size() - 1);
-        std::swap(rows[static_cast<std::size_t>(j)], rows[pick(rng)]);
-      }
+      draw_to_front(rows, static_cast<std::size_t>(kRidgeChoiceRows), rng);
       rows.resize(kRidgeChoiceRows);
       std::sort(rows.begin(), rows.end());
     }
@@ -361,10 +367,7 @@ void training_rows(const State& s, int f, Eigen::Index max_rows, std::vector<Eig
   for (int c = 0; c < s.k(); ++c) {
     std::vector<Eigen::Index>& members = by_class[c];
     const auto m = static_cast<std::size_t>(quota[c]);
-    for (std::size_t j = 0; j < m; ++j) {  // partial Fisher–Yates
-      std::uniform_int_distribution<std::size_t> pick(j, members.size() - 1);
-      std::swap(members[j], members[pick(rng)]);
-    }
+    draw_to_front(members, m, rng);
     for (std::size_t j = 0; j < m; ++j)
       factor[members[j]] = static_cast<double>(members.size()) / static_cast<double>(m);
   }
@@ -672,10 +675,7 @@ linear::Pca fit_feature_pca(const StreamedSamples& samples, int r, const Context
     std::vector<Eigen::Index> order(static_cast<std::size_t>(n));
     std::iota(order.begin(), order.end(), 0);
     std::mt19937_64 rng = context.rng(0xfea70e);
-    for (Eigen::Index j = 0; j < kPcaFitRows; ++j) {  // partial Fisher–Yates
-      std::uniform_int_distribution<Eigen::Index> pick(j, n - 1);
-      std::swap(order[j], order[pick(rng)]);
-    }
+    draw_to_front(order, static_cast<std::size_t>(kPcaFitRows), rng);
     order.resize(kPcaFitRows);
     std::sort(order.begin(), order.end());
     // Blocks of kPassRows rows in parallel: each copies its drawn rows, then is released.
