@@ -62,6 +62,10 @@ def ensure_data(path, shape, seed):
         with open(meta_path, encoding="utf-8") as f:
             if json.load(f).get("spec") == spec:
                 return spec
+    # Only a folder this script made (its meta.json) or a new, empty one is written into: never
+    # replace someone's own features directory.
+    if os.path.isdir(path) and os.listdir(path) and not os.path.exists(meta_path):
+        raise SystemExit(f"{path} holds files this benchmark did not write; name a new folder")
     priors = [0.58, 0.42] if shape == "seed" else coco_priors(spec["classes"])
     t0 = time.perf_counter()
     print(f"generating {shape} data in {path} ...", flush=True)
