@@ -9,7 +9,9 @@
 #include <Eigen/Cholesky>     // for LLT
 #include <Eigen/Eigenvalues>  // for SelfAdjointEigenSolver
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <optional>
@@ -133,7 +135,7 @@ void draw_to_front(std::vector<Eigen::Index>& v, std::size_t m, std::mt19937_64&
 Eigen::MatrixXd augmented_rows(const State& s, const std::vector<Eigen::Index>& rows) {
   Eigen::MatrixXd out(static_cast<Eigen::Index>(rows.size()), s.r1());
   for (std::size_t j = 0; j < rows.size(); ++j) {
-    out.row(static_cast<Eigen::Index>(j)).head(s.phi.cols()) = s.phi.row(rows[j]).cast<double>();
+    out.row(static_cast<Eigen::Index>(j)).head(s.phi.cols()) = s.phi_row(rows[j]).cast<double>();
     out(static_cast<Eigen::Index>(j), s.phi.cols()) = 1.0;
   }
   return out;
@@ -179,10 +181,12 @@ void summarize_internal(std::vector<TreeNode>& nodes, TreeNode& node) {
 
 // Per-class Gram matrices over all samples (fresh): each class's samples in pieces of kPassRows,
 // one partial Gram per piece (in parallel), added per class in piece order — the same bits for
-// any number of threads, and a few MB of work per piece however large the class.
-std::vector<Eigen::MatrixXd> compute_class_grams(const State& s, const Context& context) {
+// any number of threads, and a few MB of work per piece however large the class. Each process
+// of `group` adds up the samples it holds; the partial Grams are summed over the group.
+std::vector<Eigen::MatrixXd> compute_class_grams(const State& s, const Context& context,
+                                                 const Collective& group) {
   std::vector<std::vector<Eigen::Index>> members(s.k());
-  for (Eigen::Index i = 0; i < s.n(); ++i)
+  for (Eigen::Index i = s.phi_first; i < s.phi_first + s.phi.rows(); ++i)
     if (s.weight[i] > 0.0) members[s.label[i]].push_back(i);
   struct Piece {
     int c;
@@ -206,7 +210,10 @@ std::vector<Eigen::MatrixXd> compute_class_grams(const State& s, const Context& 
   });
   std::vector<Eigen::MatrixXd> grams(s.k(), Eigen::MatrixXd::Zero(s.r1(), s.r1()));
   for (std::size_t b = 0; b < pieces.size(); ++b) grams[pieces[b].c] += partial[b];
-  for (auto& g : grams) g = g.selfadjointView<Eigen::Lower>();
+  for (auto& g : grams) {
+    g = g.selfadjointView<Eigen::Lower>();
+    group.sum({g.data(), static_cast<std::size_t>(g.size())});
+  }
   return grams;
 }
 
@@ -253,7 +260,8 @@ void loo_scores(const State& s, const std::vector<Eigen::Index>& rows, const Eig
 
 // Rebuilds the global model from the root; chooses λ by leave-one-out error when asked.
 void solve_model(State& s, const CoresetTreeParams& p, bool choose_ridge, bool gram_changed,
-                 const std::vector<int>& classes_to_factor, const Context& context = Context()) {
+                 const std::vector<int>& classes_to_factor, const Context& context = Context(),
+                 const Collective& group = SingleProcess()) {
   const TreeNode& root = s.nodes[s.root()];
   // Relabels leave G (label-free) unchanged: only the moments move.
   if (gram_changed || s.model.eigenvectors.size() == 0) {
@@ -282,6 +290,8 @@ void solve_model(State& s, const CoresetTreeParams& p, bool choose_ridge, bool g
       rows.resize(kRidgeChoiceRows);
       std::sort(rows.begin(), rows.end());
     }
+    // Each process judges the drawn samples it holds; the sums are added over the group.
+    std::erase_if(rows, [&](Eigen::Index i) { return !s.holds(i); });
     const auto ridges = static_cast<Eigen::Index>(p.misfit_ridges.size());
     const auto pieces = static_cast<Eigen::Index>((rows.size() + kPassRows - 1) / kPassRows);
     Eigen::MatrixXd piece_err = Eigen::MatrixXd::Zero(pieces, ridges);
@@ -309,11 +319,19 @@ void solve_model(State& s, const CoresetTreeParams& p, bool choose_ridge, bool g
         }
       }
     });
-    const double total = piece_total.sum();
+    // Per ridge: error sum, squared-error sum; then the total weight.
+    Eigen::VectorXd sums(2 * ridges + 1);
+    for (Eigen::Index q = 0; q < ridges; ++q) {
+      sums[q] = piece_err.col(q).sum();
+      sums[ridges + q] = piece_sq.col(q).sum();
+    }
+    sums[2 * ridges] = piece_total.sum();
+    group.sum({sums.data(), static_cast<std::size_t>(sums.size())});
+    const double total = sums[2 * ridges];
     double best_err = 2.0, best_sq = 0.0;
     for (Eigen::Index q = 0; q < ridges; ++q) {
-      const double err = piece_err.col(q).sum() / total;
-      const double sq = piece_sq.col(q).sum() / total;
+      const double err = sums[q] / total;
+      const double sq = sums[ridges + q] / total;
       if (err < best_err - 1e-12 || (std::abs(err - best_err) <= 1e-12 && sq < best_sq)) {
         best_err = err;
         best_sq = sq;
@@ -379,13 +397,17 @@ void training_rows(const State& s, int f, Eigen::Index max_rows, std::vector<Eig
 }
 
 // Fits one logistic regression per fold, each without that fold's samples.
-void fit_fold_models(State& s, const CoresetTreeParams& p, const Context& context) {
+// Across the processes of `group`, each model is fitted by distributed Newton steps over the
+// training rows each process holds.
+void fit_fold_models(State& s, const CoresetTreeParams& p, const Context& context,
+                     const Collective& group) {
   s.fold_models.clear();
   const int folds = static_cast<int>(s.fold.empty() ? 0 : *std::max_element(s.fold.begin(), s.fold.end()) + 1);
   // C relative to the feature scale (C · r / mean ‖φ‖²: as if every feature had unit variance),
   // so that, like the ridge view, the misfit does not depend on the units of the embedding.
   double mean_sq = 0.0;
-  for (Eigen::Index i = 0; i < s.n(); ++i) mean_sq += s.phi.row(i).cast<double>().squaredNorm();
+  for (Eigen::Index i = 0; i < s.phi.rows(); ++i) mean_sq += s.phi.row(i).cast<double>().squaredNorm();
+  group.sum({&mean_sq, 1});
   mean_sq = std::max(mean_sq / static_cast<double>(s.n()), 1e-300);
   linear::LogisticRegressionParams lp;
   lp.c = p.cross_fit_c * static_cast<double>(s.phi.cols()) / mean_sq;
@@ -399,11 +421,29 @@ void fit_fold_models(State& s, const CoresetTreeParams& p, const Context& contex
     std::vector<Eigen::Index> rows;
     std::vector<double> scale;  // n_c / m_c of each row's class
     training_rows(s, f, p.cross_fit_max_rows, rows, scale);
+    // A fold whose complement lacks a class would have nothing to say about it.
+    std::vector<bool> present(s.classes.size(), false);
+    for (Eigen::Index i : rows) present[static_cast<std::size_t>(s.label[i])] = true;
+    const bool all_present = std::find(present.begin(), present.end(), false) == present.end();
+    // This process's rows.
+    std::size_t kept = 0;
+    for (std::size_t j = 0; j < rows.size(); ++j)
+      if (s.holds(rows[j])) {
+        rows[kept] = rows[j];
+        scale[kept++] = scale[j];
+      }
+    rows.resize(kept);
+    scale.resize(kept);
+    // Leaves are the summation segments: processes holding whole leaves then make the very same
+    // float32 products as one process (see LogisticRegression::fit).
+    std::vector<Eigen::Index> leaf_starts;
+    for (std::size_t j = 1; j < rows.size(); ++j)
+      if (s.leaf_of(rows[j]) != s.leaf_of(rows[j - 1])) leaf_starts.push_back(static_cast<Eigen::Index>(j));
     RowMatrixXf x(static_cast<Eigen::Index>(rows.size()), s.phi.cols());
     Labels y(rows.size());
     std::vector<double> w(rows.size());
     for (std::size_t j = 0; j < rows.size(); ++j) {
-      x.row(static_cast<Eigen::Index>(j)) = s.phi.row(rows[j]);
+      x.row(static_cast<Eigen::Index>(j)) = s.phi_row(rows[j]);
       y[j] = s.classes[s.label[rows[j]]];
       w[j] = s.weight[rows[j]] * scale[j];
     }
@@ -411,14 +451,10 @@ void fit_fold_models(State& s, const CoresetTreeParams& p, const Context& contex
     // fold's samples) would carry their labels into the early-stopped fit — the held-out view
     // must never have seen them.
     linear::LogisticRegression model(lp);
-    Labels present(y);
-    std::sort(present.begin(), present.end());
-    present.erase(std::unique(present.begin(), present.end()), present.end());
-    // A fold whose complement lacks a class would have nothing to say about it.
-    if (present.size() == s.classes.size()) {
+    if (all_present) {
       Context quiet = context;
       quiet.logger = nullptr;  // non-convergence at tol 1e-3 is harmless for scoring
-      model.fit(x, y, w, quiet);
+      model.fit(x, y, w, s.classes, group, quiet, leaf_starts);
     }
     s.fold_models.push_back(std::move(model));
   }
@@ -465,7 +501,7 @@ void score_piece(State& s, const CoresetTreeParams& p, const std::vector<Eigen::
         if (s.fold[rows[j]] == static_cast<int>(f)) at.push_back(static_cast<Eigen::Index>(j));
       if (at.empty()) continue;
       RowMatrixXf x(static_cast<Eigen::Index>(at.size()), s.phi.cols());
-      for (std::size_t q = 0; q < at.size(); ++q) x.row(static_cast<Eigen::Index>(q)) = s.phi.row(rows[at[q]]);
+      for (std::size_t q = 0; q < at.size(); ++q) x.row(static_cast<Eigen::Index>(q)) = s.phi_row(rows[at[q]]);
       const RowMatrixXd prob = s.fold_models[f].predict_proba(x);
       for (std::size_t q = 0; q < at.size(); ++q) cv_prob.row(at[q]) = prob.row(static_cast<Eigen::Index>(q));
     }
@@ -638,12 +674,48 @@ std::vector<Eigen::Index> all_samples(const State& s) {
   return v;
 }
 
-void summarize_all(State& s, const Context& context) {
-  // Leaves (first in the node list) in parallel; then every internal node, children first.
+// Makes every process's leaf summaries those of all leaves: each process fills the leaves it
+// holds, zeros elsewhere, and one sum over the group (exact: every entry is non-zero on one
+// process at most) completes them.
+void exchange_leaf_summaries(State& s, Eigen::Index leaves, const Collective& group) {
+  const Eigen::Index r1 = s.r1(), k = s.k();
+  const Eigen::Index stride = 2 * k + r1 * r1 + r1 * k;  // weights, counts, Gram, moments
+  Eigen::MatrixXd packed = Eigen::MatrixXd::Zero(stride, leaves);  // one column per leaf
+  for (Eigen::Index j = 0; j < leaves; ++j) {
+    const TreeNode& node = s.nodes[static_cast<std::size_t>(j)];
+    if (node.gram.size() == 0) continue;  // not this process's
+    double* at = packed.col(j).data();
+    Eigen::Map<Eigen::VectorXd>(at, k) = node.class_weight;
+    Eigen::Map<Eigen::VectorXd>(at + k, k) = node.class_count.cast<double>();
+    Eigen::Map<Eigen::MatrixXd>(at + 2 * k, r1, r1) = node.gram;
+    Eigen::Map<Eigen::MatrixXd>(at + 2 * k + r1 * r1, r1, k) = node.moments;
+  }
+  group.sum({packed.data(), static_cast<std::size_t>(packed.size())});
+  for (Eigen::Index j = 0; j < leaves; ++j) {
+    TreeNode& node = s.nodes[static_cast<std::size_t>(j)];
+    const double* at = packed.col(j).data();
+    node.class_weight = Eigen::Map<const Eigen::VectorXd>(at, k);
+    node.class_count = Eigen::Map<const Eigen::VectorXd>(at + k, k).cast<int>();
+    node.gram = Eigen::Map<const Eigen::MatrixXd>(at + 2 * k, r1, r1);
+    node.moments = Eigen::Map<const Eigen::MatrixXd>(at + 2 * k + r1 * r1, r1, k);
+  }
+}
+
+void summarize_all(State& s, const Context& context, const Collective& group = SingleProcess()) {
+  // The leaves this process holds (leaves come first in the node list) in parallel; then every
+  // internal node, children first.
   const auto leaves = static_cast<std::int64_t>(
       std::count_if(s.nodes.begin(), s.nodes.end(), [](const TreeNode& node) { return node.left < 0; }));
-  detail::parallel_blocks(leaves, context, "coreset tree: leaf summaries",
-                          [&](std::int64_t j) { summarize_leaf(s, s.nodes[static_cast<std::size_t>(j)]); });
+  std::vector<std::int64_t> held;
+  for (std::int64_t j = 0; j < leaves; ++j) {
+    const TreeNode& node = s.nodes[static_cast<std::size_t>(j)];
+    if (s.holds(node.begin) && s.holds(node.end - 1)) held.push_back(j);
+  }
+  detail::parallel_blocks(static_cast<std::int64_t>(held.size()), context,
+                          "coreset tree: leaf summaries", [&](std::int64_t j) {
+    summarize_leaf(s, s.nodes[static_cast<std::size_t>(held[static_cast<std::size_t>(j)])]);
+  });
+  if (group.size() > 1) exchange_leaf_summaries(s, leaves, group);
   for (auto& node : s.nodes)
     if (node.left >= 0) summarize_internal(s.nodes, node);
 }
@@ -695,42 +767,70 @@ linear::Pca fit_feature_pca(const StreamedSamples& samples, int r, const Context
   return pca;
 }
 
-// φ = (x − μ₀) Pᵀ for every sample (x − μ₀ when `projection` is empty), in parallel blocks that
-// are released once mapped. With `exact_mean`, the column means μ of x are summed on the way
-// (per block, then in block order: the same bits for any number of threads) and φ is moved to
-// (x − μ) Pᵀ afterwards by subtracting (μ − μ₀) Pᵀ from every row. Centring each block before
-// the product (not after) keeps the digits that a large mean would cancel; μ₀ is the mean of
-// the rows the PCA saw, so the correction is small.
-RowMatrixXf map_samples(const StreamedSamples& samples, const Eigen::VectorXd& mu0,
+// The contiguous rows of whole leaves that process `rank` of `ranks` holds while they build a
+// tree together: leaves [L·rank/ranks, L·(rank+1)/ranks) of the L leaves.
+std::pair<Eigen::Index, Eigen::Index> row_share(Eigen::Index n, Eigen::Index chunk, int rank,
+                                                int ranks) {
+  const Eigen::Index leaves = (n + chunk - 1) / chunk;
+  const Eigen::Index first = leaves * rank / ranks, last = leaves * (rank + 1) / ranks;
+  return {std::min(n, first * chunk), std::min(n, last * chunk)};
+}
+
+// φ = (x − μ₀) Pᵀ for the samples of rows [lo, hi) — whole leaves — (x − μ₀ when `projection`
+// is empty), in parallel blocks of at most kPassRows rows that never cross a leaf boundary, each
+// released once mapped: processes that hold whole leaves then make the very same products as a
+// single process. With `exact_mean`, the column means μ of x over every sample of the group are
+// summed on the way (per block; per leaf in block order; over the leaves in leaf order, after
+// an exact exchange of the leaf sums — the same bits for any number of threads and processes)
+// and φ is moved to (x − μ) Pᵀ afterwards by subtracting (μ − μ₀) Pᵀ from every row. Centring
+// each block before the product (not after) keeps the digits that a large mean would cancel;
+// μ₀ is the mean of the rows the PCA saw, so the correction is small.
+RowMatrixXf map_samples(const StreamedSamples& samples, Eigen::Index chunk, Eigen::Index lo,
+                        Eigen::Index hi, const Eigen::VectorXd& mu0,
                         const RowMatrixXd& projection, Eigen::VectorXd* exact_mean,
-                        const Context& context) {
+                        const Context& context, const Collective& group) {
   const MatrixRef& x = samples.x;
   const Eigen::Index n = x.rows(), d = x.cols();
   const Eigen::Index r = projection.size() > 0 ? projection.rows() : d;
   const RowMatrixXf vt = projection.transpose().cast<float>();
   const Eigen::RowVectorXf mu0f = mu0.transpose().cast<float>();
-  const Eigen::Index blocks = (n + kPassRows - 1) / kPassRows;
-  RowMatrixXf phi(n, r);
+  struct Block {
+    Eigen::Index start, end, leaf;
+  };
+  std::vector<Block> blocks;
+  for (Eigen::Index leaf_start = lo; leaf_start < hi; leaf_start += chunk)
+    for (Eigen::Index b = leaf_start; b < std::min(hi, leaf_start + chunk); b += kPassRows)
+      blocks.push_back({b, std::min({hi, leaf_start + chunk, b + kPassRows}), leaf_start / chunk});
+  RowMatrixXf phi(hi - lo, r);
   RowMatrixXd block_sums;
-  if (exact_mean != nullptr) block_sums.setZero(blocks, d);
-  detail::parallel_blocks(blocks, context, "coreset tree: mapping the samples", [&](Eigen::Index b) {
-    const Eigen::Index start = b * kPassRows, rows = std::min(kPassRows, n - start);
+  if (exact_mean != nullptr) block_sums.setZero(static_cast<Eigen::Index>(blocks.size()), d);
+  detail::parallel_blocks(static_cast<std::int64_t>(blocks.size()), context,
+                          "coreset tree: mapping the samples", [&](std::int64_t b) {
+    const Block& block = blocks[static_cast<std::size_t>(b)];
+    const Eigen::Index rows = block.end - block.start;
     if (exact_mean != nullptr) {
       Eigen::RowVectorXd sum = Eigen::RowVectorXd::Zero(d);  // row by row: rows are contiguous
-      for (Eigen::Index i = start; i < start + rows; ++i) sum += x.row(i).cast<double>();
+      for (Eigen::Index i = block.start; i < block.end; ++i) sum += x.row(i).cast<double>();
       block_sums.row(b) = sum;
     }
     if (projection.size() > 0) {
-      RowMatrixXf block = x.middleRows(start, rows);
-      block.rowwise() -= mu0f;
-      phi.middleRows(start, rows).noalias() = block * vt;
+      RowMatrixXf centred = x.middleRows(block.start, rows);
+      centred.rowwise() -= mu0f;
+      phi.middleRows(block.start - lo, rows).noalias() = centred * vt;
     } else {
-      phi.middleRows(start, rows) = x.middleRows(start, rows).rowwise() - mu0f;
+      phi.middleRows(block.start - lo, rows) = x.middleRows(block.start, rows).rowwise() - mu0f;
     }
-    samples.done_with(start, start + rows);
+    samples.done_with(block.start, block.end);
   });
   if (exact_mean != nullptr) {
-    *exact_mean = block_sums.colwise().sum().transpose() / static_cast<double>(n);
+    const Eigen::Index leaves = (n + chunk - 1) / chunk;
+    RowMatrixXd leaf_sums = RowMatrixXd::Zero(leaves, d);
+    for (std::size_t b = 0; b < blocks.size(); ++b)
+      leaf_sums.row(blocks[b].leaf) += block_sums.row(static_cast<Eigen::Index>(b));
+    group.sum({leaf_sums.data(), static_cast<std::size_t>(leaf_sums.size())});  // exact: disjoint
+    Eigen::RowVectorXd total = Eigen::RowVectorXd::Zero(d);
+    for (Eigen::Index leaf = 0; leaf < leaves; ++leaf) total += leaf_sums.row(leaf);
+    *exact_mean = total.transpose() / static_cast<double>(n);
     const Eigen::VectorXd shift = *exact_mean - mu0;
     const Eigen::RowVectorXf delta = projection.size() > 0
                                          ? Eigen::RowVectorXf((projection * shift).transpose().cast<float>())
@@ -748,9 +848,50 @@ void CoresetTree::build(MatrixRef x, std::span<const Label> y,
   build(StreamedSamples{x, {}}, y, sample_weight, ids, context);
 }
 
-void CoresetTree::build(const StreamedSamples& samples, std::span<const Label> y,
-                        std::span<const double> sample_weight, std::span<const SampleId> ids,
-                        const Context& context) {
+namespace {
+
+// Appends the bytes of `values` to `out`.
+template <typename T>
+void append_bytes(std::vector<std::byte>& out, const T* values, std::size_t count) {
+  const auto* bytes = reinterpret_cast<const std::byte*>(values);
+  out.insert(out.end(), bytes, bytes + count * sizeof(T));
+}
+
+// Copies `count` values of T from `at` into `values` and advances `at`.
+template <typename T>
+void take_bytes(const std::byte*& at, T* values, std::size_t count) {
+  std::memcpy(values, at, count * sizeof(T));
+  at += count * sizeof(T);
+}
+
+// The feature map's PCA, fitted by process 0 and sent to the others.
+linear::Pca shared_feature_pca(const StreamedSamples& samples, int r, const Context& context,
+                               const Collective& group, Eigen::VectorXd& mean,
+                               RowMatrixXd& components) {
+  linear::Pca pca;
+  std::array<std::int64_t, 2> shape{0, 0};
+  if (group.rank() == 0) {
+    pca = fit_feature_pca(samples, r, context);
+    mean = pca.mean();
+    components = pca.components();
+    shape = {components.rows(), components.cols()};
+  }
+  if (group.size() == 1) return pca;
+  group.broadcast(std::as_writable_bytes(std::span(shape)), 0);
+  mean.resize(shape[1]);
+  components.resize(shape[0], shape[1]);
+  group.broadcast(std::as_writable_bytes(std::span(mean.data(), static_cast<std::size_t>(mean.size()))), 0);
+  group.broadcast(std::as_writable_bytes(std::span(components.data(), static_cast<std::size_t>(components.size()))), 0);
+  return pca;
+}
+
+// Builds the state of a tree with the processes of `group`, each over its share of whole leaves
+// (row_share); returns it on process 0 (complete: every row's φ and scores gathered) and null
+// on the others. One process alone is the ordinary build.
+std::unique_ptr<State> build_state(const CoresetTreeParams& params, const StreamedSamples& samples,
+                                   std::span<const Label> y, std::span<const double> sample_weight,
+                                   std::span<const SampleId> ids, const Context& context,
+                                   const Collective& group) {
   const MatrixRef& x = samples.x;
   const Eigen::Index n = x.rows(), d = x.cols();
   CORECLEAN_THROW_IF_NOT(n >= 2 && d >= 1, "coreset tree: need at least 2 samples, got {} × {}", n,
@@ -786,28 +927,30 @@ void CoresetTree::build(const StreamedSamples& samples, std::span<const Label> y
                            "coreset tree: sample id {} appears twice (rows {} and {})", s->ids[i],
                            s->index_of[s->ids[i]], i);
   }
+  s->chunk = params.chunk_size > 0
+                 ? std::min(params.chunk_size, n)
+                 : std::min(n, std::max(kMinChunk, (n + kTargetLeaves - 1) / kTargetLeaves));
+  s->nodes = node_structure(n, s->chunk);
+  const auto [lo, hi] = row_share(n, s->chunk, group.rank(), group.size());
+  s->phi_first = lo;
 
   // Feature map: centre, and reduce by PCA when wider than sketch_dim. One pass maps every
   // sample (the PCA fit reads at most kPcaFitRows more).
-  if (d > params_.sketch_dim) {
-    const linear::Pca pca = fit_feature_pca(samples, params_.sketch_dim, context);
-    s->projection = pca.components();
+  if (d > params.sketch_dim) {
+    Eigen::VectorXd mu0;
+    shared_feature_pca(samples, params.sketch_dim, context, group, mu0, s->projection);
     const bool sampled = n > kPcaFitRows;
-    s->phi = map_samples(samples, pca.mean(), s->projection, sampled ? &s->feature_mean : nullptr,
-                         context);
-    if (!sampled) s->feature_mean = pca.mean();
+    s->phi = map_samples(samples, s->chunk, lo, hi, mu0, s->projection,
+                         sampled ? &s->feature_mean : nullptr, context, group);
+    if (!sampled) s->feature_mean = mu0;
   } else {
-    s->phi = map_samples(samples, Eigen::VectorXd::Zero(d), RowMatrixXd(), &s->feature_mean,
-                         context);
+    s->phi = map_samples(samples, s->chunk, lo, hi, Eigen::VectorXd::Zero(d), RowMatrixXd(),
+                         &s->feature_mean, context, group);
   }
 
   context.report_progress(1, 3, "coreset tree: summaries");
-  s->chunk = params_.chunk_size > 0
-                 ? std::min(params_.chunk_size, n)
-                 : std::min(n, std::max(kMinChunk, (n + kTargetLeaves - 1) / kTargetLeaves));
-  s->nodes = node_structure(n, s->chunk);
-  summarize_all(*s, context);
-  s->class_gram = compute_class_grams(*s, context);
+  summarize_all(*s, context, group);
+  s->class_gram = compute_class_grams(*s, context, group);
   s->seen.assign(n, 0);
   s->importance.assign(n, 0.0);
   s->misfit.assign(n, 0.0);
@@ -815,16 +958,68 @@ void CoresetTree::build(const StreamedSamples& samples, std::span<const Label> y
   s->suggested.assign(n, 0);
 
   context.report_progress(2, 3, "coreset tree: importance");
-  if (params_.optimized_for == OptimizedFor::kCleaning && params_.cross_fit_folds > 0) {
-    const int folds = static_cast<int>(std::min<Eigen::Index>(params_.cross_fit_folds, n));
+  if (params.optimized_for == OptimizedFor::kCleaning && params.cross_fit_folds > 0) {
+    const int folds = static_cast<int>(std::min<Eigen::Index>(params.cross_fit_folds, n));
     s->fold = folds >= 2 ? linear::stratified_kfold(y, folds, context.seed) : std::vector<int>();
-    fit_fold_models(*s, params_, context);
+    fit_fold_models(*s, params, context, group);
   }
-  solve_model(*s, params_, true, true, all_classes(*s), context);
-  score_samples(*s, params_, all_samples(*s), true, context);
-  if (params_.optimized_for == OptimizedFor::kTraining) sample_all_coresets(*s, params_);
+  solve_model(*s, params, true, true, all_classes(*s), context, group);
+  std::vector<Eigen::Index> held(static_cast<std::size_t>(hi - lo));
+  std::iota(held.begin(), held.end(), lo);
+  score_samples(*s, params, held, true, context);
+
+  if (group.size() > 1) {
+    // Process 0 receives every row's φ and scores, in rank order (= row order).
+    std::vector<std::byte> part;
+    const auto rows = static_cast<std::size_t>(hi - lo);
+    part.reserve(rows * (static_cast<std::size_t>(s->phi.cols()) * sizeof(float) + 3 * sizeof(double) + sizeof(int)));
+    append_bytes(part, s->phi.data(), static_cast<std::size_t>(s->phi.size()));
+    append_bytes(part, s->importance.data() + lo, rows);
+    append_bytes(part, s->misfit.data() + lo, rows);
+    append_bytes(part, s->atypical.data() + lo, rows);
+    append_bytes(part, s->suggested.data() + lo, rows);
+    s->phi.resize(0, s->phi.cols());  // sent: free it before the gather allocates the whole
+    const std::vector<std::byte> whole = group.gather(part, 0);
+    if (group.rank() != 0) return nullptr;
+    const Eigen::Index r = s->projection.size() > 0 ? s->projection.rows() : d;
+    s->phi.resize(n, r);
+    s->phi_first = 0;
+    const std::byte* at = whole.data();
+    for (int q = 0; q < group.size(); ++q) {
+      const auto [a, b] = row_share(n, s->chunk, q, group.size());
+      const auto m = static_cast<std::size_t>(b - a);
+      take_bytes(at, s->phi.row(a).data(), m * static_cast<std::size_t>(r));
+      take_bytes(at, s->importance.data() + a, m);
+      take_bytes(at, s->misfit.data() + a, m);
+      take_bytes(at, s->atypical.data() + a, m);
+      take_bytes(at, s->suggested.data() + a, m);
+    }
+  }
+  if (params.optimized_for == OptimizedFor::kTraining) sample_all_coresets(*s, params);
   context.report_progress(3, 3, "coreset tree: importance");
-  state_ = std::move(s);
+  return s;
+}
+
+}  // namespace
+
+void CoresetTree::build(const StreamedSamples& samples, std::span<const Label> y,
+                        std::span<const double> sample_weight, std::span<const SampleId> ids,
+                        const Context& context) {
+  state_ = build_state(params_, samples, y, sample_weight, ids, context, SingleProcess());
+}
+
+std::optional<CoresetTree> build_distributed(CoresetTreeParams params,
+                                             const StreamedSamples& samples,
+                                             std::span<const Label> y,
+                                             std::span<const double> sample_weight,
+                                             std::span<const SampleId> ids,
+                                             const Context& context, const Collective& group) {
+  CoresetTree tree(std::move(params));
+  std::unique_ptr<State> state =
+      build_state(tree.params_, samples, y, sample_weight, ids, context, group);
+  if (state == nullptr) return std::nullopt;
+  tree.state_ = std::move(state);
+  return tree;
 }
 
 ImportantSamples CoresetTree::important_samples(const ImportantSamplesQuery& query) {
@@ -1169,7 +1364,7 @@ void CoresetTree::refresh(const Context& context) {
     for (Eigen::Index i = 0; i < s.n(); ++i) current[i] = s.classes[s.label[i]];
     const int folds = *std::max_element(s.fold.begin(), s.fold.end()) + 1;
     s.fold = linear::stratified_kfold(current, folds, s.seed);
-    fit_fold_models(s, params_, context);
+    fit_fold_models(s, params_, context, SingleProcess());
   }
   solve_model(s, params_, true, true, all_classes(s), context);
   score_samples(s, params_, all_samples(s), true, context);

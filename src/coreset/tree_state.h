@@ -40,7 +40,10 @@ struct GlobalModel {
 class CoresetTreeState {
  public:
   // Samples.
-  RowMatrixXf phi;                  // n × r mapped features
+  RowMatrixXf phi;                  // n × r mapped features (see phi_first)
+  // While processes build a tree together, each holds only rows [phi_first, phi_first +
+  // phi.rows()) of φ (its share); 0 with every row otherwise.
+  Eigen::Index phi_first = 0;
   Eigen::Index input_dim = 0;       // d
   Eigen::VectorXd feature_mean;     // d
   RowMatrixXd projection;           // r × d PCA components; empty = identity after centring
@@ -75,6 +78,12 @@ class CoresetTreeState {
   [[nodiscard]] Eigen::Index r1() const { return phi.cols() + 1; }
   [[nodiscard]] Eigen::Index root() const { return static_cast<Eigen::Index>(nodes.size()) - 1; }
   [[nodiscard]] Eigen::Index leaf_of(Eigen::Index i) const { return i / chunk; }
+  /// φ of sample i (which must be among the rows this process holds).
+  [[nodiscard]] auto phi_row(Eigen::Index i) const { return phi.row(i - phi_first); }
+  /// Whether this process holds φ of sample i.
+  [[nodiscard]] bool holds(Eigen::Index i) const {
+    return i >= phi_first && i < phi_first + phi.rows();
+  }
   /// φ̃ of sample i (with the trailing 1).
   [[nodiscard]] Eigen::VectorXd augmented(Eigen::Index i) const;
   /// Index of a label in classes, or -1.

@@ -7,13 +7,14 @@
 #include <utility>
 #include <vector>
 
-#include <omp.h>
 
 namespace coreclean::linear {
 namespace {
 
 // Rows widened to double at a time (products, X ⊙ X): bounds the temporary to a few MB.
 constexpr Eigen::Index kBlockRows = 4096;
+// Blocks per summation group (see backward()).
+constexpr std::size_t kGroupBlocks = 4;
 // Maximum step halvings in the line search (LIBLINEAR uses 20).
 constexpr int kMaxLineSearchSteps = 20;
 // Relative round-off allowance of the Armijo test (see line_search).
@@ -43,14 +44,49 @@ double log1p_exp_neg(double t) {
 
 LinearLossObjective::LinearLossObjective(MatrixRef x, Eigen::VectorXd c, int m,
                                          bool fit_intercept, bool regularize_intercept,
-                                         int threads, Eigen::VectorXd column_offset)
+                                         int threads, Eigen::VectorXd column_offset,
+                                         const Collective* group,
+                                         std::span<const Eigen::Index> segment_starts)
     : x_(x),
       offset_(std::move(column_offset)),
       c_(std::move(c)),
       m_(m),
       fit_intercept_(fit_intercept),
       regularize_intercept_(regularize_intercept),
-      threads_(std::max(threads, 1)) {}
+      threads_(std::max(threads, 1)),
+      group_(group != nullptr && group->size() > 1 ? group : nullptr) {
+  // Blocks of at most kBlockRows rows within each segment; groups of at most kGroupBlocks
+  // consecutive blocks within a segment.
+  std::vector<Eigen::Index> starts(segment_starts.begin(), segment_starts.end());
+  starts.push_back(0);
+  starts.push_back(x_.rows());
+  std::sort(starts.begin(), starts.end());
+  starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
+  for (std::size_t q = 0; q + 1 < starts.size(); ++q) {
+    const Eigen::Index end = std::min(starts[q + 1], x_.rows());
+    std::size_t in_group = kGroupBlocks;
+    for (Eigen::Index b = std::max<Eigen::Index>(starts[q], 0); b < end; b += kBlockRows) {
+      if (in_group == kGroupBlocks) {
+        group_starts_.push_back(blocks_.size());
+        in_group = 0;
+      }
+      blocks_.push_back({b, std::min(kBlockRows, end - b)});
+      ++in_group;
+    }
+  }
+  group_starts_.push_back(blocks_.size());
+}
+
+double LinearLossObjective::sum_over_group(double loss, Eigen::VectorXd* v) const {
+  if (group_ == nullptr) return loss;
+  // One reduction for both: [v; loss].
+  Eigen::VectorXd packed(v != nullptr ? v->size() + 1 : 1);
+  if (v != nullptr) packed.head(v->size()) = *v;
+  packed[packed.size() - 1] = loss;
+  group_->sum({packed.data(), static_cast<std::size_t>(packed.size())});
+  if (v != nullptr) *v = packed.head(v->size());
+  return packed[packed.size() - 1];
+}
 
 Eigen::Index LinearLossObjective::dimension() const {
   return x_.cols() * m_ + (fit_intercept_ ? m_ : 0);
@@ -72,13 +108,13 @@ void LinearLossObjective::forward(const Eigen::VectorXd& p, RowMatrixXd& z) cons
   z.resize(n, m_);
   // Blocks are independent (each writes its own rows of Z): one thread per run of blocks, each
   // with its own buffer and a single-threaded BLAS call per block.
-  const Eigen::Index blocks = (n + kBlockRows - 1) / kBlockRows;
+  const auto blocks = static_cast<Eigen::Index>(blocks_.size());
 #pragma omp parallel num_threads(block_threads(blocks)) if (parallel_worthwhile(n * d))
   {
     RowMatrix<Scalar> block;
 #pragma omp for schedule(static)
     for (Eigen::Index b = 0; b < blocks; ++b) {
-      const Eigen::Index start = b * kBlockRows, rows = std::min(kBlockRows, n - start);
+      const auto [start, rows] = blocks_[static_cast<std::size_t>(b)];
       if constexpr (std::is_same_v<Scalar, double>) {
         centered_block(start, rows, block);
         z.middleRows(start, rows).noalias() = block * w;
@@ -97,34 +133,43 @@ template <typename Scalar>
 void LinearLossObjective::backward(const RowMatrixXd& r, Eigen::VectorXd& out) const {
   const Eigen::Index n = x_.rows(), d = x_.cols();
   using Matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
-  // Each thread sums Xᵀ R over its own run of blocks; the partial sums are added in thread order
-  // (one thread: the plain sequential sum).
-  const Eigen::Index blocks = (n + kBlockRows - 1) / kBlockRows;
-  const int threads = parallel_worthwhile(n * d) ? block_threads(blocks) : 1;
-  std::vector<Matrix> partial(static_cast<std::size_t>(threads), Matrix::Zero(d, m_));
+  // Xᵀ R = Σ over blocks of X_bᵀ R_b, each product in Scalar precision and widened to double;
+  // the blocks of a group are added in order, then the groups in order. The bits depend neither
+  // on the number of threads nor on how the rows are split at segment boundaries (processes
+  // holding whole segments make the very same float32 products as one process holding all).
+  const auto groups = static_cast<Eigen::Index>(group_starts_.size()) - 1;
+  const int threads = parallel_worthwhile(n * d) ? block_threads(groups) : 1;
+  std::vector<Eigen::MatrixXd> partial(static_cast<std::size_t>(std::max<Eigen::Index>(groups, 0)));
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
     RowMatrix<Scalar> block;
-    Matrix& acc = partial[static_cast<std::size_t>(omp_get_thread_num())];
+    Matrix product(d, m_);
 #pragma omp for schedule(static)
-    for (Eigen::Index b = 0; b < blocks; ++b) {
-      const Eigen::Index start = b * kBlockRows, rows = std::min(kBlockRows, n - start);
-      if constexpr (std::is_same_v<Scalar, double>) {
-        centered_block(start, rows, block);
-        acc.noalias() += block.transpose() * r.middleRows(start, rows);
-      } else if (offset_.size() == 0) {  // X itself, no copy
-        const RowMatrix<Scalar> rs = r.middleRows(start, rows).template cast<Scalar>();
-        acc.noalias() += x_.middleRows(start, rows).transpose() * rs;
-      } else {
-        centered_block(start, rows, block);
-        acc.noalias() += block.transpose() * r.middleRows(start, rows).template cast<Scalar>();
+    for (Eigen::Index g = 0; g < groups; ++g) {
+      Eigen::MatrixXd& sum = partial[static_cast<std::size_t>(g)];
+      sum.setZero(d, m_);
+      const std::size_t first = group_starts_[static_cast<std::size_t>(g)];
+      const std::size_t last = group_starts_[static_cast<std::size_t>(g) + 1];
+      for (std::size_t b = first; b < last; ++b) {
+        const auto [start, rows] = blocks_[b];
+        if constexpr (std::is_same_v<Scalar, double>) {
+          centered_block(start, rows, block);
+          product.noalias() = block.transpose() * r.middleRows(start, rows);
+        } else if (offset_.size() == 0) {  // X itself, no copy
+          const RowMatrix<Scalar> rs = r.middleRows(start, rows).template cast<Scalar>();
+          product.noalias() = x_.middleRows(start, rows).transpose() * rs;
+        } else {
+          centered_block(start, rows, block);
+          product.noalias() = block.transpose() * r.middleRows(start, rows).template cast<Scalar>();
+        }
+        sum += product.template cast<double>();
       }
     }
   }
-  Matrix& acc = partial.front();
-  for (std::size_t t = 1; t < partial.size(); ++t) acc += partial[t];
   out.resize(dimension());
-  Eigen::Map<Eigen::MatrixXd>(out.data(), d, m_) = acc.template cast<double>();
+  Eigen::Map<Eigen::MatrixXd> total(out.data(), d, m_);
+  total.setZero();
+  for (const Eigen::MatrixXd& sum : partial) total += sum;
   if (fit_intercept_) out.tail(m_) = r.colwise().sum().transpose();
 }
 
@@ -158,7 +203,7 @@ void LinearLossObjective::add_penalty_gradient(const Eigen::VectorXd& p,
 double LinearLossObjective::value(const Eigen::VectorXd& w) {
   RowMatrixXd z;
   scores(w, z);
-  return penalty(w) + loss_along(z, RowMatrixXd::Zero(z.rows(), z.cols()), 0.0);
+  return penalty(w) + sum_over_group(loss_along(z, RowMatrixXd::Zero(z.rows(), z.cols()), 0.0), nullptr);
 }
 
 double LinearLossObjective::value_and_gradient(const Eigen::VectorXd& w, Eigen::VectorXd& g) {
@@ -167,8 +212,9 @@ double LinearLossObjective::value_and_gradient(const Eigen::VectorXd& w, Eigen::
     scores(w, z_);
     cached_w_ = w;
   }
-  const double f = penalty(w) + loss(z_, &work_);
+  const double data_loss = loss(z_, &work_);
   back_project(work_, g);
+  const double f = penalty(w) + sum_over_group(data_loss, &g);
   add_penalty_gradient(w, g);
   return f;
 }
@@ -189,23 +235,24 @@ void LinearLossObjective::hessian_vector(const Eigen::VectorXd& v, Eigen::Vector
   } else {
     backward<float>(work_, hv);
   }
+  sum_over_group(0.0, &hv);
   add_penalty_gradient(v, hv);
 }
 
 void LinearLossObjective::hessian_diagonal(Eigen::VectorXd& diag) {
-  const Eigen::Index n = x_.rows(), d = x_.cols();
+  const Eigen::Index d = x_.cols();
   RowMatrixXd h;
   curvature_diagonal(h);
   diag.setZero(dimension());
   Eigen::Map<Eigen::MatrixXd> dw(diag.data(), d, m_);
   RowMatrixXd squared;
-  for (Eigen::Index start = 0; start < n; start += kBlockRows) {
-    const Eigen::Index rows = std::min(kBlockRows, n - start);
+  for (const auto& [start, rows] : blocks_) {
     centered_block(start, rows, squared);
     squared = squared.array().square();
     dw.noalias() += squared.transpose() * h.middleRows(start, rows);
   }
   if (fit_intercept_) diag.tail(m_) = h.colwise().sum().transpose();
+  sum_over_group(0.0, &diag);
   Eigen::VectorXd ones = Eigen::VectorXd::Ones(dimension());
   add_penalty_gradient(ones, diag);
 }
@@ -226,7 +273,7 @@ bool LinearLossObjective::line_search(Eigen::VectorXd& w, const Eigen::VectorXd&
   alpha = 1.0;
   for (int step = 0; step < kMaxLineSearchSteps; ++step) {
     const double pen = 0.5 * (ww + 2.0 * alpha * ws + alpha * alpha * ss);
-    f_new = pen + loss_along(z_, zs_, alpha);
+    f_new = pen + sum_over_group(loss_along(z_, zs_, alpha), nullptr);
     if (f_new - f <= eta * alpha * gs + slack) {
       w.noalias() += alpha * s;
       z_.noalias() += alpha * zs_;
@@ -243,9 +290,11 @@ bool LinearLossObjective::line_search(Eigen::VectorXd& w, const Eigen::VectorXd&
 BinaryLogisticObjective::BinaryLogisticObjective(MatrixRef x,
                                                  std::vector<double> y_sign, Eigen::VectorXd c,
                                                  bool fit_intercept, bool regularize_intercept,
-                                                 int threads, Eigen::VectorXd column_offset)
+                                                 int threads, Eigen::VectorXd column_offset,
+                                                 const Collective* group,
+                                                 std::span<const Eigen::Index> segment_starts)
     : LinearLossObjective(x, std::move(c), 1, fit_intercept, regularize_intercept, threads,
-                          std::move(column_offset)),
+                          std::move(column_offset), group, segment_starts),
       y_(std::move(y_sign)),
       d_(x.rows()) {}
 
@@ -288,9 +337,10 @@ void BinaryLogisticObjective::curvature_diagonal(RowMatrixXd& h) const { h = d_;
 SoftmaxObjective::SoftmaxObjective(MatrixRef x, std::vector<int> y_index,
                                    int num_classes, Eigen::VectorXd c, bool fit_intercept,
                                    bool regularize_intercept, int threads,
-                                   Eigen::VectorXd column_offset)
+                                   Eigen::VectorXd column_offset, const Collective* group,
+                                   std::span<const Eigen::Index> segment_starts)
     : LinearLossObjective(x, std::move(c), num_classes, fit_intercept, regularize_intercept,
-                          threads, std::move(column_offset)),
+                          threads, std::move(column_offset), group, segment_starts),
       y_(std::move(y_index)) {}
 
 double SoftmaxObjective::loss(const RowMatrixXd& z, RowMatrixXd* r) {

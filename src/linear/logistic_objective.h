@@ -17,13 +17,19 @@
 // removes the coupling between W and b which makes uncentred embeddings ill-conditioned
 // (measured: 40× fewer Newton iterations with a constant feature offset).
 //
+// Distributed: each process of a group holds its own rows; the loss, the gradient's data part,
+// Hessian-vector products and the diagonal are summed over the group before the penalty is
+// added, so every process takes the same Newton steps on the objective of all rows together.
+//
 // Variables are packed as [vec(W) column by column (d × m, column k = class k); b (m, when
 // fitting an intercept)].
 
 #include "linear/newton_cg.h"
 
+#include <coreclean/core/collective.h>
 #include <coreclean/core/types.h>
 
+#include <span>
 #include <vector>
 
 namespace coreclean::linear {
@@ -33,10 +39,14 @@ class LinearLossObjective : public SecondOrderObjective {
  public:
   /// x: n × d (not copied: must outlive the objective); c: n per-sample loss weights
   /// (C · sample weight); m: score columns; column_offset: μ (d) subtracted from every row, or
-  /// empty for none.
+  /// empty for none; group: the processes whose rows make up the objective with these (null =
+  /// this process alone; must outlive the objective); segment_starts: rows where a new
+  /// summation block must start (see backward()), e.g. where the rows of another process's
+  /// share would begin.
   LinearLossObjective(MatrixRef x, Eigen::VectorXd c, int m, bool fit_intercept,
                       bool regularize_intercept, int threads,
-                      Eigen::VectorXd column_offset = {});
+                      Eigen::VectorXd column_offset = {}, const Collective* group = nullptr,
+                      std::span<const Eigen::Index> segment_starts = {});
 
   [[nodiscard]] Eigen::Index dimension() const override;
   double value_and_gradient(const Eigen::VectorXd& w, Eigen::VectorXd& g) override;
@@ -69,8 +79,15 @@ class LinearLossObjective : public SecondOrderObjective {
   bool fit_intercept_;
   bool regularize_intercept_;
   int threads_;
+  const Collective* group_;
 
  private:
+  struct Block {
+    Eigen::Index start, rows;
+  };
+  std::vector<Block> blocks_;             // row blocks of at most kBlockRows, within segments
+  std::vector<std::size_t> group_starts_;  // first block of each summation group, then the end
+
   // Threads for a loop over `blocks` row blocks: min(blocks, threads_), at least 1.
   [[nodiscard]] int block_threads(Eigen::Index blocks) const;
   // Rows [start, start + rows) of X̄ in Scalar precision.
@@ -82,6 +99,8 @@ class LinearLossObjective : public SecondOrderObjective {
   // Packed gradient-shaped output (X̄ᵀ R, 1ᵀR) from R, with products in Scalar precision.
   template <typename Scalar>
   void backward(const RowMatrixXd& r, Eigen::VectorXd& out) const;
+  // Sums a data part (a loss, and the vector v when given) over the group; returns the loss.
+  double sum_over_group(double loss, Eigen::VectorXd* v) const;
   // forward / backward in double.
   void scores(const Eigen::VectorXd& p, RowMatrixXd& z) const;
   void back_project(const RowMatrixXd& r, Eigen::VectorXd& out) const;
@@ -102,7 +121,8 @@ class BinaryLogisticObjective final : public LinearLossObjective {
  public:
   BinaryLogisticObjective(MatrixRef x, std::vector<double> y_sign, Eigen::VectorXd c,
                           bool fit_intercept, bool regularize_intercept, int threads,
-                          Eigen::VectorXd column_offset = {});
+                          Eigen::VectorXd column_offset = {}, const Collective* group = nullptr,
+                          std::span<const Eigen::Index> segment_starts = {});
 
  private:
   double loss(const RowMatrixXd& z, RowMatrixXd* r) override;
@@ -119,7 +139,8 @@ class SoftmaxObjective final : public LinearLossObjective {
  public:
   SoftmaxObjective(MatrixRef x, std::vector<int> y_index, int num_classes,
                    Eigen::VectorXd c, bool fit_intercept, bool regularize_intercept, int threads,
-                   Eigen::VectorXd column_offset = {});
+                   Eigen::VectorXd column_offset = {}, const Collective* group = nullptr,
+                          std::span<const Eigen::Index> segment_starts = {});
 
  private:
   double loss(const RowMatrixXd& z, RowMatrixXd* r) override;

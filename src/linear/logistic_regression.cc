@@ -5,7 +5,9 @@
 #include "linear/newton_cg.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <functional>
 #include <map>
 
 namespace coreclean::linear {
@@ -29,8 +31,9 @@ std::vector<int> class_indices(std::span<const Label> y, const Labels& classes) 
   return idx;
 }
 
-void check_inputs(MatrixRef x, std::span<const Label> y, std::span<const double> sample_weight) {
-  CORECLEAN_THROW_IF_NOT(x.rows() > 0 && x.cols() > 0,
+void check_inputs(MatrixRef x, std::span<const Label> y, std::span<const double> sample_weight,
+                  bool rows_required = true) {
+  CORECLEAN_THROW_IF_NOT((x.rows() > 0 || !rows_required) && x.cols() > 0,
                          "logistic regression: x is empty ({} × {})", x.rows(), x.cols());
   CORECLEAN_THROW_IF_NOT(static_cast<Eigen::Index>(y.size()) == x.rows(),
                          "logistic regression: x has {} rows but y has {} labels", x.rows(),
@@ -53,16 +56,20 @@ struct BinarySolution {
 BinarySolution fit_binary(const LogisticRegressionParams& p, MatrixRef x,
                           const std::vector<bool>& is_positive, const Eigen::VectorXd& c,
                           const Eigen::VectorXd* warm, int threads,
-                          const Eigen::VectorXd& offset) {
-  const Eigen::Index n = x.rows();
-  std::vector<double> y_sign(n);
-  Eigen::Index positives = 0;
-  for (Eigen::Index i = 0; i < n; ++i) {
+                          const Eigen::VectorXd& offset, const Collective& group,
+                          std::span<const Eigen::Index> segment_starts) {
+  std::vector<double> y_sign(static_cast<std::size_t>(x.rows()));
+  std::array<double, 2> counts{0.0, static_cast<double>(x.rows())};  // positives, rows
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
     y_sign[i] = is_positive[i] ? 1.0 : -1.0;
-    positives += is_positive[i] ? 1 : 0;
+    counts[0] += is_positive[i] ? 1.0 : 0.0;
   }
+  group.sum(counts);
+  const auto positives = static_cast<Eigen::Index>(counts[0]);
+  const auto n = static_cast<Eigen::Index>(counts[1]);
   BinaryLogisticObjective objective(x, std::move(y_sign), c, p.fit_intercept,
-                                    p.regularize_intercept, threads, offset);
+                                    p.regularize_intercept, threads, offset, &group,
+                                    segment_starts);
   NewtonCgParams np;
   // LIBLINEAR scales the tolerance by the minority share for binary problems.
   const double minority = static_cast<double>(std::max<Eigen::Index>(
@@ -119,26 +126,55 @@ std::vector<double> effective_sample_weights(const LogisticRegressionParams& par
 FitReport LogisticRegression::fit(MatrixRef x, std::span<const Label> y,
                                   std::span<const double> sample_weight, const Context& context) {
   check_inputs(x, y, sample_weight);
-  Labels classes = sorted_unique(y);
+  const Labels classes = sorted_unique(y);
   CORECLEAN_THROW_IF_NOT(classes.size() >= 2,
                          "logistic regression: y has a single class ({}); need at least two",
                          classes.front());
+  return fit(x, y, sample_weight, classes, SingleProcess(), context);
+}
+
+FitReport LogisticRegression::fit(MatrixRef x, std::span<const Label> y,
+                                  std::span<const double> sample_weight, const Labels& classes,
+                                  const Collective& group, const Context& context,
+                                  std::span<const Eigen::Index> segment_starts) {
+  check_inputs(x, y, sample_weight, /*rows_required=*/false);
+  CORECLEAN_THROW_IF_NOT(classes.size() >= 2 && std::adjacent_find(classes.begin(), classes.end(),
+                                                                    std::greater_equal<>()) ==
+                                                     classes.end(),
+                         "logistic regression: classes must be at least two, sorted and "
+                         "distinct; got {}",
+                         classes.size());
+  for (std::size_t i = 0; i < y.size(); ++i)
+    CORECLEAN_THROW_IF_NOT(std::binary_search(classes.begin(), classes.end(), y[i]),
+                           "logistic regression: y[{}] = {} is not among the classes", i, y[i]);
   const bool warm = params_.warm_start && classes == classes_ && coef_.cols() == x.cols();
-  const std::vector<double> s = effective_sample_weights(params_, y, sample_weight);
-  const Eigen::VectorXd c =
-      params_.c * Eigen::Map<const Eigen::VectorXd>(s.data(), static_cast<Eigen::Index>(s.size()));
   const Eigen::Index n = x.rows(), d = x.cols();
   const int k = static_cast<int>(classes.size());
   const int threads = context.thread_count();
   const std::vector<int> yi = class_indices(y, classes);
+  std::vector<double> s(y.size(), 1.0);
+  if (!sample_weight.empty()) s.assign(sample_weight.begin(), sample_weight.end());
+  if (params_.class_weight == ClassWeight::kBalanced) {
+    // scikit-learn's rule over all rows: class k weighs n / (K · n_k), counting samples.
+    std::vector<double> counts(static_cast<std::size_t>(k) + 1, 0.0);  // per class, then n
+    for (int c : yi) counts[static_cast<std::size_t>(c)] += 1.0;
+    counts.back() = static_cast<double>(n);
+    group.sum(counts);
+    for (std::size_t i = 0; i < y.size(); ++i)
+      s[i] *= counts.back() / (k * counts[static_cast<std::size_t>(yi[i])]);
+  }
+  const Eigen::VectorXd c =
+      params_.c * Eigen::Map<const Eigen::VectorXd>(s.data(), static_cast<Eigen::Index>(s.size()));
   // With an unpenalised intercept the solver works on centred data (weighted mean μ): the same
   // optimum, far better conditioned. Intercepts convert as b = b̄ − wᵀμ.
   Eigen::VectorXd offset;
   if (params_.fit_intercept && !params_.regularize_intercept) {
-    offset.setZero(d);
-    for (Eigen::Index i = 0; i < n; ++i) offset += c[i] * x.row(i).cast<double>().transpose();
-    const double total = c.sum();
-    if (total > 0.0) offset /= total;
+    Eigen::VectorXd sums = Eigen::VectorXd::Zero(d + 1);  // Σ c_i x_i, then Σ c_i
+    for (Eigen::Index i = 0; i < n; ++i) sums.head(d) += c[i] * x.row(i).cast<double>().transpose();
+    sums[d] = c.sum();
+    group.sum({sums.data(), static_cast<std::size_t>(sums.size())});
+    offset = sums.head(d);
+    if (sums[d] > 0.0) offset /= sums[d];
   }
   auto offset_dot = [&](const Eigen::VectorXd& w) {
     return offset.size() > 0 ? w.head(d).dot(offset) : 0.0;
@@ -170,7 +206,7 @@ FitReport LogisticRegression::fit(MatrixRef x, std::span<const Label> y,
       Eigen::VectorXd start;
       if (warm) start = pack_binary(m);
       BinarySolution sol = fit_binary(params_, x, is_positive, c, warm ? &start : nullptr,
-                                      threads, offset);
+                                      threads, offset, group, segment_starts);
       unpack_binary(sol.w, m);
       report.converged = (m == 0 || report.converged) && sol.result.converged;
       report.iterations += sol.result.iterations;
@@ -180,7 +216,7 @@ FitReport LogisticRegression::fit(MatrixRef x, std::span<const Label> y,
     }
   } else {
     SoftmaxObjective objective(x, yi, k, c, params_.fit_intercept, params_.regularize_intercept,
-                               threads, offset);
+                               threads, offset, &group, segment_starts);
     NewtonCgParams np;
     np.tol = params_.tol;
     np.max_iter = params_.max_iter;
@@ -202,7 +238,7 @@ FitReport LogisticRegression::fit(MatrixRef x, std::span<const Label> y,
     if (params_.fit_intercept && offset.size() > 0) intercept -= coef * offset;
     report = {r.converged, r.iterations, r.cg_iterations, r.gradient_ratio, r.objective};
   }
-  classes_ = std::move(classes);
+  classes_ = classes;
   coef_ = std::move(coef);
   intercept_ = std::move(intercept);
   if (!report.converged)

@@ -58,6 +58,7 @@
 /// unchanged samples and the cross-fitted logistic regressions, which are not refitted.
 
 #include <coreclean/core/class_names.h>
+#include <coreclean/core/collective.h>
 #include <coreclean/core/context.h>
 #include <coreclean/core/types.h>
 #include <coreclean/linear/logistic_regression.h>
@@ -66,6 +67,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -192,6 +194,30 @@ struct NodeSummary {
 
 class CoresetTreeState;  // implementation
 struct TreeStateAccess;  // implementation: access to the state for the tree file and tests
+class CoresetTree;
+
+/// Builds one tree with the processes of `group` (e.g. MPI ranks), each over its own share of
+/// the samples: the leaves are dealt out as contiguous runs, one run per process. `samples.x`
+/// addresses all n rows on every process (a memory-mapped file, say), but a process reads only
+/// the rows of its share — process 0 also the at most 65,536 rows the feature map is fitted on
+/// (it sends the map to the others). y, sample_weight, ids and the context's seed are the whole
+/// set's, the same on every process; `params` too.
+///
+/// Each process maps its rows and sums its leaves; the leaf summaries are exchanged exactly
+/// (each is non-zero on one process only), so every process holds the same tree of summaries
+/// and solves the same global model. The held-out logistic regressions run as distributed
+/// Newton steps: the loss, gradient and Hessian-vector products of the rows each process holds
+/// are summed over the group at every step. Every process scores its own rows; process 0
+/// gathers the features and scores and returns the whole tree, the others std::nullopt. The
+/// result equals build() with the same seed up to the round-off of summing in another order
+/// (class Grams, the solver's sums). Collective: every process calls it; an error thrown on one
+/// leaves the others waiting (the MPI front end aborts the job).
+std::optional<CoresetTree> build_distributed(CoresetTreeParams params,
+                                             const StreamedSamples& samples,
+                                             std::span<const Label> y,
+                                             std::span<const double> sample_weight,
+                                             std::span<const SampleId> ids,
+                                             const Context& context, const Collective& group);
 
 /// The coreset tree over (X, y, weights, ids).
 ///
@@ -304,6 +330,11 @@ class CoresetTree {
  private:
   friend void save_tree(const CoresetTree&, const std::filesystem::path&);
   friend CoresetTree load_tree(const std::filesystem::path&);
+  friend std::optional<CoresetTree> build_distributed(CoresetTreeParams, const StreamedSamples&,
+                                                      std::span<const Label>,
+                                                      std::span<const double>,
+                                                      std::span<const SampleId>, const Context&,
+                                                      const Collective&);
   friend struct TreeStateAccess;
 
   CoresetTreeParams params_;

@@ -18,6 +18,7 @@
 /// logistic regression", JMLR 2008, in the line-search form of L. Galli, C.-J. Lin, "A study on
 /// truncated Newton methods for linear classification", IEEE TNNLS 2021 (LIBLINEAR ≥ 2.40).
 
+#include <coreclean/core/collective.h>
 #include <coreclean/core/context.h>
 #include <coreclean/core/types.h>
 
@@ -88,6 +89,21 @@ class LogisticRegression {
   /// @param context  receives a warning when the solver does not converge.
   FitReport fit(MatrixRef x, std::span<const Label> y, std::span<const double> sample_weight = {},
                 const Context& context = Context());
+  /// fit() over rows spread across the processes of `group`: each process passes its own rows
+  /// (any number, none included) and the classes of all rows together (sorted, distinct, at
+  /// least two; every label of y among them). Every process gets the model fit() gives on the
+  /// union of the rows, up to the round-off of summing in another order: the solver's sums
+  /// (loss, gradient, Hessian-vector products) are reduced over the group at every step.
+  /// Collective: every process calls it with the same parameters and classes.
+  ///
+  /// The sums run over blocks of at most 4,096 rows, added in order, and a block never spans a
+  /// segment boundary (`segment_starts`: the rows where segments begin). Callers that cut the
+  /// same rows into the same segments — one process holding them all, or several holding whole
+  /// segments each, with any number of threads — make the very same float32 products, so their
+  /// models differ only by the round-off of adding the blocks' sums in another order.
+  FitReport fit(MatrixRef x, std::span<const Label> y, std::span<const double> sample_weight,
+                const Labels& classes, const Collective& group, const Context& context = Context(),
+                std::span<const Eigen::Index> segment_starts = {});
 
   /// Raw scores: n × 1 for a binary model (the score of classes()[1]), n × K otherwise.
   [[nodiscard]] RowMatrixXd decision_function(MatrixRef x) const;

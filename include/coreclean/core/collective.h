@@ -1,0 +1,55 @@
+#ifndef CORECLEAN_CORE_COLLECTIVE_H_
+#define CORECLEAN_CORE_COLLECTIVE_H_
+
+/// @file
+/// The processes that compute one result together, each over its own share of the samples
+/// (MPI ranks, say). The library's distributed calls exchange data only through this
+/// interface, so the core knows no transport: a process group implements it (the MPI one is in
+/// coreclean/dist), and SingleProcess is the group of one that every ordinary call uses.
+///
+/// Every member is collective: each process of the group calls it, in the same order, with
+/// arguments of the same sizes (except gather's own part). A call that throws on one process
+/// leaves the others waiting; a group whose transport cannot recover aborts them instead.
+
+#include <cstddef>
+#include <span>
+#include <vector>
+
+namespace coreclean {
+
+/// A group of processes that reduce and exchange data in lockstep.
+class Collective {
+ public:
+  virtual ~Collective() = default;
+  /// This process's index in the group, 0 ≤ rank() < size().
+  [[nodiscard]] virtual int rank() const = 0;
+  /// Number of processes.
+  [[nodiscard]] virtual int size() const = 0;
+  /// Element-wise sum over the processes, in place. Every process receives the same bits (so
+  /// decisions taken on the sums, e.g. a solver's stopping test, agree everywhere). A sum of
+  /// parts that are zero on all processes but one is exact.
+  virtual void sum(std::span<double> values) const = 0;
+  /// Copies `root`'s bytes over every other process's (all pass spans of one size).
+  virtual void broadcast(std::span<std::byte> bytes, int root) const = 0;
+  /// Concatenation of every process's bytes in rank order, on `root`; empty elsewhere. Parts may
+  /// differ in size and exceed 2 GiB.
+  [[nodiscard]] virtual std::vector<std::byte> gather(std::span<const std::byte> part,
+                                                      int root) const = 0;
+};
+
+/// The group of one process: sums and broadcasts leave the data as it is, gather returns it.
+class SingleProcess final : public Collective {
+ public:
+  [[nodiscard]] int rank() const override { return 0; }
+  [[nodiscard]] int size() const override { return 1; }
+  void sum(std::span<double>) const override {}
+  void broadcast(std::span<std::byte>, int) const override {}
+  [[nodiscard]] std::vector<std::byte> gather(std::span<const std::byte> part,
+                                              int) const override {
+    return {part.begin(), part.end()};
+  }
+};
+
+}  // namespace coreclean
+
+#endif  // CORECLEAN_CORE_COLLECTIVE_H_

@@ -1,0 +1,190 @@
+// Building a tree with several processes (simulated by threads) equals building it in one:
+// the same features and summaries bit for bit, the same importances up to the round-off of
+// summing in another order (1e-7), the same top of the ranking. Also the distributed logistic
+// regression against the ordinary fit.
+#include <coreclean/coreset/coreset_tree.h>
+#include <coreclean/linear/logistic_regression.h>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <mutex>
+#include <numeric>
+#include <optional>
+
+#include "testing/data.h"
+#include "testing/thread_group.h"
+
+namespace coreclean::coreset {
+namespace {
+
+// The ids of the `top` most important samples of class `label` (ties by id).
+std::vector<SampleId> top_of_class(const CoresetTree& tree, Label label, std::size_t top) {
+  std::vector<SampleScore> scores = tree.scores();
+  std::erase_if(scores, [&](const SampleScore& s) { return s.label != label; });
+  std::sort(scores.begin(), scores.end(), [](const SampleScore& a, const SampleScore& b) {
+    return a.importance != b.importance ? a.importance > b.importance : a.id < b.id;
+  });
+  std::vector<SampleId> ids;
+  for (std::size_t j = 0; j < std::min(top, scores.size()); ++j) ids.push_back(scores[j].id);
+  return ids;
+}
+
+// Builds with `processes` thread members; returns process 0's tree and checks that the others
+// got none.
+CoresetTree build_with(int processes, const CoresetTreeParams& params, const RowMatrixXf& x,
+                       const Labels& y, const std::vector<double>& w,
+                       const std::vector<SampleId>& ids) {
+  std::optional<CoresetTree> result;
+  std::mutex mutex;
+  int others_with_a_tree = 0;
+  testing::run_thread_group(processes, [&](const Collective& group) {
+    Context context;
+    context.seed = 11;
+    context.threads = 1;
+    std::optional<CoresetTree> tree =
+        build_distributed(params, StreamedSamples{x, {}}, y, w, ids, context, group);
+    const std::lock_guard lock(mutex);
+    if (group.rank() == 0) {
+      result = std::move(tree);
+    } else if (tree.has_value()) {
+      ++others_with_a_tree;
+    }
+  });
+  EXPECT_EQ(others_with_a_tree, 0);
+  EXPECT_TRUE(result.has_value());
+  return std::move(*result);
+}
+
+void expect_same_tree(const CoresetTree& one, const CoresetTree& many) {
+  ASSERT_EQ(one.size(), many.size());
+  ASSERT_EQ(one.num_nodes(), many.num_nodes());
+  // Features, centre and leaf summaries: the same bits (the same products, exact exchange).
+  EXPECT_TRUE(one.features() == many.features());
+  EXPECT_TRUE(one.feature_mean() == many.feature_mean());
+  EXPECT_TRUE(one.feature_projection() == many.feature_projection());
+  for (Eigen::Index j = 0; j < one.num_nodes(); ++j) {
+    const NodeSummary a = one.node(j), b = many.node(j);
+    EXPECT_EQ(a.begin, b.begin);
+    EXPECT_TRUE(a.gram == b.gram) << "node " << j;
+    EXPECT_TRUE(a.moments == b.moments) << "node " << j;
+    EXPECT_TRUE(a.class_count == b.class_count) << "node " << j;
+  }
+  const std::vector<SampleScore> a = one.scores(), b = many.scores();
+  double worst = 0.0;
+  int suggested_differ = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a[i].id, b[i].id);
+    worst = std::max({worst, std::abs(a[i].importance - b[i].importance),
+                      std::abs(a[i].misfit - b[i].misfit), std::abs(a[i].atypical - b[i].atypical)});
+    suggested_differ += a[i].suggested_label != b[i].suggested_label ? 1 : 0;
+  }
+  // The held-out models sum in another order across processes; their float32 Hessian products
+  // can turn that round-off into ~1e-8 (see tests/dist/mpi_build_check.cc).
+  EXPECT_LT(worst, 1e-7);
+  EXPECT_EQ(suggested_differ, 0);
+  for (Label label : one.classes())
+    EXPECT_EQ(top_of_class(one, label, 50), top_of_class(many, label, 50)) << "class " << label;
+}
+
+TEST(BuildDistributed, EqualsOneProcessForAnyNumberOfProcesses) {
+  const int n = 3000;
+  const auto data = testing::make_blobs(n, 40, 4, 1.2, 0.08, 23);
+  // An offset far from 0 makes a mistake in the shared centring visible.
+  const RowMatrixXf x = (data.x.array() + 20.0f).matrix();
+  const std::vector<double> w = testing::make_weights(n, 5);
+  std::vector<SampleId> ids(n);
+  std::iota(ids.begin(), ids.end(), 1000);
+  CoresetTreeParams params;
+  params.chunk_size = 256;  // 12 leaves, unevenly dealt to 5 processes
+  params.sketch_dim = 16;   // PCA: fitted on process 0, sent to the others
+  params.cross_fit_max_rows = 1500;  // sampled training rows spread over the processes
+  CoresetTree one(params);
+  Context context;
+  context.seed = 11;
+  context.threads = 1;
+  one.build(x, data.y, w, ids, context);
+  for (int processes : {1, 2, 3, 5}) {
+    SCOPED_TRACE(fmt::format("{} processes", processes));
+    expect_same_tree(one, build_with(processes, params, x, data.y, w, ids));
+  }
+}
+
+TEST(BuildDistributed, MoreProcessesThanLeavesAndTrainingTrees) {
+  const int n = 900;
+  const auto data = testing::make_blobs(n, 6, 3, 1.5, 0.05, 3);  // narrower than the sketch
+  const std::vector<double> w;
+  const std::vector<SampleId> ids;
+  for (const OptimizedFor goal : {OptimizedFor::kCleaning, OptimizedFor::kTraining}) {
+    CoresetTreeParams params;
+    params.chunk_size = 400;  // 3 leaves for 4 processes: one holds none
+    params.optimized_for = goal;
+    CoresetTree one(params);
+    Context context;
+    context.seed = 11;
+    context.threads = 1;
+    one.build(data.x, data.y, w, ids, context);
+    const CoresetTree many = build_with(4, params, data.x, data.y, w, ids);
+    expect_same_tree(one, many);
+    if (goal == OptimizedFor::kTraining) {
+      EXPECT_EQ(one.coreset().ids, many.coreset().ids);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace coreclean::coreset
+
+namespace coreclean::linear {
+namespace {
+
+// Rows dealt round-robin to 3 processes (so each process lacks whole stretches of the data and
+// one has no row of a class): the model equals the ordinary fit on all rows.
+TEST(LogisticRegressionDistributed, EqualsTheFitOnAllRows) {
+  const auto data = testing::make_blobs(600, 5, 3, 1.0, 0.1, 9);
+  for (const bool binary : {false, true}) {
+    SCOPED_TRACE(binary ? "binary" : "multinomial");
+    Labels y = data.y;
+    if (binary)
+      for (Label& l : y) l = l == data.y.front() ? 1 : 0;
+    Labels classes(y);
+    std::sort(classes.begin(), classes.end());
+    classes.erase(std::unique(classes.begin(), classes.end()), classes.end());
+    const std::vector<double> w = testing::make_weights(600, 2);
+    LogisticRegressionParams p;
+    p.tol = 1e-8;
+    p.class_weight = ClassWeight::kBalanced;
+    LogisticRegression all(p);
+    all.fit(data.x, y, w);
+    std::vector<LogisticRegression> models(3, LogisticRegression(p));
+    testing::run_thread_group(3, [&](const Collective& group) {
+      // Process 2 gets no row of classes[0].
+      std::vector<Eigen::Index> rows;
+      for (Eigen::Index i = 0; i < data.x.rows(); ++i) {
+        const int owner = (group.size() == 3 && y[i] == classes[0] && i % 3 == 2) ? 0 : static_cast<int>(i % 3);
+        if (owner == group.rank()) rows.push_back(i);
+      }
+      RowMatrixXf x(static_cast<Eigen::Index>(rows.size()), data.x.cols());
+      Labels yy;
+      std::vector<double> ww;
+      for (std::size_t j = 0; j < rows.size(); ++j) {
+        x.row(static_cast<Eigen::Index>(j)) = data.x.row(rows[j]);
+        yy.push_back(y[rows[j]]);
+        ww.push_back(w[rows[j]]);
+      }
+      Context context;
+      context.threads = 1;
+      models[static_cast<std::size_t>(group.rank())].fit(x, yy, ww, classes, group, context);
+    });
+    for (const LogisticRegression& m : models) {
+      EXPECT_EQ(m.classes(), all.classes());
+      EXPECT_LT((m.coef() - all.coef()).cwiseAbs().maxCoeff(), 1e-7 * (1.0 + all.coef().cwiseAbs().maxCoeff()));
+      EXPECT_LT((m.intercept() - all.intercept()).cwiseAbs().maxCoeff(), 1e-7 * (1.0 + all.intercept().cwiseAbs().maxCoeff()));
+      // Every process holds the same bits.
+      EXPECT_TRUE(m.coef() == models.front().coef());
+    }
+  }
+}
+
+}  // namespace
+}  // namespace coreclean::linear
