@@ -217,4 +217,12 @@ Context make_cli_context(std::ostream& err, std::uint64_t seed, bool show_progre
   return ctx;
 }
 
+bool started_as_mpi_job() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS"}) {
+    const char* value = std::getenv(name);
+    if (value != nullptr && std::atoi(value) > 1) return true;
+  }
+  return false;
+}
+
 }  // namespace coreclean::cli

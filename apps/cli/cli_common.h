@@ -63,6 +63,10 @@ Context make_cli_context(std::ostream& err, std::uint64_t seed, bool show_progre
 /// goes on with the kernels it has.
 void restart_with_fitting_blas_kernels(char** argv);
 
+/// Whether an MPI launcher (mpirun, mpiexec, srun) started this process as one of several: the
+/// launcher's environment names the job's size.
+bool started_as_mpi_job();
+
 }  // namespace coreclean::cli
 
 #endif  // CORECLEAN_APPS_CLI_CLI_COMMON_H_

@@ -12,11 +12,17 @@
 #include "tree_commands.h"
 
 #include <coreclean/core/blas.h>
+#ifdef CORECLEAN_WITH_MPI
+#include <coreclean/dist/mpi_group.h>
+#endif
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <iostream>
+#include <memory>
 #include <string>
+#include <thread>
 
 int main(int argc, char** argv) {
   using namespace coreclean::cli;
@@ -184,9 +190,36 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? kExitOk : kExitBadInput;
   }
-  return run_guarded(
+  // `mpirun -np N coreclean build ...`: N processes build one tree, each over its share.
+#ifdef CORECLEAN_WITH_MPI
+  std::unique_ptr<coreclean::dist::MpiGroup> mpi;
+#endif
+  if (started_as_mpi_job()) {
+#ifdef CORECLEAN_WITH_MPI
+    if (!*build_cmd) {
+      std::cerr << "coreclean: only `build` runs across MPI processes; start other commands "
+                   "without mpirun\n";
+      return kExitBadInput;
+    }
+    mpi = std::make_unique<coreclean::dist::MpiGroup>(&argc, &argv);
+#else
+    std::cerr << "coreclean: this coreclean was built without MPI (Debian's libopenmpi-dev was "
+                 "not found); start it without mpirun\n";
+    return kExitBadInput;
+#endif
+  }
+  const int code = run_guarded(
       [&] {
         coreclean::Context ctx = make_cli_context(std::cerr, seed, !quiet);
+#ifdef CORECLEAN_WITH_MPI
+        if (mpi) {
+          // Processes on one machine share its cores; only process 0 draws progress.
+          const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+          ctx.threads = std::max(1, cores / mpi->local_size());
+          if (mpi->rank() != 0) ctx.progress = nullptr;
+          return run_build(build, ctx, std::cout, *mpi);
+        }
+#endif
         const InterruptScope interrupt(ctx);
         if (*make_demo_cmd) return run_make_demo(make_demo, ctx, std::cout);
         if (*check_cmd) return run_check(check, ctx, std::cout);
@@ -212,4 +245,9 @@ int main(int argc, char** argv) {
         return static_cast<int>(kExitBadInput);
       },
       std::cerr);
+#ifdef CORECLEAN_WITH_MPI
+  // The other processes would wait for this one for ever.
+  if (mpi && code != kExitOk) mpi->abort(code);
+#endif
+  return code;
 }

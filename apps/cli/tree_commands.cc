@@ -17,6 +17,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 
 namespace coreclean::cli {
 namespace {
@@ -27,7 +28,8 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-int run_build(const BuildOptions& options, const Context& context, std::ostream& out) {
+int run_build(const BuildOptions& options, const Context& context, std::ostream& out,
+              const Collective& group) {
   const auto start = std::chrono::steady_clock::now();
   CORECLEAN_CLI_REQUIRE(options.optimized_for == "cleaning" || options.optimized_for == "training",
                         "--optimized-for must be 'cleaning' or 'training', got '{}'",
@@ -46,6 +48,8 @@ int run_build(const BuildOptions& options, const Context& context, std::ostream&
       options.classes.empty() ? all : io::keep_classes(all, all.find_classes(options.classes));
   const auto x = fs.x_train.view();
   if (!options.append.empty()) {
+    CORECLEAN_CLI_REQUIRE(group.size() == 1,
+                          "build --append runs in one process: start it without mpirun");
     coreset::CoresetTree tree = coreset::load_tree(options.tree);
     const Eigen::Index before_leaves = tree.num_leaves();
     const coreset::UpdateReport r = tree.append(x, fs.y_train, {}, fs.ids, context);
@@ -61,17 +65,21 @@ int run_build(const BuildOptions& options, const Context& context, std::ostream&
   params.cross_fit_max_rows = options.held_out_rows;
   params.optimized_for = options.optimized_for == "training" ? coreset::OptimizedFor::kTraining
                                                              : coreset::OptimizedFor::kCleaning;
-  coreset::CoresetTree tree(params);
-  // Streamed: a memory-mapped X_train.npy is read block by block and never resident as a whole.
-  tree.build(fs.x_train.streamed(), fs.y_train, {}, fs.ids, context);
+  // Streamed: a memory-mapped X_train.npy is read block by block and never resident as a whole
+  // (in an MPI job, each process reads the rows of its share only).
+  std::optional<coreset::CoresetTree> built = coreset::build_distributed(
+      params, fs.x_train.streamed(), fs.y_train, {}, fs.ids, context, group);
+  if (!built) return kExitOk;  // another process of the job saves the tree
+  coreset::CoresetTree& tree = *built;
   ClassNames names;
   for (Label l : tree.classes()) names[l] = fs.class_name(l);
   tree.set_class_names(std::move(names));
   coreset::save_tree(tree, options.out);
-  out << fmt::format("built {} ({} samples, {} classes, {} features → {}, {} leaves of {}) in "
+  out << fmt::format("built {} ({} samples, {} classes, {} features → {}, {} leaves of {}{}) in "
                      "{:.2f} s\n",
                      options.out.string(), tree.size(), tree.classes().size(), x.cols(),
                      tree.feature_dim(), tree.num_leaves(), tree.chunk_size(),
+                     group.size() > 1 ? fmt::format(", {} processes", group.size()) : "",
                      seconds_since(start));
   return kExitOk;
 }

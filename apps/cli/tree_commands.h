@@ -3,6 +3,7 @@
 
 // `coreclean build`, `rank` and `update`: the coreset tree from the command line.
 
+#include <coreclean/core/collective.h>
 #include <coreclean/core/context.h>
 
 #include <filesystem>
@@ -54,8 +55,11 @@ struct FitOptions {
   std::filesystem::path out;    ///< model file (.npz)
 };
 
-/// Builds a tree from a features directory and saves it. Returns the exit code.
-int run_build(const BuildOptions& options, const Context& context, std::ostream& out);
+/// Builds a tree from a features directory and saves it. Returns the exit code. With a group of
+/// several processes (an MPI job), each works on its share of the samples and process 0 saves
+/// the tree and reports; the others print nothing.
+int run_build(const BuildOptions& options, const Context& context, std::ostream& out,
+              const Collective& group = SingleProcess());
 /// Prints (or writes) the most important samples as CSV:
 /// id,label,importance,misfit,atypical,suggested_label.
 int run_rank(const RankOptions& options, const Context& context, std::ostream& out);
