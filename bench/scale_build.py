@@ -24,6 +24,10 @@ little memory; kept in --data and reused when its meta.json matches):
   on one machine; also the time to read X once (`cat X_train.npy > /dev/null`, cold or warm as
   the page cache happens to be, reported) as the floor of any pass over the data.
 
+With --processes 1,2,3 it measures `mpirun -np N coreclean build` instead (1 = the plain CLI):
+wall, CPU %, the largest process's peak RSS and the wall time against one process, for the
+scaling plan in docs/scaling.md. On this 2-core machine 3 processes oversubscribe the cores.
+
 Every command runs --repeats times; the minimum wall and the maximum peak RSS are reported, all
 runs are kept. Writes bench/results/scale_build-SHAPE-STAMP.json and prints a table.
 """
@@ -127,6 +131,8 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--generate-only", action="store_true")
     ap.add_argument("--build-args", default="", help="extra arguments for coreclean build")
+    ap.add_argument("--processes", default="",
+                    help="comma-separated MPI process counts to measure build with (e.g. 1,2,3)")
     a = ap.parse_args()
     data = a.data or os.path.join(tempfile.gettempdir(), f"coreclean-scale-{a.shape}")
     spec = ensure_data(data, a.shape, a.seed)
@@ -144,6 +150,9 @@ def main():
               "provenance": provenance(a.cli), "runs": []}
     work = tempfile.mkdtemp(prefix="coreclean-scale-")
     tree = os.path.join(work, "tree.cct")
+    if a.processes:
+        measure_processes(a, data, tree, x_bytes, report)
+        return
     builds, ranks, baselines = [], [], []
     for rep in range(a.repeats):
         if a.shape == "coco":
@@ -185,6 +194,33 @@ def main():
         summary["build_over_read_x"] = summary["build_wall_seconds"] / summary["read_x_once_seconds"]
     report["summary"] = summary
     write_result(f"scale_build-{a.shape}", report, summary)
+
+
+def measure_processes(a, data, tree, x_bytes, report):
+    """`mpirun -np N coreclean build` for each N of --processes; N = 1 is the plain CLI."""
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    by_count = {}
+    for count in [int(c) for c in a.processes.split(",")]:
+        for rep in range(a.repeats):
+            if os.path.exists(tree):
+                os.remove(tree)
+            build = [a.cli, "build", "--features", data, "--out", tree, *a.build_args.split()]
+            cmd = build if count == 1 else ["mpirun", "--oversubscribe", "-np", str(count), *build]
+            res, _ = timed(cmd, f"{count} process(es): coreclean build (run {rep + 1})", env=env)
+            res["processes"] = count
+            report["runs"].append(res)
+            by_count.setdefault(count, []).append(res)
+    one = min(r["wall_seconds"] for r in by_count[min(by_count)])
+    summary = {}
+    for count, runs in sorted(by_count.items()):
+        best = min(runs, key=lambda r: r["wall_seconds"])
+        summary[f"np{count}"] = {
+            "build_wall_seconds": best["wall_seconds"], "cpu_percent": best["cpu_percent"],
+            "largest_process_peak_rss_mb": max(r["peak_rss_kb"] for r in runs) / 1024,
+            "peak_rss_over_data": max(r["peak_rss_kb"] for r in runs) * 1024 / x_bytes,
+            "wall_over_one_process": best["wall_seconds"] / one}
+    report["summary"] = summary
+    write_result(f"scale_build-{a.shape}-processes", report, summary)
 
 
 if __name__ == "__main__":
