@@ -408,6 +408,16 @@ class CoresetTreeServiceLG:
             raise InvalidArgumentError("no model: call fit() first")
         return self._model
 
+    def _adopt(self, tree, x, codec, ids):
+        """Takes a tree built elsewhere (coreclean.dask.build) over features x."""
+        self._tree = tree
+        self._codec = codec
+        self._blocks = [x]
+        self._owned = [False]
+        self._block_starts = [0]
+        self._set_ids(ids)
+        self._model = None
+
     def _set_ids(self, ids):
         self._ids = ids
         self._id_order = np.argsort(ids, kind="stable")

@@ -10,8 +10,12 @@
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
+#include <random>
+#include <sstream>
 #include <string>
 
 #include "bindings.h"
@@ -92,6 +96,45 @@ linear::LogisticRegressionParams lr_params(double c, bool fit_intercept,
   p.tol = tol;
   p.validate();
   return p;
+}
+
+// A tree as bytes (the tree file's), for pickling: written to and read from a temporary file.
+py::bytes tree_bytes(const CoresetTree& tree) {
+  std::mt19937_64 rng(std::random_device{}());
+  const std::filesystem::path path = std::filesystem::temp_directory_path() /
+                                     fmt::format("coreclean-tree-{:016x}.bin", rng());
+  std::string data;
+  {
+    py::gil_scoped_release free;
+    coreset::save_tree(tree, path);
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    data = buffer.str();
+    std::filesystem::remove(path);
+  }
+  return py::bytes(data);
+}
+
+CoresetTree tree_from_bytes(const py::bytes& bytes) {
+  std::mt19937_64 rng(std::random_device{}());
+  const std::filesystem::path path = std::filesystem::temp_directory_path() /
+                                     fmt::format("coreclean-tree-{:016x}.bin", rng());
+  const std::string data = bytes;
+  py::gil_scoped_release free;
+  {
+    std::ofstream out(path, std::ios::binary);
+    out.write(data.data(), static_cast<std::streamsize>(data.size()));
+    if (!out) throw IoError(fmt::format("{}: cannot write", path.string()));
+  }
+  try {
+    CoresetTree tree = coreset::load_tree(path);
+    std::filesystem::remove(path);
+    return tree;
+  } catch (...) {
+    std::filesystem::remove(path);
+    throw;
+  }
 }
 
 }  // namespace
@@ -283,7 +326,10 @@ void bind_linear(py::module_& m) {
             return coreset::load_tree(path);
           },
           py::arg("path"))
-      .def("__eq__", [](const CoresetTree& a, const CoresetTree& b) { return a == b; });
+      .def("__eq__", [](const CoresetTree& a, const CoresetTree& b) { return a == b; })
+      // Trees travel between processes (Dask workers, multiprocessing) as their file's bytes.
+      .def(py::pickle([](const CoresetTree& tree) { return tree_bytes(tree); },
+                      [](const py::bytes& bytes) { return tree_from_bytes(bytes); }));
 
   // ---- LogisticRegression ------------------------------------------------------------------
   py::class_<linear::LogisticRegression>(

@@ -13,6 +13,8 @@ void bind_linear(pybind11::module_& m);
 void bind_detect(pybind11::module_& m);
 /// The cleaning session and its report.
 void bind_session(pybind11::module_& m);
+/// The distributed build: a process group written in Python, build_distributed.
+void bind_dist(pybind11::module_& m);
 
 }  // namespace coreclean::python
 

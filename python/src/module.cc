@@ -86,4 +86,5 @@ PYBIND11_MODULE(_coreclean, m) {
   coreclean::python::bind_linear(m);
   coreclean::python::bind_detect(m);
   coreclean::python::bind_session(m);
+  coreclean::python::bind_dist(m);
 }

@@ -724,12 +724,30 @@ void sample_all_coresets(State& s, const CoresetTreeParams& p) {
   for (Eigen::Index j = 0; j < static_cast<Eigen::Index>(s.nodes.size()); ++j) sample_coreset(s, p, j);
 }
 
-// The PCA of the feature map (r components of d > r features), fitted on every sample or, when
-// there are more than kPcaFitRows, on that many drawn uniformly without replacement. The drawn
-// rows are read in file order, block by block, and each block is released once read.
-linear::Pca fit_feature_pca(const StreamedSamples& samples, int r, const Context& context) {
-  const MatrixRef& x = samples.x;
-  const Eigen::Index n = x.rows();
+// Where a process finds the samples: global row i is samples.x.row(i − first) (first = 0 and
+// every row for build() and an MPI job over a memory-mapped file; a process's share otherwise),
+// n rows in all. fit_rows: the rows the feature map is fitted on, when the process that fits it
+// was handed them rather than reading them from samples.
+struct SampleSource {
+  const StreamedSamples& samples;
+  Eigen::Index first = 0;
+  Eigen::Index n = 0;
+  std::optional<MatrixRef> fit_rows;
+
+  [[nodiscard]] auto row(Eigen::Index i) const { return samples.x.row(i - first); }
+  [[nodiscard]] auto rows(Eigen::Index begin, Eigen::Index count) const {
+    return samples.x.middleRows(begin - first, count);
+  }
+  void done_with(Eigen::Index begin, Eigen::Index end) const {
+    samples.done_with(begin - first, end - first);
+  }
+};
+
+// The PCA of the feature map (r components of d > r features), fitted on the rows
+// feature_map_fit_rows() names. When the source holds every row, the drawn rows are read in
+// file order, block by block, and each block is released once read.
+linear::Pca fit_feature_pca(const SampleSource& source, int r, const Context& context) {
+  const Eigen::Index n = source.n;
   linear::PcaParams pp;
   pp.n_components = static_cast<int>(std::min<Eigen::Index>(r, std::min(n, kPcaFitRows) - 1));
   pp.solver = linear::PcaSolver::kRandomized;
@@ -740,31 +758,35 @@ linear::Pca fit_feature_pca(const StreamedSamples& samples, int r, const Context
   pp.power_iterations = 0;
   linear::Pca pca(pp);
   context.report_progress(0, 1, "coreset tree: fitting the feature map");
-  if (n <= kPcaFitRows) {
-    pca.fit(x, context);
-    samples.done_with(0, n);
+  if (source.fit_rows) {
+    pca.fit(*source.fit_rows, context);
+  } else if (n <= kPcaFitRows) {
+    pca.fit(source.samples.x, context);
+    source.done_with(0, n);
   } else {
-    std::vector<Eigen::Index> order(static_cast<std::size_t>(n));
-    std::iota(order.begin(), order.end(), 0);
-    std::mt19937_64 rng = context.rng(0xfea70e);
-    draw_to_front(order, static_cast<std::size_t>(kPcaFitRows), rng);
-    order.resize(kPcaFitRows);
-    std::sort(order.begin(), order.end());
+    const std::vector<Eigen::Index> order = feature_map_fit_rows(n, source.samples.x.cols(), r, context.seed);
     // Blocks of kPassRows rows in parallel: each copies its drawn rows, then is released.
-    RowMatrixXf sample(kPcaFitRows, x.cols());
+    RowMatrixXf sample(static_cast<Eigen::Index>(order.size()), source.samples.x.cols());
     const Eigen::Index blocks = (n + kPassRows - 1) / kPassRows;
     detail::parallel_blocks(blocks, context, "coreset tree: reading the samples the feature map is fitted on",
                             [&](Eigen::Index b) {
       const Eigen::Index start = b * kPassRows, end = std::min(n, start + kPassRows);
       auto at = std::lower_bound(order.begin(), order.end(), start);
       for (; at != order.end() && *at < end; ++at)
-        sample.row(at - order.begin()) = x.row(*at);
-      samples.done_with(start, end);
+        sample.row(at - order.begin()) = source.row(*at);
+      source.done_with(start, end);
     });
     pca.fit(sample, context);
   }
   context.report_progress(1, 1, "coreset tree: fitting the feature map");
   return pca;
+}
+
+// Samples per leaf: params.chunk_size, or automatically max(kMinChunk, ⌈n / kTargetLeaves⌉).
+Eigen::Index automatic_chunk(const CoresetTreeParams& params, Eigen::Index n) {
+  return params.chunk_size > 0
+             ? std::min(params.chunk_size, n)
+             : std::min(n, std::max(kMinChunk, (n + kTargetLeaves - 1) / kTargetLeaves));
 }
 
 // The contiguous rows of whole leaves that process `rank` of `ranks` holds while they build a
@@ -785,12 +807,11 @@ std::pair<Eigen::Index, Eigen::Index> row_share(Eigen::Index n, Eigen::Index chu
 // and φ is moved to (x − μ) Pᵀ afterwards by subtracting (μ − μ₀) Pᵀ from every row. Centring
 // each block before the product (not after) keeps the digits that a large mean would cancel;
 // μ₀ is the mean of the rows the PCA saw, so the correction is small.
-RowMatrixXf map_samples(const StreamedSamples& samples, Eigen::Index chunk, Eigen::Index lo,
+RowMatrixXf map_samples(const SampleSource& source, Eigen::Index chunk, Eigen::Index lo,
                         Eigen::Index hi, const Eigen::VectorXd& mu0,
                         const RowMatrixXd& projection, Eigen::VectorXd* exact_mean,
                         const Context& context, const Collective& group) {
-  const MatrixRef& x = samples.x;
-  const Eigen::Index n = x.rows(), d = x.cols();
+  const Eigen::Index n = source.n, d = source.samples.x.cols();
   const Eigen::Index r = projection.size() > 0 ? projection.rows() : d;
   const RowMatrixXf vt = projection.transpose().cast<float>();
   const Eigen::RowVectorXf mu0f = mu0.transpose().cast<float>();
@@ -810,17 +831,17 @@ RowMatrixXf map_samples(const StreamedSamples& samples, Eigen::Index chunk, Eige
     const Eigen::Index rows = block.end - block.start;
     if (exact_mean != nullptr) {
       Eigen::RowVectorXd sum = Eigen::RowVectorXd::Zero(d);  // row by row: rows are contiguous
-      for (Eigen::Index i = block.start; i < block.end; ++i) sum += x.row(i).cast<double>();
+      for (Eigen::Index i = block.start; i < block.end; ++i) sum += source.row(i).cast<double>();
       block_sums.row(b) = sum;
     }
     if (projection.size() > 0) {
-      RowMatrixXf centred = x.middleRows(block.start, rows);
+      RowMatrixXf centred = source.rows(block.start, rows);
       centred.rowwise() -= mu0f;
       phi.middleRows(block.start - lo, rows).noalias() = centred * vt;
     } else {
-      phi.middleRows(block.start - lo, rows) = x.middleRows(block.start, rows).rowwise() - mu0f;
+      phi.middleRows(block.start - lo, rows) = source.rows(block.start, rows).rowwise() - mu0f;
     }
-    samples.done_with(block.start, block.end);
+    source.done_with(block.start, block.end);
   });
   if (exact_mean != nullptr) {
     const Eigen::Index leaves = (n + chunk - 1) / chunk;
@@ -865,13 +886,13 @@ void take_bytes(const std::byte*& at, T* values, std::size_t count) {
 }
 
 // The feature map's PCA, fitted by process 0 and sent to the others.
-linear::Pca shared_feature_pca(const StreamedSamples& samples, int r, const Context& context,
+linear::Pca shared_feature_pca(const SampleSource& source, int r, const Context& context,
                                const Collective& group, Eigen::VectorXd& mean,
                                RowMatrixXd& components) {
   linear::Pca pca;
   std::array<std::int64_t, 2> shape{0, 0};
   if (group.rank() == 0) {
-    pca = fit_feature_pca(samples, r, context);
+    pca = fit_feature_pca(source, r, context);
     mean = pca.mean();
     components = pca.components();
     shape = {components.rows(), components.cols()};
@@ -888,12 +909,12 @@ linear::Pca shared_feature_pca(const StreamedSamples& samples, int r, const Cont
 // Builds the state of a tree with the processes of `group`, each over its share of whole leaves
 // (row_share); returns it on process 0 (complete: every row's φ and scores gathered) and null
 // on the others. One process alone is the ordinary build.
-std::unique_ptr<State> build_state(const CoresetTreeParams& params, const StreamedSamples& samples,
+std::unique_ptr<State> build_state(const CoresetTreeParams& params, const SampleSource& source,
                                    std::span<const Label> y, std::span<const double> sample_weight,
                                    std::span<const SampleId> ids, const Context& context,
                                    const Collective& group) {
-  const MatrixRef& x = samples.x;
-  const Eigen::Index n = x.rows(), d = x.cols();
+  const MatrixRef& x = source.samples.x;
+  const Eigen::Index n = source.n, d = x.cols();
   CORECLEAN_THROW_IF_NOT(n >= 2 && d >= 1, "coreset tree: need at least 2 samples, got {} × {}", n,
                          d);
   CORECLEAN_THROW_IF_NOT(static_cast<Eigen::Index>(y.size()) == n,
@@ -927,24 +948,30 @@ std::unique_ptr<State> build_state(const CoresetTreeParams& params, const Stream
                            "coreset tree: sample id {} appears twice (rows {} and {})", s->ids[i],
                            s->index_of[s->ids[i]], i);
   }
-  s->chunk = params.chunk_size > 0
-                 ? std::min(params.chunk_size, n)
-                 : std::min(n, std::max(kMinChunk, (n + kTargetLeaves - 1) / kTargetLeaves));
+  s->chunk = automatic_chunk(params, n);
   s->nodes = node_structure(n, s->chunk);
   const auto [lo, hi] = row_share(n, s->chunk, group.rank(), group.size());
   s->phi_first = lo;
+  CORECLEAN_THROW_IF_NOT(source.first <= lo && hi <= source.first + x.rows(),
+                         "coreset tree: process {} of {} holds rows [{}, {}) but its share is "
+                         "rows [{}, {}) (build_share)",
+                         group.rank(), group.size(), source.first, source.first + x.rows(), lo, hi);
+  CORECLEAN_THROW_IF_NOT(group.rank() != 0 || d <= params.sketch_dim || source.fit_rows ||
+                             (source.first == 0 && x.rows() == n),
+                         "coreset tree: process 0 needs every row or the rows "
+                         "feature_map_fit_rows() names");
 
   // Feature map: centre, and reduce by PCA when wider than sketch_dim. One pass maps every
   // sample (the PCA fit reads at most kPcaFitRows more).
   if (d > params.sketch_dim) {
     Eigen::VectorXd mu0;
-    shared_feature_pca(samples, params.sketch_dim, context, group, mu0, s->projection);
+    shared_feature_pca(source, params.sketch_dim, context, group, mu0, s->projection);
     const bool sampled = n > kPcaFitRows;
-    s->phi = map_samples(samples, s->chunk, lo, hi, mu0, s->projection,
+    s->phi = map_samples(source, s->chunk, lo, hi, mu0, s->projection,
                          sampled ? &s->feature_mean : nullptr, context, group);
     if (!sampled) s->feature_mean = mu0;
   } else {
-    s->phi = map_samples(samples, s->chunk, lo, hi, Eigen::VectorXd::Zero(d), RowMatrixXd(),
+    s->phi = map_samples(source, s->chunk, lo, hi, Eigen::VectorXd::Zero(d), RowMatrixXd(),
                          &s->feature_mean, context, group);
   }
 
@@ -1005,7 +1032,8 @@ std::unique_ptr<State> build_state(const CoresetTreeParams& params, const Stream
 void CoresetTree::build(const StreamedSamples& samples, std::span<const Label> y,
                         std::span<const double> sample_weight, std::span<const SampleId> ids,
                         const Context& context) {
-  state_ = build_state(params_, samples, y, sample_weight, ids, context, SingleProcess());
+  state_ = build_state(params_, SampleSource{samples, 0, samples.x.rows(), std::nullopt}, y,
+                       sample_weight, ids, context, SingleProcess());
 }
 
 std::optional<CoresetTree> build_distributed(CoresetTreeParams params,
@@ -1014,12 +1042,54 @@ std::optional<CoresetTree> build_distributed(CoresetTreeParams params,
                                              std::span<const double> sample_weight,
                                              std::span<const SampleId> ids,
                                              const Context& context, const Collective& group) {
+  CORECLEAN_THROW_IF_NOT(static_cast<std::size_t>(samples.x.rows()) == y.size(),
+                         "coreset tree: x has {} rows but y has {} labels", samples.x.rows(),
+                         y.size());
   CoresetTree tree(std::move(params));
   std::unique_ptr<State> state =
-      build_state(tree.params_, samples, y, sample_weight, ids, context, group);
+      build_state(tree.params_, SampleSource{samples, 0, samples.x.rows(), std::nullopt}, y,
+                  sample_weight, ids, context, group);
   if (state == nullptr) return std::nullopt;
   tree.state_ = std::move(state);
   return tree;
+}
+
+std::optional<CoresetTree> build_distributed(CoresetTreeParams params, const StreamedSamples& share,
+                                             Eigen::Index first, std::optional<MatrixRef> fit_rows,
+                                             std::span<const Label> y,
+                                             std::span<const double> sample_weight,
+                                             std::span<const SampleId> ids,
+                                             const Context& context, const Collective& group) {
+  CoresetTree tree(std::move(params));
+  std::unique_ptr<State> state = build_state(
+      tree.params_, SampleSource{share, first, static_cast<Eigen::Index>(y.size()), fit_rows}, y,
+      sample_weight, ids, context, group);
+  if (state == nullptr) return std::nullopt;
+  tree.state_ = std::move(state);
+  return tree;
+}
+
+std::pair<Eigen::Index, Eigen::Index> build_share(Eigen::Index n, const CoresetTreeParams& params,
+                                                  int rank, int ranks) {
+  CORECLEAN_THROW_IF_NOT(n >= 1 && ranks >= 1 && rank >= 0 && rank < ranks,
+                         "coreset tree: build_share({}, rank {} of {})", n, rank, ranks);
+  return row_share(n, automatic_chunk(params, n), rank, ranks);
+}
+
+std::vector<Eigen::Index> feature_map_fit_rows(Eigen::Index n, Eigen::Index d, int sketch_dim,
+                                               std::uint64_t seed) {
+  std::vector<Eigen::Index> order;
+  if (d <= sketch_dim) return order;
+  order.resize(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  if (n <= kPcaFitRows) return order;
+  Context context;
+  context.seed = seed;
+  std::mt19937_64 rng = context.rng(0xfea70e);
+  draw_to_front(order, static_cast<std::size_t>(kPcaFitRows), rng);
+  order.resize(kPcaFitRows);
+  std::sort(order.begin(), order.end());
+  return order;
 }
 
 ImportantSamples CoresetTree::important_samples(const ImportantSamplesQuery& query) {

@@ -2,6 +2,7 @@
 // the same features and summaries bit for bit, the same importances up to the round-off of
 // summing in another order (1e-7), the same top of the ranking. Also the distributed logistic
 // regression against the ordinary fit.
+#include <coreclean/core/error.h>
 #include <coreclean/coreset/coreset_tree.h>
 #include <coreclean/linear/logistic_regression.h>
 #include <fmt/format.h>
@@ -130,6 +131,45 @@ TEST(BuildDistributed, MoreProcessesThanLeavesAndTrainingTrees) {
       EXPECT_EQ(one.coreset().ids, many.coreset().ids);
     }
   }
+}
+
+// Processes that hold only their own rows (and process 0 the feature map's sample rows) build
+// the same tree; 70,000 rows so that the feature map is fitted on a drawn sample.
+TEST(BuildDistributed, ProcessesHoldingOnlyTheirShare) {
+  const int n = 70000;
+  const auto data = testing::make_blobs(n, 24, 3, 1.2, 0.05, 41);
+  const RowMatrixXf x = (data.x.array() + 50.0f).matrix();
+  CoresetTreeParams params;
+  params.sketch_dim = 8;
+  params.cross_fit_folds = 2;
+  const std::vector<Eigen::Index> fit_rows = feature_map_fit_rows(n, x.cols(), params.sketch_dim, 11);
+  ASSERT_EQ(fit_rows.size(), 65536u);
+  EXPECT_TRUE(std::is_sorted(fit_rows.begin(), fit_rows.end()));
+  EXPECT_TRUE(feature_map_fit_rows(n, 8, 8, 11).empty());  // no map to fit
+  RowMatrixXf sample(static_cast<Eigen::Index>(fit_rows.size()), x.cols());
+  for (std::size_t j = 0; j < fit_rows.size(); ++j) sample.row(static_cast<Eigen::Index>(j)) = x.row(fit_rows[j]);
+  Context context;
+  context.seed = 11;
+  context.threads = 1;
+  CoresetTree one(params);
+  one.build(x, data.y, {}, {}, context);
+  std::optional<CoresetTree> many;
+  testing::run_thread_group(3, [&](const Collective& group) {
+    const auto [begin, end] = build_share(n, params, group.rank(), group.size());
+    const RowMatrixXf mine = x.middleRows(begin, end - begin);  // a copy: nothing else is held
+    std::optional<CoresetTree> tree = build_distributed(
+        params, StreamedSamples{mine, {}}, begin,
+        group.rank() == 0 ? std::optional<MatrixRef>(sample) : std::nullopt, data.y, {}, {},
+        context, group);
+    if (group.rank() == 0) many = std::move(tree);
+  });
+  ASSERT_TRUE(many.has_value());
+  expect_same_tree(one, *many);
+  // A process handed rows that miss part of its share is refused before any exchange.
+  const RowMatrixXf short_share = x.topRows(100);
+  EXPECT_THROW(build_distributed(params, StreamedSamples{short_share, {}}, 0, sample, data.y, {}, {},
+                                 context, SingleProcess()),
+               InvalidArgument);
 }
 
 }  // namespace

@@ -69,6 +69,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace coreclean::coreset {
@@ -219,6 +220,28 @@ std::optional<CoresetTree> build_distributed(CoresetTreeParams params,
                                              std::span<const SampleId> ids,
                                              const Context& context, const Collective& group);
 
+/// build_distributed() where each process holds only its own rows (a Dask worker, say): `share`
+/// holds rows [first, first + share.x.rows()) of the n = y.size() samples, covering at least
+/// the process's build_share(). Process 0 also passes, when the input is wider than
+/// params.sketch_dim, the rows feature_map_fit_rows() names, in that order (others: nullopt).
+/// Same result as the overload above.
+std::optional<CoresetTree> build_distributed(CoresetTreeParams params, const StreamedSamples& share,
+                                             Eigen::Index first, std::optional<MatrixRef> fit_rows,
+                                             std::span<const Label> y,
+                                             std::span<const double> sample_weight,
+                                             std::span<const SampleId> ids,
+                                             const Context& context, const Collective& group);
+
+/// The rows [begin, end) that process `rank` of `ranks` works on in build_distributed(): a
+/// contiguous run of whole leaves of the tree over n samples with these params.
+std::pair<Eigen::Index, Eigen::Index> build_share(Eigen::Index n, const CoresetTreeParams& params,
+                                                  int rank, int ranks);
+
+/// The rows (ascending) the feature map of a build over n × d samples is fitted on with this
+/// seed: none when d ≤ sketch_dim, all when n ≤ 65,536, else 65,536 drawn uniformly.
+std::vector<Eigen::Index> feature_map_fit_rows(Eigen::Index n, Eigen::Index d, int sketch_dim,
+                                               std::uint64_t seed);
+
 /// The coreset tree over (X, y, weights, ids).
 ///
 /// Thread safety: const member functions may run concurrently from several threads on one tree;
@@ -331,6 +354,12 @@ class CoresetTree {
   friend void save_tree(const CoresetTree&, const std::filesystem::path&);
   friend CoresetTree load_tree(const std::filesystem::path&);
   friend std::optional<CoresetTree> build_distributed(CoresetTreeParams, const StreamedSamples&,
+                                                      std::span<const Label>,
+                                                      std::span<const double>,
+                                                      std::span<const SampleId>, const Context&,
+                                                      const Collective&);
+  friend std::optional<CoresetTree> build_distributed(CoresetTreeParams, const StreamedSamples&,
+                                                      Eigen::Index, std::optional<MatrixRef>,
                                                       std::span<const Label>,
                                                       std::span<const double>,
                                                       std::span<const SampleId>, const Context&,
