@@ -639,6 +639,11 @@ void sample_coreset(State& s, const CoresetTreeParams& p, Eigen::Index node_inde
 
 }  // namespace
 
+void sum_internal_nodes(std::vector<TreeNode>& nodes) {
+  for (auto& node : nodes)
+    if (node.left >= 0) summarize_internal(nodes, node);
+}
+
 // ---- CoresetTree ---------------------------------------------------------------------------
 
 CoresetTree::CoresetTree(CoresetTreeParams params) : params_(std::move(params)) {
@@ -716,8 +721,7 @@ void summarize_all(State& s, const Context& context, const Collective& group = S
     summarize_leaf(s, s.nodes[static_cast<std::size_t>(held[static_cast<std::size_t>(j)])]);
   });
   if (group.size() > 1) exchange_leaf_summaries(s, leaves, group);
-  for (auto& node : s.nodes)
-    if (node.left >= 0) summarize_internal(s.nodes, node);
+  sum_internal_nodes(s.nodes);
 }
 
 void sample_all_coresets(State& s, const CoresetTreeParams& p) {

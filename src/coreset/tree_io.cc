@@ -20,8 +20,10 @@ namespace {
 
 constexpr char kMagic[8] = {'C', 'C', 'T', 'R', 'E', 'E', '\0', '\0'};
 // 1: the first; 2: adds cross_fit_max_rows (version-1 files read as 0: their held-out models
-// trained on every row), and the checksum runs over 8-byte words.
-constexpr std::uint32_t kFormatVersion = 2;
+// trained on every row), and the checksum runs over 8-byte words; 3: only the leaves' summaries
+// are stored — an internal node's are the sum of its children's, summed again when a tree loads
+// (the summaries of older files' internal nodes are read and replaced the same way).
+constexpr std::uint32_t kFormatVersion = 3;
 
 // Collects the file as a list of byte ranges: small fields are copied into a buffer of their
 // own, large arrays (φ, the per-sample vectors) are referenced where they are. The file is then
@@ -195,10 +197,12 @@ void write_payload(Writer& w, const CoresetTreeParams& p, const CoresetTreeState
     w.put<std::int64_t>(n.left);
     w.put<std::int64_t>(n.right);
     w.put<std::int64_t>(n.parent);
-    w.put_matrix(n.class_weight);
-    w.put_matrix(n.class_count);
-    w.put_matrix(n.gram);
-    w.put_matrix(n.moments);
+    if (n.left < 0) {  // a leaf
+      w.put_matrix(n.class_weight);
+      w.put_matrix(n.class_count);
+      w.put_matrix(n.gram);
+      w.put_matrix(n.moments);
+    }
     w.put_vector(n.coreset);
     w.put_vector(n.coreset_weight);
   }
@@ -219,7 +223,7 @@ void write_payload(Writer& w, const CoresetTreeParams& p, const CoresetTreeState
 constexpr std::size_t kMinNameBytes = sizeof(Label) + 8;
 constexpr std::size_t kMinModelBytes = 1;
 constexpr std::size_t kMinMatrixBytes = 24;
-constexpr std::size_t kMinNodeBytes = 5 * 8 + 4 + 4 * kMinMatrixBytes + 2 * 8;
+constexpr std::size_t kMinNodeBytes = 5 * 8 + 4 + 2 * 8;  // an internal node of version 3
 
 void read_payload(Reader& r, std::uint32_t version, CoresetTreeParams& p, CoresetTreeState& s) {
   p.chunk_size = r.get<std::int64_t>("chunk_size");
@@ -286,10 +290,12 @@ void read_payload(Reader& r, std::uint32_t version, CoresetTreeParams& p, Corese
     n.left = r.get<std::int64_t>("nodes.left");
     n.right = r.get<std::int64_t>("nodes.right");
     n.parent = r.get<std::int64_t>("nodes.parent");
-    n.class_weight = r.get_matrix<Eigen::VectorXd>("nodes.class_weight");
-    n.class_count = r.get_matrix<Eigen::VectorXi>("nodes.class_count");
-    n.gram = r.get_matrix<Eigen::MatrixXd>("nodes.gram");
-    n.moments = r.get_matrix<Eigen::MatrixXd>("nodes.moments");
+    if (version < 3 || n.left < 0) {
+      n.class_weight = r.get_matrix<Eigen::VectorXd>("nodes.class_weight");
+      n.class_count = r.get_matrix<Eigen::VectorXi>("nodes.class_count");
+      n.gram = r.get_matrix<Eigen::MatrixXd>("nodes.gram");
+      n.moments = r.get_matrix<Eigen::MatrixXd>("nodes.moments");
+    }
     n.coreset = r.get_vector<Eigen::Index>("nodes.coreset");
     n.coreset_weight = r.get_vector<double>("nodes.coreset_weight");
   }
@@ -419,13 +425,15 @@ class StateCheck {
       same("right", node.right, want.right);
       same("parent", node.parent, want.parent);
       const std::string at = fmt::format("nodes[{}]", j);
-      shape(at + ".class_weight", node.class_weight, k, 1);
-      all_finite(at + ".class_weight", node.class_weight);
-      shape(at + ".class_count", node.class_count, k, 1);
-      shape(at + ".gram", node.gram, r1, r1);
-      all_finite(at + ".gram", node.gram);
-      shape(at + ".moments", node.moments, r1, k);
-      all_finite(at + ".moments", node.moments);
+      if (node.left < 0) {  // internal nodes' summaries are summed from the leaves after the check
+        shape(at + ".class_weight", node.class_weight, k, 1);
+        all_finite(at + ".class_weight", node.class_weight);
+        shape(at + ".class_count", node.class_count, k, 1);
+        shape(at + ".gram", node.gram, r1, r1);
+        all_finite(at + ".gram", node.gram);
+        shape(at + ".moments", node.moments, r1, k);
+        all_finite(at + ".moments", node.moments);
+      }
       require(node.coreset.size() == node.coreset_weight.size(), at + ".coreset",
               fmt::format("{} indices", node.coreset.size()),
               fmt::format("as many as its {} weights", node.coreset_weight.size()));
@@ -623,6 +631,7 @@ CoresetTree load_tree(const std::filesystem::path& path) {
   auto state = std::make_unique<CoresetTreeState>();
   read_payload(r, version, params, *state);
   StateCheck(name, *state).run(params);
+  sum_internal_nodes(state->nodes);
   for (std::size_t i = 0; i < state->ids.size(); ++i)
     state->index_of.emplace(state->ids[i], static_cast<Eigen::Index>(i));
   CoresetTree tree(params);

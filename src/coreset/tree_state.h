@@ -97,6 +97,10 @@ class CoresetTreeState {
 /// unchanged), the root last. Ranges, levels, children and parents only; summaries are empty.
 std::vector<TreeNode> node_structure(Eigen::Index n, Eigen::Index chunk);
 
+/// Sets every internal node's summaries to the sum of its children's (children come before their
+/// parents in the node list): exactly what a build computes above the leaves.
+void sum_internal_nodes(std::vector<TreeNode>& nodes);
+
 /// The tree file's checksum of `bytes` in format `version`: FNV-1a 64 over bytes (version 1) or
 /// over 8-byte little-endian words (version 2 on; see tree_io.cc).
 std::uint64_t tree_file_checksum(std::span<const std::byte> bytes, std::uint32_t version = 2);

@@ -540,8 +540,8 @@ TEST(CoresetTreeFile, InconsistentStateRefusedNamingFieldAndValue) {
        "feature_mean is 5 × 1 (expected 9 × 1)"},
       {TreeKind::kCleaning, [](auto&, auto& s) { s.nodes[2].gram.resize(1, 1); },
        "nodes[2].gram is 1 × 1 (expected 6 × 6)"},
-      {TreeKind::kCleaning, [=](auto&, auto& s) { s.nodes[6].gram(0, 0) = nan; },
-       "nodes[6].gram holds nan at position 0"},
+      {TreeKind::kCleaning, [=](auto&, auto& s) { s.nodes[1].gram(0, 0) = nan; },
+       "nodes[1].gram holds nan at position 0"},
       {TreeKind::kCleaning, [](auto&, auto& s) { s.nodes[0].class_weight.resize(2); },
        "nodes[0].class_weight is 2 × 1 (expected 3 × 1)"},
       {TreeKind::kCleaning, [](auto&, auto& s) { s.class_gram.pop_back(); },
@@ -617,6 +617,42 @@ TEST(CoresetTreeFile, Version1FileStillLoads) {
   std::vector<SampleId> top = loaded.important_samples(query).ids;
   std::sort(top.begin(), top.end());
   EXPECT_EQ(top, (std::vector<SampleId>{1005, 1017, 1040}));
+}
+
+// A version-2 file (every node's summaries stored) loads: its internal nodes are summed from
+// its leaves again, and it scores as a fresh build does. A tree saved now stores the leaves'
+// summaries only and loads to the same state.
+TEST(CoresetTreeFile, Version2FileStillLoads) {
+  const std::filesystem::path data = std::filesystem::path(CORECLEAN_TEST_DATA_DIR);
+  const CoresetTree old = load_tree(data / "tree_v2" / "tree_v2.cct");
+  EXPECT_EQ(old.params().cross_fit_max_rows, 50000);
+  ASSERT_EQ(old.num_leaves(), 5);
+  ASSERT_EQ(old.num_nodes(), 9);
+  const io::FeatureSet features = io::load_feature_set(data / "tree_v1");
+  CoresetTree fresh(old.params());
+  fresh.build(features.x_train.view(), features.y_train, {}, features.ids);
+  for (Eigen::Index j = 0; j < old.num_nodes(); ++j) {
+    const NodeSummary a = old.node(j), b = fresh.node(j);
+    EXPECT_LT((a.gram - b.gram).cwiseAbs().maxCoeff(), 1e-9) << "node " << j;
+    EXPECT_EQ(a.class_count, b.class_count) << "node " << j;
+  }
+  // The root is the sum of the leaves.
+  Eigen::MatrixXd leaves = Eigen::MatrixXd::Zero(old.node(0).gram.rows(), old.node(0).gram.cols());
+  for (Eigen::Index j = 0; j < old.num_leaves(); ++j) leaves += old.node(j).gram;
+  EXPECT_LT((leaves - old.node(old.num_nodes() - 1).gram).cwiseAbs().maxCoeff(), 1e-12);
+  const std::vector<SampleScore> a = old.scores(), b = fresh.scores();
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].id, b[i].id);
+    EXPECT_NEAR(a[i].importance, b[i].importance, 1e-6) << "id " << a[i].id;
+  }
+  testing::TempDir dir;
+  save_tree(old, dir / "v3.tree");
+  EXPECT_LT(std::filesystem::file_size(dir / "v3.tree"),
+            std::filesystem::file_size(data / "tree_v2" / "tree_v2.cct"));
+  EXPECT_TRUE(load_tree(dir / "v3.tree") == old);
+  for (Eigen::Index j = 0; j < old.num_nodes(); ++j)
+    EXPECT_TRUE(load_tree(dir / "v3.tree").node(j).gram == old.node(j).gram) << "node " << j;
 }
 
 TEST(CoresetTreeFile, ClaimedSizesBoundedByTheFileBeforeAllocating) {
