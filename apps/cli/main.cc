@@ -107,6 +107,11 @@ int main(int argc, char** argv) {
                         "weighted per-class sample of its folds (0 = every row; slower on large "
                         "sets, see docs/scaling.md)")
       ->capture_default_str();
+  build_cmd->add_option("--max-memory", build.max_memory_gb,
+                        "Refuse to start a build whose peak memory (estimated from the data's "
+                        "shape; X is read block by block and counts only for the at most 65,536 "
+                        "rows the PCA is fitted on) would exceed this many GiB (0 = no limit)")
+      ->capture_default_str();
   build_cmd->add_option("--optimized-for", build.optimized_for,
                         "cleaning (find label errors) or training (weighted coreset)")
       ->capture_default_str();

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <fmt/format.h>
 #include <fstream>
 #include <map>
@@ -38,6 +39,9 @@ int run_build(const BuildOptions& options, const Context& context, std::ostream&
                         options.chunk_size);
   CORECLEAN_CLI_REQUIRE(options.held_out_rows >= 0, "--held-out-rows must be >= 0, got {}",
                         options.held_out_rows);
+  CORECLEAN_CLI_REQUIRE(std::isfinite(options.max_memory_gb) && options.max_memory_gb >= 0.0,
+                        "--max-memory must be >= 0 (GiB; 0 = no limit), got {}",
+                        options.max_memory_gb);
   CORECLEAN_CLI_REQUIRE(!options.features.empty() || !options.append.empty(),
                         "build needs --features FEATDIR --out TREE (a new tree) or --append "
                         "FEATDIR --tree TREE (samples added to a tree)");
@@ -65,6 +69,26 @@ int run_build(const BuildOptions& options, const Context& context, std::ostream&
   params.cross_fit_max_rows = options.held_out_rows;
   params.optimized_for = options.optimized_for == "training" ? coreset::OptimizedFor::kTraining
                                                              : coreset::OptimizedFor::kCleaning;
+  if (options.max_memory_gb > 0.0) {
+    // Before any work: the build's peak (X aside: it is read block by block) against the budget.
+    Labels classes(fs.y_train.begin(), fs.y_train.end());
+    std::sort(classes.begin(), classes.end());
+    classes.erase(std::unique(classes.begin(), classes.end()), classes.end());
+    const int r = static_cast<int>(std::min<Eigen::Index>(x.cols(), params.sketch_dim));
+    std::int64_t need = coreset::estimated_build_bytes(x.rows(), x.cols(),
+                                                       static_cast<int>(classes.size()), params,
+                                                       context.thread_count());
+    // In an MPI job, process 0 also receives every row's features and scores.
+    if (group.size() > 1) need += x.rows() * (4 * static_cast<std::int64_t>(r) + 28);
+    const double gib = static_cast<double>(std::int64_t{1} << 30);
+    CORECLEAN_CLI_REQUIRE(
+        static_cast<double>(need) <= options.max_memory_gb * gib,
+        "build would need about {:.2f} GiB{} (the {} × {} mapped features alone take {:.2f} GiB; "
+        "X is read block by block) but --max-memory is {:g} GiB: raise it, "
+        "lower --held-out-rows, or build with `mpirun -np N coreclean build` (docs/scaling.md)",
+        static_cast<double>(need) / gib, group.size() > 1 ? " on process 0" : "", x.rows(), r,
+        4.0 * static_cast<double>(x.rows()) * r / gib, options.max_memory_gb);
+  }
   // Streamed: a memory-mapped X_train.npy is read block by block and never resident as a whole
   // (in an MPI job, each process reads the rows of its share only).
   std::optional<coreset::CoresetTree> built = coreset::build_distributed(

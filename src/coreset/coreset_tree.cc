@@ -1080,6 +1080,33 @@ std::pair<Eigen::Index, Eigen::Index> build_share(Eigen::Index n, const CoresetT
   return row_share(n, automatic_chunk(params, n), rank, ranks);
 }
 
+std::int64_t estimated_build_bytes(Eigen::Index n, Eigen::Index d, int classes,
+                                   const CoresetTreeParams& params, int threads) {
+  const double nn = static_cast<double>(n), k = classes;
+  const double r = static_cast<double>(std::min<Eigen::Index>(d, params.sketch_dim)), r1 = r + 1;
+  const double leaves = std::ceil(nn / static_cast<double>(automatic_chunk(params, std::max<Eigen::Index>(n, 1))));
+  // The feature map's fit: the rows it reads, resident until it ends (a copy of the drawn
+  // ones, or X itself when it fits on every row), and the randomized PCA's n_s × (r + 10)
+  // double work matrices (two at a time).
+  double map_fit = 0.0;
+  if (d > params.sketch_dim) {
+    const double rows = std::min(nn, static_cast<double>(kPcaFitRows));
+    map_fit = 4.0 * rows * static_cast<double>(d) + 2.0 * 8.0 * rows * (r + 10.0);
+  }
+  const double fit_rows = params.cross_fit_folds > 0
+                              ? (params.cross_fit_max_rows > 0
+                                     ? std::min(nn, static_cast<double>(params.cross_fit_max_rows))
+                                     : nn)
+                              : 0.0;
+  const double rest = 4.0 * nn * r                                  // φ
+                      + 53.0 * nn                                   // per-sample state
+                      + 8.0 * (2.0 * leaves - 1.0) * (r1 * r1 + r1 * k)  // node summaries
+                      + 2.0 * 8.0 * k * r1 * r1                     // class Grams, factors
+                      + fit_rows * (4.0 * r + 5.0 * 8.0 * k)        // one held-out fit
+                      + 3.0 * 8.0 * static_cast<double>(kPassRows) * r1 * std::max(threads, 1);
+  return static_cast<std::int64_t>(std::max(map_fit, rest) + 64.0 * (1 << 20));
+}
+
 std::vector<Eigen::Index> feature_map_fit_rows(Eigen::Index n, Eigen::Index d, int sketch_dim,
                                                std::uint64_t seed) {
   std::vector<Eigen::Index> order;

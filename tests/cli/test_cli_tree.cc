@@ -109,6 +109,42 @@ TEST(CliTree, HeldOutRowsReachTheTree) {
   EXPECT_FALSE(std::filesystem::exists(b.out));
 }
 
+// --max-memory refuses, before any work, a build whose estimated peak exceeds it, naming the
+// estimate; a budget above the estimate builds. The estimate is the documented sum, checked by
+// hand for a small shape.
+TEST(CliTree, MaxMemoryRefusesABuildThatWouldNotFit) {
+  coreset::CoresetTreeParams p;
+  p.chunk_size = 100;
+  p.cross_fit_max_rows = 500;
+  // n = 1000, d = 8 ≤ r: no feature map to fit; r = 8, r̃ = 9, K = 3, 10 leaves, 1 thread.
+  const double rest = 4.0 * 1000 * 8 + 53.0 * 1000 + 8.0 * 19 * (81 + 27) + 2.0 * 8 * 3 * 81 +
+                      500.0 * (4 * 8 + 5 * 8 * 3) + 3.0 * 8 * 4096 * 9;
+  EXPECT_EQ(coreset::estimated_build_bytes(1000, 8, 3, p, 1),
+            static_cast<std::int64_t>(rest + 64.0 * (1 << 20)));
+  // Wider than the sketch: the feature map's fit (every row of X and two 1000 × 266 work
+  // matrices) is compared with the rest, whose φ is then 1000 × 256.
+  const double fit = 4.0 * 1000 * 2048 + 2.0 * 8 * 1000 * 266;
+  const double rest_wide = 4.0 * 1000 * 256 + 53.0 * 1000 + 8.0 * 19 * (257.0 * 257 + 257.0 * 3) +
+                           2.0 * 8 * 3 * 257 * 257 + 500.0 * (4 * 256 + 5 * 8 * 3) +
+                           3.0 * 8 * 4096 * 257;
+  EXPECT_EQ(coreset::estimated_build_bytes(1000, 2048, 3, p, 1),
+            static_cast<std::int64_t>(std::max(fit, rest_wide) + 64.0 * (1 << 20)));
+
+  testing::TempDir dir;
+  BuildOptions b = blob_build_options(dir);
+  b.max_memory_gb = 0.01;  // below the 64 MB the estimate counts for the program alone
+  std::ostringstream log;
+  const std::string message = testing::error_of<InvalidArgument>([&] { run_build(b, Context(), log); });
+  EXPECT_TRUE(testing::contains(message, "build would need about 0.06 GiB")) << message;
+  EXPECT_TRUE(testing::contains(message, "--max-memory is 0.01 GiB")) << message;
+  EXPECT_FALSE(std::filesystem::exists(b.out));
+  b.max_memory_gb = 1.0;
+  EXPECT_EQ(run_build(b, Context(), log), 0);
+  EXPECT_TRUE(std::filesystem::exists(b.out));
+  b.max_memory_gb = -1.0;
+  EXPECT_THROW(run_build(b, Context(), log), InvalidArgument);
+}
+
 TEST(CliTree, UpdateRefreshEqualsFreshBuild) {
   testing::TempDir dir;
   BuildOptions b = blob_build_options(dir);

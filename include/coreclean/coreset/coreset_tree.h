@@ -237,6 +237,17 @@ std::optional<CoresetTree> build_distributed(CoresetTreeParams params, const Str
 std::pair<Eigen::Index, Eigen::Index> build_share(Eigen::Index n, const CoresetTreeParams& params,
                                                   int rank, int ranks);
 
+/// The peak resident bytes a build of n samples of width d in `classes` classes keeps with these
+/// params and `threads` threads, X aside but for the rows the feature map is fitted on (a build
+/// reads X block by block, and a memory-mapped file's blocks leave the resident set once read):
+/// the larger of the feature map's fit (the ≤ 65,536 rows it reads and the randomized PCA's
+/// work matrices) and the rest of the build
+/// (φ, 4·n·r bytes; per-sample state; node summaries; class Grams and their factors; one
+/// held-out fit; per-thread work), plus 64 MB for the program. docs/scaling.md derives the
+/// terms; at 847,970 × 2048 with 80 classes it says 1.33 GB, and 1.32 GB was measured.
+std::int64_t estimated_build_bytes(Eigen::Index n, Eigen::Index d, int classes,
+                                   const CoresetTreeParams& params, int threads);
+
 /// The rows (ascending) the feature map of a build over n × d samples is fitted on with this
 /// seed: none when d ≤ sketch_dim, all when n ≤ 65,536, else 65,536 drawn uniformly.
 std::vector<Eigen::Index> feature_map_fit_rows(Eigen::Index n, Eigen::Index d, int sketch_dim,
