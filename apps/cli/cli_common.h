@@ -12,6 +12,8 @@
 
 #include <functional>
 #include <ostream>
+#include <string_view>
+#include <type_traits>
 
 /// Throws coreclean::InvalidArgument (exit code 2) with a formatted message unless cond holds.
 #define CORECLEAN_CLI_REQUIRE(cond, ...) \
@@ -62,6 +64,22 @@ Context make_cli_context(std::ostream& err, std::uint64_t seed, bool show_progre
 /// BLAS product. The variable it sets stops a second restart; if exec fails, the program simply
 /// goes on with the kernels it has.
 void restart_with_fitting_blas_kernels(char** argv);
+
+/// Runs f() as one progress step named `what` (reported at its start and its end): a step
+/// without progress of its own — reading or writing a file of gigabytes — then shows on the bar,
+/// whose ticker redraws its elapsed time every second. Returns f()'s result.
+template <typename F>
+auto as_progress_step(const Context& context, std::string_view what, F&& f) {
+  context.report_progress(0, 1, what);
+  if constexpr (std::is_void_v<decltype(f())>) {
+    f();
+    context.report_progress(1, 1, what);
+  } else {
+    auto result = f();
+    context.report_progress(1, 1, what);
+    return result;
+  }
+}
 
 /// Whether an MPI launcher (mpirun, mpiexec, srun) started this process as one of several: the
 /// launcher's environment names the job's size.

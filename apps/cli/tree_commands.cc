@@ -46,7 +46,8 @@ int run_build(const BuildOptions& options, const Context& context, std::ostream&
                         "build needs --features FEATDIR --out TREE (a new tree) or --append "
                         "FEATDIR --tree TREE (samples added to a tree)");
   const std::filesystem::path& features = options.append.empty() ? options.features : options.append;
-  const io::FeatureSet all = io::load_feature_set(features);
+  const io::FeatureSet all = as_progress_step(context, "reading the features",
+                                              [&] { return io::load_feature_set(features); });
   // Keep the requested classes only (the seed keeps the class of interest and its confusion).
   const io::FeatureSet fs =
       options.classes.empty() ? all : io::keep_classes(all, all.find_classes(options.classes));
@@ -54,10 +55,11 @@ int run_build(const BuildOptions& options, const Context& context, std::ostream&
   if (!options.append.empty()) {
     CORECLEAN_CLI_REQUIRE(group.size() == 1,
                           "build --append runs in one process: start it without mpirun");
-    coreset::CoresetTree tree = coreset::load_tree(options.tree);
+    coreset::CoresetTree tree = as_progress_step(context, "reading the tree",
+                                                 [&] { return coreset::load_tree(options.tree); });
     const Eigen::Index before_leaves = tree.num_leaves();
     const coreset::UpdateReport r = tree.append(x, fs.y_train, {}, fs.ids, context);
-    coreset::save_tree(tree, options.tree);
+    as_progress_step(context, "writing the tree", [&] { coreset::save_tree(tree, options.tree); });
     out << fmt::format("added {} samples to {} ({} samples, {} → {} leaves of {}; {} tree nodes "
                        "summarised) in {:.2f} s\n",
                        r.samples_changed, options.tree.string(), tree.size(), before_leaves,
@@ -98,7 +100,7 @@ int run_build(const BuildOptions& options, const Context& context, std::ostream&
   ClassNames names;
   for (Label l : tree.classes()) names[l] = fs.class_name(l);
   tree.set_class_names(std::move(names));
-  coreset::save_tree(tree, options.out);
+  as_progress_step(context, "writing the tree", [&] { coreset::save_tree(tree, options.out); });
   out << fmt::format("built {} ({} samples, {} classes, {} features → {}, {} leaves of {}{}) in "
                      "{:.2f} s\n",
                      options.out.string(), tree.size(), tree.classes().size(), x.cols(),
@@ -108,9 +110,10 @@ int run_build(const BuildOptions& options, const Context& context, std::ostream&
   return kExitOk;
 }
 
-int run_rank(const RankOptions& options, const Context&, std::ostream& out) {
+int run_rank(const RankOptions& options, const Context& context, std::ostream& out) {
   CORECLEAN_CLI_REQUIRE(options.top >= 0, "--top must be >= 0, got {}", options.top);
-  coreset::CoresetTree tree = coreset::load_tree(options.tree);
+  coreset::CoresetTree tree = as_progress_step(context, "reading the tree",
+                                               [&] { return coreset::load_tree(options.tree); });
   coreset::ImportantSamplesQuery q;
   q.ignore_seen = !options.include_seen;
   q.mark_seen = options.mark_seen;
@@ -136,13 +139,15 @@ int run_rank(const RankOptions& options, const Context&, std::ostream& out) {
     csv << fmt::format("{},{},{:.6g},{:.6g},{:.6g},{}\n", s.id, s.label, s.importance, s.misfit,
                        s.atypical, s.suggested_label);
   }
-  if (options.mark_seen) coreset::save_tree(tree, options.tree);
+  if (options.mark_seen)
+    as_progress_step(context, "writing the tree", [&] { coreset::save_tree(tree, options.tree); });
   return kExitOk;
 }
 
 int run_update(const UpdateOptions& options, const Context& context, std::ostream& out) {
   const auto start = std::chrono::steady_clock::now();
-  coreset::CoresetTree tree = coreset::load_tree(options.tree);
+  coreset::CoresetTree tree = as_progress_step(context, "reading the tree",
+                                               [&] { return coreset::load_tree(options.tree); });
   // Every row is checked before anything changes.
   session::DecisionFileRules rules;
   rules.reject_id = [&](SampleId id) -> std::optional<std::string> {
@@ -175,7 +180,7 @@ int run_update(const UpdateOptions& options, const Context& context, std::ostrea
   const double update_seconds = seconds_since(start);
   const bool refresh = options.refresh && tree.stale_updates() > 0;
   if (refresh) tree.refresh(context);
-  coreset::save_tree(tree, options.tree);
+  as_progress_step(context, "writing the tree", [&] { coreset::save_tree(tree, options.tree); });
   out << fmt::format("{} relabelled, {} deleted, {} kept; {} tree nodes recomputed in {:.3f} s",
                      relabel_ids.size(), delete_ids.size(),
                      file.decisions.size() - relabel_ids.size() - delete_ids.size(),

@@ -197,7 +197,8 @@ std::vector<Eigen::MatrixXd> compute_class_grams(const State& s, const Context& 
     for (std::size_t b = 0; b < members[c].size(); b += kPassRows)
       pieces.push_back({c, b, std::min(members[c].size(), b + static_cast<std::size_t>(kPassRows))});
   std::vector<Eigen::MatrixXd> partial(pieces.size());
-  detail::parallel_blocks(static_cast<std::int64_t>(pieces.size()), context, "", [&](std::int64_t b) {
+  detail::parallel_blocks(static_cast<std::int64_t>(pieces.size()), context,
+                          "coreset tree: class summaries", [&](std::int64_t b) {
     const Piece& piece = pieces[static_cast<std::size_t>(b)];
     const std::vector<Eigen::Index> rows(members[piece.c].begin() + static_cast<std::ptrdiff_t>(piece.begin),
                                          members[piece.c].begin() + static_cast<std::ptrdiff_t>(piece.end));
