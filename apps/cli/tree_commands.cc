@@ -46,8 +46,20 @@ int run_build(const BuildOptions& options, const Context& context, std::ostream&
                         "build needs --features FEATDIR --out TREE (a new tree) or --append "
                         "FEATDIR --tree TREE (samples added to a tree)");
   const std::filesystem::path& features = options.append.empty() ? options.features : options.append;
-  const io::FeatureSet all = as_progress_step(context, "reading the features",
-                                              [&] { return io::load_feature_set(features); });
+  coreset::CoresetTreeParams params;
+  params.chunk_size = options.chunk_size;
+  params.cross_fit_max_rows = options.held_out_rows;
+  params.optimized_for = options.optimized_for == "training" ? coreset::OptimizedFor::kTraining
+                                                             : coreset::OptimizedFor::kCleaning;
+  // In an MPI job over every class, a process checks only the rows it will read (its share);
+  // the others check theirs, and an error on one ends the job.
+  const bool share_only = group.size() > 1 && options.classes.empty();
+  const io::FeatureSet all = as_progress_step(context, "reading the features", [&] {
+    if (!share_only) return io::load_feature_set(features);
+    return io::load_feature_set(features, [&](Eigen::Index rows) {
+      return coreset::build_share(rows, params, group.rank(), group.size());
+    });
+  });
   // Keep the requested classes only (the seed keeps the class of interest and its confusion).
   const io::FeatureSet fs =
       options.classes.empty() ? all : io::keep_classes(all, all.find_classes(options.classes));
@@ -66,11 +78,6 @@ int run_build(const BuildOptions& options, const Context& context, std::ostream&
                        tree.num_leaves(), tree.chunk_size(), r.nodes_touched, seconds_since(start));
     return kExitOk;
   }
-  coreset::CoresetTreeParams params;
-  params.chunk_size = options.chunk_size;
-  params.cross_fit_max_rows = options.held_out_rows;
-  params.optimized_for = options.optimized_for == "training" ? coreset::OptimizedFor::kTraining
-                                                             : coreset::OptimizedFor::kCleaning;
   if (options.max_memory_gb > 0.0) {
     // Before any work: the build's peak (X aside: it is read block by block) against the budget.
     Labels classes(fs.y_train.begin(), fs.y_train.end());

@@ -194,7 +194,11 @@ FeatureSet keep_classes(const FeatureSet& features, std::span<const Label> class
   return out;
 }
 
-FeatureSet load_feature_set(const std::filesystem::path& dir) {
+FeatureSet load_feature_set(const std::filesystem::path& dir) { return load_feature_set(dir, {}); }
+
+FeatureSet load_feature_set(
+    const std::filesystem::path& dir,
+    const std::function<std::pair<Eigen::Index, Eigen::Index>(Eigen::Index rows)>& checked_rows) {
   std::error_code error;
   const auto status = std::filesystem::status(dir, error);
   if (status.type() == std::filesystem::file_type::not_found)
@@ -212,7 +216,12 @@ FeatureSet load_feature_set(const std::filesystem::path& dir) {
   const auto y_train_path = file_in(dir, kYTrain).string();
 
   FeatureSet features;
-  features.x_train = to_sample_matrix(read_npy(x_train_path), x_train_path);
+  {
+    const NpyArray x_train = read_npy(x_train_path);
+    std::pair<Eigen::Index, Eigen::Index> rows{0, -1};
+    if (checked_rows && !x_train.shape().empty()) rows = checked_rows(x_train.shape()[0]);
+    features.x_train = to_sample_matrix(x_train, x_train_path, rows);
+  }
   features.y_train = to_labels(read_npy(y_train_path), y_train_path);
   require_class_ids(features.y_train, y_train_path);
   const Eigen::Index n = features.x_train.rows();

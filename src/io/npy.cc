@@ -707,7 +707,8 @@ StreamedSamples SampleMatrix::streamed() const {
   return out;
 }
 
-SampleMatrix to_sample_matrix(const NpyArray& a, const std::string& name) {
+SampleMatrix to_sample_matrix(const NpyArray& a, const std::string& name,
+                              std::pair<Eigen::Index, Eigen::Index> checked_rows) {
   CORECLEAN_THROW_IF_NOT(a.shape().size() == 2,
                          "{}: expected a 2-d array (samples x features), got shape {}", name,
                          shape_repr(a.shape()));
@@ -722,8 +723,12 @@ SampleMatrix to_sample_matrix(const NpyArray& a, const std::string& name) {
       // Checked in pieces that leave the resident set once read (for a mapped file), so the
       // check does not hold the whole file in memory.
       constexpr std::int64_t kPiece = std::int64_t{1} << 24;  // floats: 64 MB
-      for (std::int64_t at = 0; at < a.size(); at += kPiece) {
-        const std::int64_t count = std::min(kPiece, a.size() - at);
+      const Eigen::Index first_row = std::clamp<Eigen::Index>(checked_rows.first, 0, rows);
+      const Eigen::Index end_row =
+          checked_rows.second < 0 ? rows : std::clamp<Eigen::Index>(checked_rows.second, first_row, rows);
+      const std::int64_t checked_end = end_row * cols;
+      for (std::int64_t at = first_row * cols; at < checked_end; at += kPiece) {
+        const std::int64_t count = std::min(kPiece, checked_end - at);
         const std::int64_t bad = first_non_finite(data + at, count);
         if (bad < count) throw_non_finite(name, at + bad, cols, data[at + bad]);
         a.release(static_cast<std::size_t>(at) * sizeof(float),

@@ -32,4 +32,24 @@ if mpirun --oversubscribe -np 2 "$coreclean" rank --tree "$work/one.tree" > /dev
   echo "rank under mpirun should be refused" >&2
   exit 1
 fi
+# A NaN in the last process's share (each process checks only its own rows) ends the whole job
+# with exit 2 and the row named.
+mkdir -p "$work/bad"
+"$python" - "$work/features" "$work/bad" <<'PY'
+import sys
+import numpy as np
+x = np.load(f"{sys.argv[1]}/X_train.npy")
+x[8999, 3] = np.nan
+np.save(f"{sys.argv[2]}/X_train.npy", x)
+np.save(f"{sys.argv[2]}/y_train.npy", np.load(f"{sys.argv[1]}/y_train.npy"))
+PY
+set +e
+mpirun --oversubscribe -np "$processes" "$coreclean" build --features "$work/bad" \
+  --out "$work/bad.tree" --chunk-size 700 > "$work/bad.txt" 2>&1
+status=$?
+set -e
+cat "$work/bad.txt"
+[ "$status" -eq 2 ] || { echo "expected exit 2, got $status" >&2; exit 1; }
+grep -q "non-finite value nan at row 8999, column 3" "$work/bad.txt"
+[ ! -e "$work/bad.tree" ]
 echo "ok: $processes processes"

@@ -351,6 +351,29 @@ TEST(FeatureSetErrors, NanInFeaturesIsRefusedNamingRowAndColumn) {
   EXPECT_TRUE(contains(message, "inf at row 4, column 2"));
 }
 
+TEST(FeatureSetErrors, OnlyTheCheckedRowsAreCheckedForNan) {
+  // A process that reads only its share of X_train checks only those rows; the row count it is
+  // asked about is the file's.
+  TempDir tmp;
+  const auto dir = write_train(tmp);
+  RowMatrixXf x = samples(6, 3);
+  x(4, 2) = std::numeric_limits<float>::quiet_NaN();
+  write_npy(dir / "X_train.npy", x);
+  Eigen::Index asked = 0;
+  const auto rows = [&](Eigen::Index begin, Eigen::Index end) {
+    return [&asked, begin, end](Eigen::Index n) {
+      asked = n;
+      return std::pair<Eigen::Index, Eigen::Index>{begin, end};
+    };
+  };
+  EXPECT_EQ(load_feature_set(dir, rows(0, 4)).x_train.rows(), 6);
+  EXPECT_EQ(asked, 6);
+  EXPECT_EQ(load_feature_set(dir, rows(5, 6)).x_train.rows(), 6);
+  const std::string message =
+      error_of<InvalidArgument>([&] { (void)load_feature_set(dir, rows(3, 6)); });
+  EXPECT_TRUE(contains(message, "nan at row 4, column 2")) << message;
+}
+
 TEST(FeatureSetErrors, TestSplitNeedsBothFiles) {
   // Invariant: X_test.npy without y_test.npy (or the reverse) is refused, naming both files.
   TempDir tmp;

@@ -17,6 +17,8 @@
 
 #include <array>
 #include <filesystem>
+#include <utility>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -56,6 +58,13 @@ FeatureSet keep_classes(const FeatureSet& features, std::span<const Label> class
 /// features contain NaN or Inf, labels are not integers, a class of y_test is absent from
 /// y_train, ids are not unique, or classes.json does not parse.
 FeatureSet load_feature_set(const std::filesystem::path& dir);
+
+/// load_feature_set() that checks only some training rows for NaN/Inf: those `checked_rows`
+/// returns for the training set's row count ([begin, end)). For a process that reads only its
+/// share of a large X_train.npy (an MPI job): the other processes check theirs.
+FeatureSet load_feature_set(
+    const std::filesystem::path& dir,
+    const std::function<std::pair<Eigen::Index, Eigen::Index>(Eigen::Index rows)>& checked_rows);
 
 /// The files of a features directory that save_feature_set writes or removes, and nothing else.
 inline constexpr std::array<std::string_view, 6> kFeatureSetFiles = {

@@ -117,7 +117,8 @@ class SampleMatrix {
   Eigen::Index cols() const { return cols_; }
 
  private:
-  friend SampleMatrix to_sample_matrix(const NpyArray& a, const std::string& name);
+  friend SampleMatrix to_sample_matrix(const NpyArray& a, const std::string& name,
+                                       std::pair<Eigen::Index, Eigen::Index> checked_rows);
 
   std::shared_ptr<const void> storage_;
   const NpyArray* mapped_array_ = nullptr;  // the mapped array viewed (kept alive by storage_)
@@ -130,7 +131,10 @@ class SampleMatrix {
 /// Inf (naming `name`, the row and the column), and float64 values beyond float32's range.
 /// A float32 array is viewed, not copied (so a
 /// memory-mapped file stays mapped); other dtypes are converted into owned storage.
-SampleMatrix to_sample_matrix(const NpyArray& a, const std::string& name);
+/// `checked_rows`: a float32 array's rows [begin, end) that are checked for NaN/Inf ({0, -1} =
+/// all; a process that reads only its share of a large file checks only that share).
+SampleMatrix to_sample_matrix(const NpyArray& a, const std::string& name,
+                              std::pair<Eigen::Index, Eigen::Index> checked_rows = {0, -1});
 
 /// Converts a 1-d array to labels: integer dtypes as they are; floating dtypes only when every
 /// value is integral (else InvalidArgument naming `name`, the index and the value).
