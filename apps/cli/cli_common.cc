@@ -217,12 +217,14 @@ Context make_cli_context(std::ostream& err, std::uint64_t seed, bool show_progre
   return ctx;
 }
 
-bool started_as_mpi_job() {
-  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS"}) {
+int mpi_job_size() {
+  // Set by the launcher for each process it starts (Open MPI; PMI/PMIx launchers such as srun
+  // and MPICH's mpiexec) — not variables a batch script inherits, like SLURM_NTASKS.
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"}) {
     const char* value = std::getenv(name);
-    if (value != nullptr && std::atoi(value) > 1) return true;
+    if (value != nullptr && std::atoi(value) > 1) return std::atoi(value);
   }
-  return false;
+  return 1;
 }
 
 }  // namespace coreclean::cli

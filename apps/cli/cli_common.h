@@ -81,9 +81,9 @@ auto as_progress_step(const Context& context, std::string_view what, F&& f) {
   }
 }
 
-/// Whether an MPI launcher (mpirun, mpiexec, srun) started this process as one of several: the
-/// launcher's environment names the job's size.
-bool started_as_mpi_job();
+/// The number of processes of the MPI job an MPI launcher (mpirun, mpiexec, srun) started this
+/// process in, as the launcher's environment names it; 1 when none did.
+int mpi_job_size();
 
 }  // namespace coreclean::cli
 

@@ -199,7 +199,7 @@ int main(int argc, char** argv) {
 #ifdef CORECLEAN_WITH_MPI
   std::unique_ptr<coreclean::dist::MpiGroup> mpi;
 #endif
-  if (started_as_mpi_job()) {
+  if (const int job_size = mpi_job_size(); job_size > 1) {
 #ifdef CORECLEAN_WITH_MPI
     if (!*build_cmd) {
       std::cerr << "coreclean: only `build` runs across MPI processes; start other commands "
@@ -207,6 +207,13 @@ int main(int argc, char** argv) {
       return kExitBadInput;
     }
     mpi = std::make_unique<coreclean::dist::MpiGroup>(&argc, &argv);
+    if (mpi->size() != job_size) {
+      // E.g. another MPI's launcher: every process would build the whole tree on its own and
+      // write the same file.
+      std::cerr << "coreclean: the launcher started " << job_size << " processes but MPI joins "
+                << mpi->size() << "; start coreclean with Open MPI's mpirun\n";
+      mpi->abort(kExitBadInput);
+    }
 #else
     std::cerr << "coreclean: this coreclean was built without MPI (Debian's libopenmpi-dev was "
                  "not found); start it without mpirun\n";
@@ -218,9 +225,11 @@ int main(int argc, char** argv) {
         coreclean::Context ctx = make_cli_context(std::cerr, seed, !quiet);
 #ifdef CORECLEAN_WITH_MPI
         if (mpi) {
-          // Processes on one machine share its cores; only process 0 draws progress.
-          const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-          ctx.threads = std::max(1, cores / mpi->local_size());
+          // Processes on one machine share its cores: a process bound to some cores uses those,
+          // an unbound one its part of the machine. Only process 0 draws progress.
+          const int machine = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+          const int allowed = coreclean::available_cores();
+          ctx.threads = allowed < machine ? allowed : std::max(1, machine / mpi->local_size());
           if (mpi->rank() != 0) ctx.progress = nullptr;
           return run_build(build, ctx, std::cout, *mpi);
         }

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <fmt/format.h>
+#include <exception>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -51,15 +52,32 @@ int run_build(const BuildOptions& options, const Context& context, std::ostream&
   params.cross_fit_max_rows = options.held_out_rows;
   params.optimized_for = options.optimized_for == "training" ? coreset::OptimizedFor::kTraining
                                                              : coreset::OptimizedFor::kCleaning;
-  // In an MPI job over every class, a process checks only the rows it will read (its share);
-  // the others check theirs, and an error on one ends the job.
-  const bool share_only = group.size() > 1 && options.classes.empty();
-  const io::FeatureSet all = as_progress_step(context, "reading the features", [&] {
-    if (!share_only) return io::load_feature_set(features);
-    return io::load_feature_set(features, [&](Eigen::Index rows) {
-      return coreset::build_share(rows, params, group.rank(), group.size());
+  // In an MPI job over every class, a process checks only the rows it will read: its share, and
+  // for process 0 every row (it reads the feature map's sample from all over the file). The
+  // processes then agree that every check passed before any of them builds.
+  const bool share_only = group.size() > 1 && group.rank() != 0 && options.classes.empty();
+  std::optional<io::FeatureSet> loaded;
+  std::exception_ptr failure;
+  try {
+    loaded = as_progress_step(context, "reading the features", [&] {
+      if (!share_only) return io::load_feature_set(features);
+      return io::load_feature_set(features, [&](Eigen::Index rows) {
+        return coreset::build_share(rows, params, group.rank(), group.size());
+      });
     });
-  });
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (group.size() > 1) {
+    double failed = failure ? 1.0 : 0.0;
+    group.sum({&failed, 1});
+    if (failed > 0.0 && !failure)
+      throw IoError(fmt::format("another process of the job could not read its rows of {} (its "
+                                "message says why)",
+                                features.string()));
+  }
+  if (failure) std::rethrow_exception(failure);
+  const io::FeatureSet& all = *loaded;
   // Keep the requested classes only (the seed keeps the class of interest and its confusion).
   const io::FeatureSet fs =
       options.classes.empty() ? all : io::keep_classes(all, all.find_classes(options.classes));

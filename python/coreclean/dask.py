@@ -20,6 +20,10 @@ order, below 1e-7).
 
 The group's messages travel through dask.distributed queues (large ones as scattered data), so
 nothing but a Dask cluster is needed. All taking workers must run at once: one task each, pinned.
+When one worker's part fails (a NaN in its rows, say), it raises an abort event that the others
+see within half a second while they wait for a message; they stop, and build() raises the
+failing worker's error. Every worker checks its own rows for NaN/Inf first, and the workers
+agree on the result before any of them builds.
 """
 
 from __future__ import annotations
@@ -36,6 +40,12 @@ from .service import CoresetTreeServiceLG
 # Messages larger than this go as scattered data (the queue carries a reference); smaller ones
 # ride in the queue itself.
 _SCATTER_BYTES = 1 << 20
+# How often a waiting worker looks whether another has failed.
+_POLL_SECONDS = 0.5
+
+
+class _PeerFailed(RuntimeError):
+    """Another worker of the build failed; its own error says why."""
 
 
 class _QueueGroup(Collective):
@@ -46,11 +56,22 @@ class _QueueGroup(Collective):
 
     def __init__(self, name, rank, size):
         Collective.__init__(self)
-        from distributed import get_client
+        from distributed import Event, get_client
         self._client = get_client()
         self._name = name
         self._rank, self._size = rank, size
         self._queues = {}
+        self._abort = Event(f"{name}-abort", client=self._client)
+
+    def abort(self):
+        """Tells the other members to stop waiting: this one failed."""
+        self._abort.set()
+
+    def close(self):
+        """Releases this member's handles on the build's queues."""
+        for queue in self._queues.values():
+            queue.close()
+        self._queues.clear()
 
     def rank(self):
         return self._rank
@@ -72,8 +93,16 @@ class _QueueGroup(Collective):
         self._queue(self._rank, to).put(payload)
 
     def _receive(self, sender):
+        import asyncio
         from distributed import Future
-        payload = self._queue(sender, self._rank).get()
+        queue = self._queue(sender, self._rank)
+        while True:
+            try:
+                payload = queue.get(timeout=_POLL_SECONDS)
+                break
+            except (TimeoutError, asyncio.TimeoutError):
+                if self._abort.is_set():
+                    raise _PeerFailed("another worker of the build failed") from None
         return payload.result() if isinstance(payload, Future) else payload
 
     def sum(self, values):
@@ -105,19 +134,46 @@ class _QueueGroup(Collective):
         return b"".join(part if q == root else self._receive(q) for q in range(self._size))
 
 
-def _member(name, rank, size, share, first, fit_rows, labels, weights, ids, params, seed,
-            threads):
+def _first_non_finite(x, row_of):
+    """An error naming X's first NaN/Inf in x (row_of(i): the row of X that x's row i is), or
+    None when every value is finite."""
+    bad = ~np.isfinite(x)
+    if not bad.any():
+        return None
+    i, j = (int(v) for v in np.argwhere(bad)[0])
+    return InvalidArgumentError(f"X: non-finite value {x[i, j]} at row {row_of(i)}, column {j}; "
+                                "features must be finite")
+
+
+def _member(name, rank, size, share, first, fit_rows, fit_row_ids, labels, weights, ids, params,
+            seed, threads):
     """One worker's task: its part of the build; the tree on rank 0, None elsewhere."""
     if threads is None:
         from distributed import get_worker
         worker = get_worker()
         threads = int(getattr(getattr(worker, "state", worker), "nthreads", 1) or 1)
-    share = np.ascontiguousarray(share, dtype=np.float32)
-    if fit_rows is not None:
-        fit_rows = np.ascontiguousarray(fit_rows, dtype=np.float32)
     group = _QueueGroup(name, rank, size)
-    return build_distributed(share, first, fit_rows, labels, weights, ids, group, seed=seed,
-                             threads=threads, **params)
+    try:
+        share = np.ascontiguousarray(share, dtype=np.float32)
+        error = _first_non_finite(share, lambda i: first + i)
+        if fit_rows is not None:
+            # The feature map's rows come from every share: checked here too, before the fit.
+            fit_rows = np.ascontiguousarray(fit_rows, dtype=np.float32)
+            error = error or _first_non_finite(fit_rows, lambda i: int(fit_row_ids[i]))
+        # Every member learns whether every check passed before any of them builds.
+        failed = np.array([0.0 if error is None else 1.0])
+        group.sum(failed)
+        if error is not None:
+            raise error
+        if failed[0] > 0:
+            raise _PeerFailed("another worker found a non-finite value in its rows of X")
+        return build_distributed(share, first, fit_rows, labels, weights, ids, group, seed=seed,
+                                 threads=threads, **params)
+    except BaseException:
+        group.abort()
+        raise
+    finally:
+        group.close()
 
 
 def build(X, y, sample_weight=None, indices=None, *, client=None, processes=None,
@@ -131,8 +187,9 @@ def build(X, y, sample_weight=None, indices=None, *, client=None, processes=None
     (default: all; each runs one task, all at once). threads: engine threads per worker (default:
     the worker's thread count). The other parameters are CoresetTreeServiceLG's.
 
-    The service keeps X as given: calls that need feature rows (save, update_features, fit with
-    a scikit-learn estimator) compute just those rows.
+    The service keeps X as given: a call that reads rows of it (fit with a scikit-learn
+    estimator) computes those rows; one that edits or writes X (update_features, save) turns it
+    into one numpy array in this process's memory first.
     """
     import dask.array as da
     if client is None:
@@ -177,9 +234,26 @@ def build(X, y, sample_weight=None, indices=None, *, client=None, processes=None
         begin, end = build_share(n, params["chunk_size"], rank, size)
         share = client.compute(x[begin:end], workers=[worker])
         fit = client.compute(x[fit_rows], workers=[worker]) if rank == 0 and fit_rows.size else None
-        tasks.append(client.submit(_member, name, rank, size, share, begin, fit, labels_f,
-                                   weights_f, ids_f, params, seed, threads, workers=[worker],
+        tasks.append(client.submit(_member, name, rank, size, share, begin, fit,
+                                   fit_rows if rank == 0 else None, labels_f, weights_f, ids_f,
+                                   params, seed, threads, workers=[worker],
                                    allow_other_workers=False, pure=False))
-    tree = client.gather(tasks)[0]
+    tree = _gather_or_raise(client, tasks, name)
     service._adopt(tree, x, codec, ids)
     return service
+
+
+def _gather_or_raise(client, tasks, name):
+    """Rank 0's result; on failure the error of the worker that failed first-hand (the others
+    only report that another one failed), after telling every worker to stop."""
+    from distributed import Event, wait
+    try:
+        wait(tasks)
+    except BaseException:
+        Event(f"{name}-abort", client=client).set()
+        raise
+    errors = [t.exception() for t in tasks if t.status == "error"]
+    if errors:
+        first_hand = [e for e in errors if not isinstance(e, _PeerFailed)]
+        raise (first_hand or errors)[0]
+    return tasks[0].result()

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bindings.h"
@@ -21,8 +22,9 @@ namespace {
 using coreset::CoresetTree;
 
 // A Collective whose members are written in Python: sum(values) and broadcast(bytes, root)
-// change the numpy views they get in place, gather(part, root) returns bytes. Called from the
-// build's own thread, which holds no GIL: each call takes it.
+// change the numpy views they get in place — views of the caller's memory, valid only during
+// the call (keep a copy, never the view) —, gather(part, root) returns the joined bytes on root.
+// Called from the build's own thread, which holds no GIL: each call takes it.
 class PyCollective : public Collective {
  public:
   [[nodiscard]] int rank() const override { PYBIND11_OVERRIDE_PURE(int, Collective, rank); }
@@ -43,16 +45,17 @@ class PyCollective : public Collective {
          root);
   }
 
-  [[nodiscard]] std::vector<std::byte> gather(std::span<const std::byte> part,
-                                              int root) const override {
+  void gather(std::span<const std::byte> part, std::span<std::byte> whole,
+              int root) const override {
     py::gil_scoped_acquire gil;
     const py::bytes sent(reinterpret_cast<const char*>(part.data()), part.size());
     const py::object got = call("gather", sent, root);
-    if (got.is_none()) return {};
-    const std::string text = got.cast<std::string>();
-    std::vector<std::byte> whole(text.size());
-    std::memcpy(whole.data(), text.data(), text.size());
-    return whole;
+    if (rank() != root) return;
+    const std::string_view joined = got.cast<std::string_view>();
+    if (joined.size() != whole.size())
+      throw InvalidArgument(fmt::format("process group: gather returned {} bytes; the parts hold {}",
+                                        joined.size(), whole.size()));
+    std::memcpy(whole.data(), joined.data(), joined.size());
   }
 
  private:

@@ -33,7 +33,7 @@ def assert_same(one, many):
     a, b = one._tree.scores(), many._tree.scores()
     np.testing.assert_array_equal(a["idx"], b["idx"])
     np.testing.assert_array_equal(a["suggested_label"], b["suggested_label"])
-    # Features and summaries are the same bits; the held-out models sum in another order.
+    # Features are the same bits; the held-out models sum in another order.
     assert np.array_equal(one._tree.features(), many._tree.features())
     assert np.max(np.abs(a["importance"] - b["importance"])) < 1e-7
     for label in np.unique(a["label"]):
@@ -66,6 +66,20 @@ def test_sampled_feature_map(client):
     one = CoresetTreeServiceLG(**params).build(x, y)
     many = coreclean.dask.build(da.from_array(x, chunks=(9000, 24)), y, client=client, **params)
     assert_same(one, many)
+
+
+def test_a_failing_worker_stops_the_build_and_names_the_row(client):
+    # A NaN in the second worker's rows: that worker's error, naming the row, reaches the
+    # caller; the other worker stops instead of waiting for ever, and the cluster builds again.
+    x, y = blobs(3000, 40, 4, seed=7)
+    x[2900, 5] = np.nan
+    with pytest.raises(coreclean.InvalidArgumentError, match="non-finite value nan at row 2900, column 5"):
+        coreclean.dask.build(da.from_array(x, chunks=(700, 40)), y, client=client, chunk_size=250,
+                             sketch_dim=16)
+    x[2900, 5] = 0.0
+    service = coreclean.dask.build(da.from_array(x, chunks=(700, 40)), y, client=client,
+                                   chunk_size=250, sketch_dim=16)
+    assert service._tree.size == 3000
 
 
 def test_refuses_more_processes_than_workers(client):

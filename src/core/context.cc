@@ -1,6 +1,8 @@
 #include <coreclean/core/context.h>
 #include <coreclean/core/error.h>
 
+#include <sched.h>
+
 #include <string>
 #include <thread>
 
@@ -29,6 +31,18 @@ void Context::throw_if_cancelled() const {
 
 int Context::thread_count() const {
   if (threads > 0) return threads;
+  return available_cores();
+}
+
+int available_cores() {
+  // The cores this process may run on (taskset, a container's cpuset, an MPI launcher's
+  // binding), not all the machine's.
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    const int allowed = CPU_COUNT(&set);
+    if (allowed > 0) return allowed;
+  }
   const unsigned hw = std::thread::hardware_concurrency();
   return hw == 0 ? 1 : static_cast<int>(hw);
 }

@@ -1001,26 +1001,30 @@ std::unique_ptr<State> build_state(const CoresetTreeParams& params, const Sample
   score_samples(*s, params, held, true, context);
 
   if (group.size() > 1) {
-    // Process 0 receives every row's φ and scores, in rank order (= row order).
+    // Process 0 receives every row's φ (straight into its place: the shares, in rank order, are
+    // φ's rows in order) and then the scores.
+    const Eigen::Index r = s->phi.cols();
+    RowMatrixXf whole;
+    if (group.rank() == 0) whole.resize(n, r);
+    group.gather(std::as_bytes(std::span(s->phi.data(), static_cast<std::size_t>(s->phi.size()))),
+                 std::as_writable_bytes(std::span(whole.data(), static_cast<std::size_t>(whole.size()))), 0);
+    s->phi = std::move(whole);
+    s->phi_first = 0;
+    constexpr std::size_t kScoreBytes = 3 * sizeof(double) + sizeof(int);
     std::vector<std::byte> part;
     const auto rows = static_cast<std::size_t>(hi - lo);
-    part.reserve(rows * (static_cast<std::size_t>(s->phi.cols()) * sizeof(float) + 3 * sizeof(double) + sizeof(int)));
-    append_bytes(part, s->phi.data(), static_cast<std::size_t>(s->phi.size()));
+    part.reserve(rows * kScoreBytes);
     append_bytes(part, s->importance.data() + lo, rows);
     append_bytes(part, s->misfit.data() + lo, rows);
     append_bytes(part, s->atypical.data() + lo, rows);
     append_bytes(part, s->suggested.data() + lo, rows);
-    s->phi.resize(0, s->phi.cols());  // sent: free it before the gather allocates the whole
-    const std::vector<std::byte> whole = group.gather(part, 0);
+    std::vector<std::byte> scores(group.rank() == 0 ? static_cast<std::size_t>(n) * kScoreBytes : 0);
+    group.gather(part, scores, 0);
     if (group.rank() != 0) return nullptr;
-    const Eigen::Index r = s->projection.size() > 0 ? s->projection.rows() : d;
-    s->phi.resize(n, r);
-    s->phi_first = 0;
-    const std::byte* at = whole.data();
+    const std::byte* at = scores.data();
     for (int q = 0; q < group.size(); ++q) {
       const auto [a, b] = row_share(n, s->chunk, q, group.size());
       const auto m = static_cast<std::size_t>(b - a);
-      take_bytes(at, s->phi.row(a).data(), m * static_cast<std::size_t>(r));
       take_bytes(at, s->importance.data() + a, m);
       take_bytes(at, s->misfit.data() + a, m);
       take_bytes(at, s->atypical.data() + a, m);
@@ -1100,7 +1104,7 @@ std::int64_t estimated_build_bytes(Eigen::Index n, Eigen::Index d, int classes,
                                      : nn)
                               : 0.0;
   const double rest = 4.0 * nn * r                                  // φ
-                      + 53.0 * nn                                   // per-sample state
+                      + 93.0 * nn  // per-sample state, with the id → row index
                       + 8.0 * (2.0 * leaves - 1.0) * (r1 * r1 + r1 * k)  // node summaries
                       + 2.0 * 8.0 * k * r1 * r1                     // class Grams, factors
                       + fit_rows * (4.0 * r + 5.0 * 8.0 * k)        // one held-out fit

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 namespace coreclean::dist {
 namespace {
@@ -60,7 +61,8 @@ void MpiGroup::broadcast(std::span<std::byte> bytes, int root) const {
           "broadcast");
 }
 
-std::vector<std::byte> MpiGroup::gather(std::span<const std::byte> part, int root) const {
+void MpiGroup::gather(std::span<const std::byte> part, std::span<std::byte> whole,
+                      int root) const {
   // Sizes first, then each part in pieces (point to point: parts may exceed 2 GiB).
   std::uint64_t mine = part.size();
   std::vector<std::uint64_t> sizes(static_cast<std::size_t>(size_));
@@ -71,11 +73,13 @@ std::vector<std::byte> MpiGroup::gather(std::span<const std::byte> part, int roo
       check(MPI_Send(part.data() + at, static_cast<int>(std::min(kMaxPiece, part.size() - at)),
                      MPI_BYTE, root, 0, MPI_COMM_WORLD),
             "send");
-    return {};
+    return;
   }
   std::uint64_t total = 0;
   for (std::uint64_t s : sizes) total += s;
-  std::vector<std::byte> whole(total);
+  if (total != whole.size())
+    throw InvalidArgument("MPI gather: the parts hold " + std::to_string(total) +
+                          " bytes but the destination " + std::to_string(whole.size()));
   std::byte* at = whole.data();
   for (int q = 0; q < size_; ++q) {
     const auto n = static_cast<std::size_t>(sizes[static_cast<std::size_t>(q)]);
@@ -89,7 +93,6 @@ std::vector<std::byte> MpiGroup::gather(std::span<const std::byte> part, int roo
     }
     at += n;
   }
-  return whole;
 }
 
 void MpiGroup::abort(int code) const {

@@ -3,6 +3,10 @@
 #include <coreclean/core/error.h>
 
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <sched.h>
+
+#include <thread>
 
 namespace coreclean {
 namespace {
@@ -47,6 +51,30 @@ TEST(Context, CopiesShareTheCancellationRequest) {
   caller.cancel.get()->store(true);  // as a signal handler does
   EXPECT_TRUE(copy.cancel);
   EXPECT_FALSE(fresh.cancel);
+}
+
+}  // namespace
+}  // namespace coreclean
+
+namespace coreclean {
+namespace {
+
+// threads = 0 means the cores the process may run on (its affinity), not all the machine's:
+// a thread restricted to one core sees one.
+TEST(Context, ThreadCountFollowsTheCpuAffinity) {
+  int seen = 0;
+  std::thread([&] {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(0, &one);
+    ASSERT_EQ(pthread_setaffinity_np(pthread_self(), sizeof(one), &one), 0);
+    seen = Context().thread_count();
+  }).join();
+  EXPECT_EQ(seen, 1);
+  EXPECT_EQ(Context().thread_count(), available_cores());
+  Context fixed;
+  fixed.threads = 3;
+  EXPECT_EQ(fixed.thread_count(), 3);
 }
 
 }  // namespace

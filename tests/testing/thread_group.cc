@@ -1,5 +1,8 @@
 #include "testing/thread_group.h"
 
+#include <coreclean/core/error.h>
+
+#include <algorithm>
 #include <barrier>
 #include <cstring>
 #include <exception>
@@ -44,14 +47,20 @@ class ThreadMember final : public Collective {
     shared_.barrier.arrive_and_wait();
   }
 
-  [[nodiscard]] std::vector<std::byte> gather(std::span<const std::byte> part, int root) const override {
+  void gather(std::span<const std::byte> part, std::span<std::byte> whole, int root) const override {
     publish(part);
-    std::vector<std::byte> whole;
-    if (rank_ == root)
-      for (std::size_t q = 0; q < shared_.slots.size(); ++q)
-        whole.insert(whole.end(), shared_.slots[q], shared_.slots[q] + shared_.sizes[q]);
+    std::size_t total = 0;
+    for (std::size_t size : shared_.sizes) total += size;
+    const bool fits = rank_ != root || total == whole.size();
+    if (rank_ == root && fits) {
+      std::byte* at = whole.data();
+      for (std::size_t q = 0; q < shared_.slots.size(); ++q) {
+        std::copy(shared_.slots[q], shared_.slots[q] + shared_.sizes[q], at);
+        at += shared_.sizes[q];
+      }
+    }
     shared_.barrier.arrive_and_wait();
-    return whole;
+    if (!fits) throw InvalidArgument("gather: the parts do not fill the destination");
   }
 
  private:

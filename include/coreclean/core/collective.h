@@ -11,9 +11,12 @@
 /// arguments of the same sizes (except gather's own part). A call that throws on one process
 /// leaves the others waiting; a group whose transport cannot recover aborts them instead.
 
+#include <coreclean/core/error.h>
+
+#include <algorithm>
 #include <cstddef>
 #include <span>
-#include <vector>
+#include <string>
 
 namespace coreclean {
 
@@ -31,22 +34,27 @@ class Collective {
   virtual void sum(std::span<double> values) const = 0;
   /// Copies `root`'s bytes over every other process's (all pass spans of one size).
   virtual void broadcast(std::span<std::byte> bytes, int root) const = 0;
-  /// Concatenation of every process's bytes in rank order, on `root`; empty elsewhere. Parts may
-  /// differ in size and exceed 2 GiB.
-  [[nodiscard]] virtual std::vector<std::byte> gather(std::span<const std::byte> part,
-                                                      int root) const = 0;
+  /// Writes the concatenation of every process's bytes, in rank order, into `whole` on `root`,
+  /// which passes a span of exactly their total size (the caller knows it; a mismatch throws
+  /// InvalidArgument there); `whole` is ignored elsewhere. Parts may differ in size and exceed
+  /// 2 GiB. Receiving straight into the caller's memory spares root a second copy of the data.
+  virtual void gather(std::span<const std::byte> part, std::span<std::byte> whole,
+                      int root) const = 0;
 };
 
-/// The group of one process: sums and broadcasts leave the data as it is, gather returns it.
+/// The group of one process: sums and broadcasts leave the data as it is, gather copies it.
 class SingleProcess final : public Collective {
  public:
   [[nodiscard]] int rank() const override { return 0; }
   [[nodiscard]] int size() const override { return 1; }
   void sum(std::span<double>) const override {}
   void broadcast(std::span<std::byte>, int) const override {}
-  [[nodiscard]] std::vector<std::byte> gather(std::span<const std::byte> part,
-                                              int) const override {
-    return {part.begin(), part.end()};
+  void gather(std::span<const std::byte> part, std::span<std::byte> whole,
+              int) const override {
+    if (part.size() != whole.size())
+      throw InvalidArgument("gather: the part holds " + std::to_string(part.size()) +
+                            " bytes but the destination " + std::to_string(whole.size()));
+    std::copy(part.begin(), part.end(), whole.begin());
   }
 };
 

@@ -60,9 +60,13 @@ struct Context {
   void report_progress(std::int64_t done, std::int64_t total, std::string_view what) const;
   /// Throws coreclean::Cancelled if cancellation was requested.
   void throw_if_cancelled() const;
-  /// The number of threads to use: `threads`, or the hardware's when 0.
+  /// The number of threads to use: `threads`, or available_cores() when 0.
   [[nodiscard]] int thread_count() const;
 };
+
+/// The cores this process may run on: its CPU affinity (taskset, a container's cpuset, an MPI
+/// launcher's binding), or the machine's when that cannot be read.
+int available_cores();
 
 }  // namespace coreclean
 

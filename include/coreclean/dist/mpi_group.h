@@ -26,8 +26,8 @@ class MpiGroup final : public Collective {
   [[nodiscard]] int local_size() const { return local_size_; }
   void sum(std::span<double> values) const override;
   void broadcast(std::span<std::byte> bytes, int root) const override;
-  [[nodiscard]] std::vector<std::byte> gather(std::span<const std::byte> part,
-                                              int root) const override;
+  void gather(std::span<const std::byte> part, std::span<std::byte> whole,
+              int root) const override;
   /// Ends every process of the job with `code` (after an error on this one: the others would
   /// otherwise wait for it for ever). Does not return.
   [[noreturn]] void abort(int code) const;
