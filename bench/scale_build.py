@@ -28,6 +28,11 @@ With --processes 1,2,3 it measures `mpirun -np N coreclean build` instead (1 = t
 wall, CPU %, the largest process's peak RSS and the wall time against one process, for the
 scaling plan in docs/scaling.md. On this 2-core machine 3 processes oversubscribe the cores.
 
+With --dask 1,2 it measures coreclean.dask.build on a LocalCluster of N worker processes (one
+thread each) over the memory-mapped X (dask.array.from_array), against the one-process
+CoresetTreeServiceLG(...).build in the same interpreter: wall time of each (cluster start-up
+excluded), and whether the trees agree (largest score difference, same top 100 per class).
+
 Every command runs --repeats times; the minimum wall and the maximum peak RSS are reported, all
 runs are kept. Writes bench/results/scale_build-SHAPE-STAMP.json and prints a table.
 """
@@ -133,6 +138,8 @@ def main():
     ap.add_argument("--build-args", default="", help="extra arguments for coreclean build")
     ap.add_argument("--processes", default="",
                     help="comma-separated MPI process counts to measure build with (e.g. 1,2,3)")
+    ap.add_argument("--dask", default="",
+                    help="comma-separated Dask worker counts to measure coreclean.dask.build with")
     a = ap.parse_args()
     data = a.data or os.path.join(tempfile.gettempdir(), f"coreclean-scale-{a.shape}")
     spec = ensure_data(data, a.shape, a.seed)
@@ -152,6 +159,9 @@ def main():
     tree = os.path.join(work, "tree.cct")
     if a.processes:
         measure_processes(a, data, tree, x_bytes, report)
+        return
+    if a.dask:
+        measure_dask(a, data, report)
         return
     builds, ranks, baselines = [], [], []
     for rep in range(a.repeats):
@@ -194,6 +204,47 @@ def main():
         summary["build_over_read_x"] = summary["build_wall_seconds"] / summary["read_x_once_seconds"]
     report["summary"] = summary
     write_result(f"scale_build-{a.shape}", report, summary)
+
+
+def measure_dask(a, data, report):
+    """coreclean.dask.build on LocalClusters against the one-process service build."""
+    import dask.array as da
+    import distributed
+    import coreclean
+    import coreclean.dask
+    x = np.load(os.path.join(data, "X_train.npy"), mmap_mode="r")
+    y = np.load(os.path.join(data, "y_train.npy"))
+    t0 = time.perf_counter()
+    one = coreclean.CoresetTreeServiceLG(random_state=0, progress=False, threads=os.cpu_count())
+    one.build(x, y)
+    base = time.perf_counter() - t0
+    print(f"  one process: {base:.2f} s", flush=True)
+    a_scores = one._tree.scores()
+    summary = {"one_process_seconds": base}
+    for workers in [int(c) for c in a.dask.split(",")]:
+        with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                      dashboard_address=None, silence_logs=40) as cluster, \
+                distributed.Client(cluster) as client:
+            best = None
+            for rep in range(a.repeats):
+                t0 = time.perf_counter()
+                many = coreclean.dask.build(da.from_array(x, chunks=(20000, x.shape[1])), y,
+                                            client=client, random_state=0)
+                seconds = time.perf_counter() - t0
+                best = seconds if best is None else min(best, seconds)
+                report["runs"].append({"label": f"dask {workers} workers", "wall_seconds": seconds})
+                print(f"  dask, {workers} worker(s): {seconds:.2f} s", flush=True)
+        b_scores = many._tree.scores()
+        same_top = all(
+            np.array_equal(*(np.argsort(-s["importance"][s["label"] == c], kind="stable")[:100]
+                             for s in (a_scores, b_scores)))
+            for c in np.unique(a_scores["label"]))
+        summary[f"dask{workers}"] = {
+            "build_wall_seconds": best, "wall_over_one_process": best / base,
+            "largest_score_difference": float(np.max(np.abs(a_scores["importance"] - b_scores["importance"]))),
+            "same_top_100_per_class": bool(same_top)}
+    report["summary"] = summary
+    write_result(f"scale_build-{a.shape}-dask", report, summary)
 
 
 def measure_processes(a, data, tree, x_bytes, report):

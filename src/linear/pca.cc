@@ -87,27 +87,33 @@ void Pca::fit(MatrixRef x, const Context& context) {
                          "randomized solver",
                          kMaxExactWidth, d);
 
-  // Column means and total variance, accumulated in double: per block of rows (in parallel),
-  // then in block order, so the bits do not depend on the number of threads.
+  // Column means and total variance in one pass, accumulated in double: per block of rows (in
+  // parallel), then in block order, so the bits do not depend on the number of threads. The
+  // variance uses the rows' offsets from the first row, s = x − x₀ (shifted data):
+  // Σ‖x − μ‖² = Σ‖s‖² − n‖μ − x₀‖², whose cancellation is that of the spread around x₀, not
+  // around the origin.
   const Eigen::Index blocks = (n + kBlockRows - 1) / kBlockRows;
   auto block_rows = [&](Eigen::Index b) { return std::min(kBlockRows, n - b * kBlockRows); };
   RowMatrixXd block_sums(blocks, d);
+  Eigen::VectorXd block_squares(blocks);
+  const Eigen::RowVectorXd x0 = x.row(0).cast<double>();
   // Row by row: the rows are contiguous (a column-wise reduction would stride across them).
   detail::parallel_blocks(blocks, context, "", [&](Eigen::Index b) {
-    Eigen::RowVectorXd sum = Eigen::RowVectorXd::Zero(d);
-    for (Eigen::Index i = b * kBlockRows; i < b * kBlockRows + block_rows(b); ++i)
-      sum += x.row(i).cast<double>();
+    Eigen::RowVectorXd sum = Eigen::RowVectorXd::Zero(d), row(d);
+    double squares = 0.0;
+    for (Eigen::Index i = b * kBlockRows; i < b * kBlockRows + block_rows(b); ++i) {
+      row = x.row(i).cast<double>();
+      sum += row;
+      squares += (row - x0).squaredNorm();
+    }
     block_sums.row(b) = sum;
+    block_squares[b] = squares;
   });
   mean_ = block_sums.colwise().sum().transpose() / static_cast<double>(n);
-  Eigen::VectorXd block_variance(blocks);
-  detail::parallel_blocks(blocks, context, "", [&](Eigen::Index b) {
-    double sum = 0.0;
-    for (Eigen::Index i = b * kBlockRows; i < b * kBlockRows + block_rows(b); ++i)
-      sum += (x.row(i).cast<double>() - mean_.transpose()).squaredNorm();
-    block_variance[b] = sum;
-  });
-  const double total_variance = block_variance.sum() / static_cast<double>(n - 1);
+  const double total_variance =
+      std::max(0.0, block_squares.sum() -
+                        static_cast<double>(n) * (mean_.transpose() - x0).squaredNorm()) /
+      static_cast<double>(n - 1);
 
   Eigen::VectorXd variances(k);
   if (solver == PcaSolver::kFull) {
@@ -186,12 +192,14 @@ void Pca::fit(MatrixRef x, const Context& context) {
     const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(bbt);
     const double top = eig.info() == Eigen::Success ? eig.eigenvalues()[l - 1] : 0.0;
     if (eig.info() == Eigen::Success && top > 0.0 && eig.eigenvalues()[l - k] > 1e-12 * top) {
-      components_.resize(k, d);
+      // V_k = Bᵀ U_k Σ_k⁻¹ (the top k eigenvectors, largest first), one product.
+      Eigen::MatrixXd u(l, k);
       for (Eigen::Index c = 0; c < k; ++c) {
         const double sigma2 = eig.eigenvalues()[l - 1 - c];
-        components_.row(c) = (b.transpose() * eig.eigenvectors().col(l - 1 - c)).transpose() / std::sqrt(sigma2);
+        u.col(c) = eig.eigenvectors().col(l - 1 - c) / std::sqrt(sigma2);
         variances[c] = sigma2 / static_cast<double>(n - 1);
       }
+      components_ = (b.transpose() * u).transpose();
     } else {
       Eigen::BDCSVD<Eigen::MatrixXd> svd(b, Eigen::ComputeThinV);
       components_ = svd.matrixV().leftCols(k).transpose();

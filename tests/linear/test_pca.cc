@@ -104,6 +104,31 @@ TEST(Pca, LineHasOneComponent) {
   EXPECT_NEAR(pca.explained_variance_ratio()[0], 1.0, 1e-9);
 }
 
+// The total variance behind explained_variance_ratio equals the sample variance computed
+// directly in double, also far from the origin (an offset of 10⁴ on unit-scale data), with both
+// solvers.
+TEST(Pca, VarianceRatioHoldsFarFromTheOrigin) {
+  std::mt19937_64 rng(5);
+  std::normal_distribution<float> normal;
+  RowMatrixXf x(3000, 12);
+  for (Eigen::Index i = 0; i < x.rows(); ++i)
+    for (Eigen::Index j = 0; j < x.cols(); ++j) x(i, j) = 1e4f + (1.0f + 0.3f * j) * normal(rng);
+  const Eigen::MatrixXd xd = x.cast<double>();
+  const Eigen::MatrixXd centred = xd.rowwise() - xd.colwise().mean();
+  const double total = centred.squaredNorm() / static_cast<double>(x.rows() - 1);
+  for (const PcaSolver solver : {PcaSolver::kFull, PcaSolver::kRandomized}) {
+    PcaParams p;
+    p.n_components = 4;
+    p.solver = solver;
+    p.power_iterations = 3;
+    Pca pca(p);
+    pca.fit(x);
+    const Eigen::VectorXd ratio_times_total = pca.explained_variance_ratio() * total;
+    EXPECT_LT((ratio_times_total - pca.explained_variance()).cwiseAbs().maxCoeff(),
+              1e-9 * pca.explained_variance()[0]);
+  }
+}
+
 // More components than min(n, d) and transform before fit are refused.
 TEST(Pca, BadRequestsAreRefused) {
   RowMatrixXf x = RowMatrixXf::Random(5, 3);
