@@ -15,8 +15,8 @@ workers then build the tree together as one process group (coreclean's build_dis
 leaf summaries are exchanged exactly, the held-out logistic regressions run as distributed
 Newton steps, each worker scores its rows, and the first sends the finished tree back. The
 result equals CoresetTreeServiceLG(...).build(X, y) in one process with the same random_state
-(the same features and summaries bit for bit; scores up to the round-off of summing in another
-order, below 1e-7).
+(the same features, summaries and held-out models bit for bit; scores up to the round-off of
+summing the class Gram matrices in another order, ~1e-15).
 
 The group's messages travel through dask.distributed queues (large ones as scattered data), so
 nothing but a Dask cluster is needed. All taking workers must run at once: one task each, pinned.

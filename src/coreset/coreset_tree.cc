@@ -406,9 +406,17 @@ void fit_fold_models(State& s, const CoresetTreeParams& p, const Context& contex
   const int folds = static_cast<int>(s.fold.empty() ? 0 : *std::max_element(s.fold.begin(), s.fold.end()) + 1);
   // C relative to the feature scale (C · r / mean ‖φ‖²: as if every feature had unit variance),
   // so that, like the ridge view, the misfit does not depend on the units of the embedding.
+  // Summed per leaf, then the leaves in order (Collective::ordered_sum): the same bits for any
+  // split of the leaves between processes, so that every fit sees the same C.
+  std::vector<double> leaf_sums;
+  for (Eigen::Index leaf = s.leaf_of(s.phi_first); leaf * s.chunk < s.phi_first + s.phi.rows(); ++leaf) {
+    double sum = 0.0;
+    for (Eigen::Index i = leaf * s.chunk; i < std::min(s.n(), (leaf + 1) * s.chunk); ++i)
+      sum += s.phi_row(i).cast<double>().squaredNorm();
+    leaf_sums.push_back(sum);
+  }
   double mean_sq = 0.0;
-  for (Eigen::Index i = 0; i < s.phi.rows(); ++i) mean_sq += s.phi.row(i).cast<double>().squaredNorm();
-  group.sum({&mean_sq, 1});
+  group.ordered_sum(leaf_sums, {&mean_sq, 1});
   mean_sq = std::max(mean_sq / static_cast<double>(s.n()), 1e-300);
   linear::LogisticRegressionParams lp;
   lp.c = p.cross_fit_c * static_cast<double>(s.phi.cols()) / mean_sq;

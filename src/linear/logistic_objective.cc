@@ -25,6 +25,13 @@ constexpr double kRoundOffSlack = 1e-13;
 constexpr Eigen::Index kMinParallelElements = 1 << 16;
 bool parallel_worthwhile(Eigen::Index elements) { return elements >= kMinParallelElements; }
 
+// out += Σ of rows [start, start + rows) of a, one row after another: a vectorised column sum
+// adds in an order that depends on where the rows sit in memory, this one does not.
+template <typename Out>
+void add_rows(const RowMatrixXd& a, Eigen::Index start, Eigen::Index rows, Out&& out) {
+  for (Eigen::Index i = start; i < start + rows; ++i) out += a.row(i).transpose();
+}
+
 }  // namespace
 
 int LinearLossObjective::block_threads(Eigen::Index blocks) const {
@@ -55,37 +62,58 @@ LinearLossObjective::LinearLossObjective(MatrixRef x, Eigen::VectorXd c, int m,
       regularize_intercept_(regularize_intercept),
       threads_(std::max(threads, 1)),
       group_(group != nullptr && group->size() > 1 ? group : nullptr) {
-  // Blocks of at most kBlockRows rows within each segment; groups of at most kGroupBlocks
-  // consecutive blocks within a segment.
-  std::vector<Eigen::Index> starts(segment_starts.begin(), segment_starts.end());
-  starts.push_back(0);
-  starts.push_back(x_.rows());
-  std::sort(starts.begin(), starts.end());
-  starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
-  for (std::size_t q = 0; q + 1 < starts.size(); ++q) {
-    const Eigen::Index end = std::min(starts[q + 1], x_.rows());
-    std::size_t in_group = kGroupBlocks;
-    for (Eigen::Index b = std::max<Eigen::Index>(starts[q], 0); b < end; b += kBlockRows) {
-      if (in_group == kGroupBlocks) {
-        group_starts_.push_back(blocks_.size());
-        in_group = 0;
-      }
-      blocks_.push_back({b, std::min(kBlockRows, end - b)});
-      ++in_group;
-    }
+  for (const auto& [begin, end] : summation_groups(x_.rows(), segment_starts)) {
+    group_starts_.push_back(blocks_.size());
+    for (Eigen::Index b = begin; b < end; b += kBlockRows) blocks_.push_back({b, std::min(kBlockRows, end - b)});
   }
   group_starts_.push_back(blocks_.size());
 }
 
-double LinearLossObjective::sum_over_group(double loss, Eigen::VectorXd* v) const {
-  if (group_ == nullptr) return loss;
-  // One reduction for both: [v; loss].
-  Eigen::VectorXd packed(v != nullptr ? v->size() + 1 : 1);
-  if (v != nullptr) packed.head(v->size()) = *v;
-  packed[packed.size() - 1] = loss;
-  group_->sum({packed.data(), static_cast<std::size_t>(packed.size())});
-  if (v != nullptr) *v = packed.head(v->size());
-  return packed[packed.size() - 1];
+std::vector<std::pair<Eigen::Index, Eigen::Index>> summation_groups(
+    Eigen::Index n, std::span<const Eigen::Index> segment_starts) {
+  // Groups of at most kGroupBlocks blocks of kBlockRows rows, each within one segment.
+  std::vector<Eigen::Index> starts(segment_starts.begin(), segment_starts.end());
+  starts.push_back(0);
+  starts.push_back(n);
+  std::sort(starts.begin(), starts.end());
+  starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
+  std::vector<std::pair<Eigen::Index, Eigen::Index>> groups;
+  const Eigen::Index group_rows = kBlockRows * static_cast<Eigen::Index>(kGroupBlocks);
+  for (std::size_t q = 0; q + 1 < starts.size(); ++q) {
+    const Eigen::Index begin = std::max<Eigen::Index>(starts[q], 0), end = std::min(starts[q + 1], n);
+    for (Eigen::Index g = begin; g < end; g += group_rows) groups.emplace_back(g, std::min(end, g + group_rows));
+  }
+  return groups;
+}
+
+void LinearLossObjective::reduce(const Eigen::MatrixXd& parts, Eigen::VectorXd& out) const {
+  out.resize(parts.rows());
+  const std::span<const double> all(parts.data(), static_cast<std::size_t>(parts.size()));
+  const std::span<double> sum(out.data(), static_cast<std::size_t>(out.size()));
+  if (group_ != nullptr) {
+    group_->ordered_sum(all, sum);
+  } else {
+    fold_parts(all, sum);
+  }
+}
+
+void LinearLossObjective::add_group_loss(const Eigen::VectorXd& row_loss, Eigen::Index row,
+                                         Eigen::MatrixXd& parts) const {
+  for (std::size_t g = 0; g + 1 < group_starts_.size(); ++g) {
+    double sum = 0.0;
+    for (std::size_t b = group_starts_[g]; b < group_starts_[g + 1]; ++b)
+      for (Eigen::Index i = blocks_[b].start; i < blocks_[b].start + blocks_[b].rows; ++i) sum += row_loss[i];
+    parts(row, static_cast<Eigen::Index>(g)) = sum;
+  }
+}
+
+double LinearLossObjective::loss_total(const RowMatrixXd& z, const RowMatrixXd& zs, double alpha) {
+  loss_along(z, zs, alpha, row_loss_);
+  Eigen::MatrixXd parts(1, static_cast<Eigen::Index>(group_starts_.size()) - 1);
+  add_group_loss(row_loss_, 0, parts);
+  Eigen::VectorXd total;
+  reduce(parts, total);
+  return total[0];
 }
 
 Eigen::Index LinearLossObjective::dimension() const {
@@ -130,24 +158,23 @@ void LinearLossObjective::forward(const Eigen::VectorXd& p, RowMatrixXd& z) cons
 }
 
 template <typename Scalar>
-void LinearLossObjective::backward(const RowMatrixXd& r, Eigen::VectorXd& out) const {
+void LinearLossObjective::backward_parts(const RowMatrixXd& r, Eigen::Index extra,
+                                         Eigen::MatrixXd& parts) const {
   const Eigen::Index n = x_.rows(), d = x_.cols();
   using Matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
-  // Xᵀ R = Σ over blocks of X_bᵀ R_b, each product in Scalar precision and widened to double;
-  // the blocks of a group are added in order, then the groups in order. The bits depend neither
-  // on the number of threads nor on how the rows are split at segment boundaries (processes
-  // holding whole segments make the very same float32 products as one process holding all).
+  // Per group: Σ over its blocks of X̄_bᵀ R_b, each product in Scalar precision and widened to
+  // double, and 1ᵀR_b (the file comment says why the bits then depend on neither threads nor
+  // processes).
   const auto groups = static_cast<Eigen::Index>(group_starts_.size()) - 1;
+  parts.setZero(dimension() + extra, groups);
   const int threads = parallel_worthwhile(n * d) ? block_threads(groups) : 1;
-  std::vector<Eigen::MatrixXd> partial(static_cast<std::size_t>(std::max<Eigen::Index>(groups, 0)));
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
     RowMatrix<Scalar> block;
     Matrix product(d, m_);
 #pragma omp for schedule(static)
     for (Eigen::Index g = 0; g < groups; ++g) {
-      Eigen::MatrixXd& sum = partial[static_cast<std::size_t>(g)];
-      sum.setZero(d, m_);
+      Eigen::Map<Eigen::MatrixXd> sum(parts.col(g).data(), d, m_);
       const std::size_t first = group_starts_[static_cast<std::size_t>(g)];
       const std::size_t last = group_starts_[static_cast<std::size_t>(g) + 1];
       for (std::size_t b = first; b < last; ++b) {
@@ -163,23 +190,15 @@ void LinearLossObjective::backward(const RowMatrixXd& r, Eigen::VectorXd& out) c
           product.noalias() = block.transpose() * r.middleRows(start, rows).template cast<Scalar>();
         }
         sum += product.template cast<double>();
+        if (fit_intercept_) add_rows(r, start, rows, parts.col(g).segment(d * m_, m_));
       }
     }
   }
-  out.resize(dimension());
-  Eigen::Map<Eigen::MatrixXd> total(out.data(), d, m_);
-  total.setZero();
-  for (const Eigen::MatrixXd& sum : partial) total += sum;
-  if (fit_intercept_) out.tail(m_) = r.colwise().sum().transpose();
 }
 
 void LinearLossObjective::scores(const Eigen::VectorXd& p, RowMatrixXd& z) const {
   // Double precision: the loss and gradient must resolve changes far below float32's epsilon.
   forward<double>(p, z);
-}
-
-void LinearLossObjective::back_project(const RowMatrixXd& r, Eigen::VectorXd& out) const {
-  backward<double>(r, out);
 }
 
 double LinearLossObjective::penalty(const Eigen::VectorXd& p) const {
@@ -203,7 +222,7 @@ void LinearLossObjective::add_penalty_gradient(const Eigen::VectorXd& p,
 double LinearLossObjective::value(const Eigen::VectorXd& w) {
   RowMatrixXd z;
   scores(w, z);
-  return penalty(w) + sum_over_group(loss_along(z, RowMatrixXd::Zero(z.rows(), z.cols()), 0.0), nullptr);
+  return penalty(w) + loss_total(z, RowMatrixXd::Zero(z.rows(), z.cols()), 0.0);
 }
 
 double LinearLossObjective::value_and_gradient(const Eigen::VectorXd& w, Eigen::VectorXd& g) {
@@ -212,11 +231,16 @@ double LinearLossObjective::value_and_gradient(const Eigen::VectorXd& w, Eigen::
     scores(w, z_);
     cached_w_ = w;
   }
-  const double data_loss = loss(z_, &work_);
-  back_project(work_, g);
-  const double f = penalty(w) + sum_over_group(data_loss, &g);
+  // One ordered sum for both: [X̄ᵀR; 1ᵀR; loss] per group.
+  loss(z_, &work_, row_loss_);
+  Eigen::MatrixXd parts;
+  backward_parts<double>(work_, 1, parts);
+  add_group_loss(row_loss_, dimension(), parts);
+  Eigen::VectorXd total;
+  reduce(parts, total);
+  g = total.head(dimension());
   add_penalty_gradient(w, g);
-  return f;
+  return penalty(w) + total[dimension()];
 }
 
 void LinearLossObjective::hessian_vector(const Eigen::VectorXd& v, Eigen::VectorXd& hv) {
@@ -230,12 +254,13 @@ void LinearLossObjective::hessian_vector(const Eigen::VectorXd& v, Eigen::Vector
     forward<float>(v, work_);
   }
   apply_curvature(work_);
+  Eigen::MatrixXd parts;
   if (exact_hessian_) {
-    backward<double>(work_, hv);
+    backward_parts<double>(work_, 0, parts);
   } else {
-    backward<float>(work_, hv);
+    backward_parts<float>(work_, 0, parts);
   }
-  sum_over_group(0.0, &hv);
+  reduce(parts, hv);
   add_penalty_gradient(v, hv);
 }
 
@@ -243,16 +268,20 @@ void LinearLossObjective::hessian_diagonal(Eigen::VectorXd& diag) {
   const Eigen::Index d = x_.cols();
   RowMatrixXd h;
   curvature_diagonal(h);
-  diag.setZero(dimension());
-  Eigen::Map<Eigen::MatrixXd> dw(diag.data(), d, m_);
+  // Per group: Σ (X̄_b ⊙ X̄_b)ᵀ H_b and 1ᵀH_b; then the ordered sum of the groups.
+  Eigen::MatrixXd parts = Eigen::MatrixXd::Zero(dimension(), static_cast<Eigen::Index>(group_starts_.size()) - 1);
   RowMatrixXd squared;
-  for (const auto& [start, rows] : blocks_) {
-    centered_block(start, rows, squared);
-    squared = squared.array().square();
-    dw.noalias() += squared.transpose() * h.middleRows(start, rows);
+  for (std::size_t g = 0; g + 1 < group_starts_.size(); ++g) {
+    Eigen::Map<Eigen::MatrixXd> dw(parts.col(static_cast<Eigen::Index>(g)).data(), d, m_);
+    for (std::size_t b = group_starts_[g]; b < group_starts_[g + 1]; ++b) {
+      const auto [start, rows] = blocks_[b];
+      centered_block(start, rows, squared);
+      squared = squared.array().square();
+      dw.noalias() += squared.transpose() * h.middleRows(start, rows);
+      if (fit_intercept_) add_rows(h, start, rows, parts.col(static_cast<Eigen::Index>(g)).tail(m_));
+    }
   }
-  if (fit_intercept_) diag.tail(m_) = h.colwise().sum().transpose();
-  sum_over_group(0.0, &diag);
+  reduce(parts, diag);
   Eigen::VectorXd ones = Eigen::VectorXd::Ones(dimension());
   add_penalty_gradient(ones, diag);
 }
@@ -273,7 +302,7 @@ bool LinearLossObjective::line_search(Eigen::VectorXd& w, const Eigen::VectorXd&
   alpha = 1.0;
   for (int step = 0; step < kMaxLineSearchSteps; ++step) {
     const double pen = 0.5 * (ww + 2.0 * alpha * ws + alpha * alpha * ss);
-    f_new = pen + sum_over_group(loss_along(z_, zs_, alpha), nullptr);
+    f_new = pen + loss_total(z_, zs_, alpha);
     if (f_new - f <= eta * alpha * gs + slack) {
       w.noalias() += alpha * s;
       z_.noalias() += alpha * zs_;
@@ -298,32 +327,30 @@ BinaryLogisticObjective::BinaryLogisticObjective(MatrixRef x,
       y_(std::move(y_sign)),
       d_(x.rows()) {}
 
-double BinaryLogisticObjective::loss(const RowMatrixXd& z, RowMatrixXd* r) {
+void BinaryLogisticObjective::loss(const RowMatrixXd& z, RowMatrixXd* r, Eigen::VectorXd& row_loss) {
   const Eigen::Index n = z.rows();
   if (r != nullptr) r->resize(n, 1);
-  double total = 0.0;
-#pragma omp parallel for reduction(+ : total) num_threads(threads_) schedule(static) \
+  row_loss.resize(n);
+#pragma omp parallel for num_threads(threads_) schedule(static) \
     if (parallel_worthwhile(z.rows() * z.cols()))
   for (Eigen::Index i = 0; i < n; ++i) {
     const double yz = y_[i] * z(i, 0);
-    total += c_[i] * log1p_exp_neg(yz);
+    row_loss[i] = c_[i] * log1p_exp_neg(yz);
     if (r != nullptr) {
       const double sigma = 1.0 / (1.0 + std::exp(-yz));  // σ(y z)
       (*r)(i, 0) = c_[i] * (sigma - 1.0) * y_[i];
       d_[i] = c_[i] * sigma * (1.0 - sigma);
     }
   }
-  return total;
 }
 
-double BinaryLogisticObjective::loss_along(const RowMatrixXd& z, const RowMatrixXd& zs,
-                                           double alpha) const {
+void BinaryLogisticObjective::loss_along(const RowMatrixXd& z, const RowMatrixXd& zs,
+                                         double alpha, Eigen::VectorXd& row_loss) const {
   const Eigen::Index n = z.rows();
-  double total = 0.0;
-#pragma omp parallel for reduction(+ : total) num_threads(threads_) schedule(static) \
+  row_loss.resize(n);
+#pragma omp parallel for num_threads(threads_) schedule(static) \
     if (parallel_worthwhile(z.rows() * z.cols()))
-  for (Eigen::Index i = 0; i < n; ++i) total += c_[i] * log1p_exp_neg(y_[i] * (z(i, 0) + alpha * zs(i, 0)));
-  return total;
+  for (Eigen::Index i = 0; i < n; ++i) row_loss[i] = c_[i] * log1p_exp_neg(y_[i] * (z(i, 0) + alpha * zs(i, 0)));
 }
 
 void BinaryLogisticObjective::apply_curvature(RowMatrixXd& u) const {
@@ -343,14 +370,14 @@ SoftmaxObjective::SoftmaxObjective(MatrixRef x, std::vector<int> y_index,
                           threads, std::move(column_offset), group, segment_starts),
       y_(std::move(y_index)) {}
 
-double SoftmaxObjective::loss(const RowMatrixXd& z, RowMatrixXd* r) {
+void SoftmaxObjective::loss(const RowMatrixXd& z, RowMatrixXd* r, Eigen::VectorXd& row_loss) {
   const Eigen::Index n = z.rows(), k = z.cols();
   if (r != nullptr) {
     r->resize(n, k);
     p_.resize(n, k);
   }
-  double total = 0.0;
-#pragma omp parallel for reduction(+ : total) num_threads(threads_) schedule(static) \
+  row_loss.resize(n);
+#pragma omp parallel for num_threads(threads_) schedule(static) \
     if (parallel_worthwhile(z.rows() * z.cols()))
   for (Eigen::Index i = 0; i < n; ++i) {
     // log-sum-exp with the row maximum subtracted, so exp never overflows.
@@ -358,7 +385,7 @@ double SoftmaxObjective::loss(const RowMatrixXd& z, RowMatrixXd* r) {
     double sum = 0.0;
     for (Eigen::Index j = 0; j < k; ++j) sum += std::exp(z(i, j) - zmax);
     const double lse = zmax + std::log(sum);
-    total += c_[i] * (lse - z(i, y_[i]));
+    row_loss[i] = c_[i] * (lse - z(i, y_[i]));
     if (r != nullptr) {
       for (Eigen::Index j = 0; j < k; ++j) {
         const double p = std::exp(z(i, j) - lse);
@@ -368,23 +395,21 @@ double SoftmaxObjective::loss(const RowMatrixXd& z, RowMatrixXd* r) {
       (*r)(i, y_[i]) -= c_[i];
     }
   }
-  return total;
 }
 
-double SoftmaxObjective::loss_along(const RowMatrixXd& z, const RowMatrixXd& zs,
-                                    double alpha) const {
+void SoftmaxObjective::loss_along(const RowMatrixXd& z, const RowMatrixXd& zs, double alpha,
+                                  Eigen::VectorXd& row_loss) const {
   const Eigen::Index n = z.rows(), k = z.cols();
-  double total = 0.0;
-#pragma omp parallel for reduction(+ : total) num_threads(threads_) schedule(static) \
+  row_loss.resize(n);
+#pragma omp parallel for num_threads(threads_) schedule(static) \
     if (parallel_worthwhile(z.rows() * z.cols()))
   for (Eigen::Index i = 0; i < n; ++i) {
     double zmax = -std::numeric_limits<double>::infinity();
     for (Eigen::Index j = 0; j < k; ++j) zmax = std::max(zmax, z(i, j) + alpha * zs(i, j));
     double sum = 0.0;
     for (Eigen::Index j = 0; j < k; ++j) sum += std::exp(z(i, j) + alpha * zs(i, j) - zmax);
-    total += c_[i] * (zmax + std::log(sum) - (z(i, y_[i]) + alpha * zs(i, y_[i])));
+    row_loss[i] = c_[i] * (zmax + std::log(sum) - (z(i, y_[i]) + alpha * zs(i, y_[i])));
   }
-  return total;
 }
 
 void SoftmaxObjective::apply_curvature(RowMatrixXd& u) const {

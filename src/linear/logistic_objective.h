@@ -17,9 +17,14 @@
 // removes the coupling between W and b which makes uncentred embeddings ill-conditioned
 // (measured: 40× fewer Newton iterations with a constant feature offset).
 //
-// Distributed: each process of a group holds its own rows; the loss, the gradient's data part,
-// Hessian-vector products and the diagonal are summed over the group before the penalty is
-// added, so every process takes the same Newton steps on the objective of all rows together.
+// Summation. Every sum over rows (the loss, Xᵀ R and 1ᵀR of the gradient and of Hessian-vector
+// products, the diagonal) is formed per summation group — up to four blocks of at most 4,096
+// consecutive rows, never crossing a segment boundary (segment_starts) —, each group's partial
+// sum in double, and the groups' partials are added one at a time in order (fold_parts). The
+// bits therefore depend neither on the number of threads nor on how the rows are split between
+// processes at segment boundaries: with a group of processes that hold consecutive runs of
+// segments, the partials are added in that same order across them (Collective::ordered_sum),
+// so every process takes exactly the Newton steps one process holding every row takes.
 //
 // Variables are packed as [vec(W) column by column (d × m, column k = class k); b (m, when
 // fitting an intercept)].
@@ -30,6 +35,7 @@
 #include <coreclean/core/types.h>
 
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace coreclean::linear {
@@ -41,8 +47,8 @@ class LinearLossObjective : public SecondOrderObjective {
   /// (C · sample weight); m: score columns; column_offset: μ (d) subtracted from every row, or
   /// empty for none; group: the processes whose rows make up the objective with these (null =
   /// this process alone; must outlive the objective); segment_starts: rows where a new
-  /// summation block must start (see backward()), e.g. where the rows of another process's
-  /// share would begin.
+  /// summation group must start (see the file comment), e.g. where the rows of another
+  /// process's share would begin.
   LinearLossObjective(MatrixRef x, Eigen::VectorXd c, int m, bool fit_intercept,
                       bool regularize_intercept, int threads,
                       Eigen::VectorXd column_offset = {}, const Collective* group = nullptr,
@@ -60,10 +66,12 @@ class LinearLossObjective : public SecondOrderObjective {
   double value(const Eigen::VectorXd& w);
 
  protected:
-  /// Σ_i c_i ℓ(z_i); if r is non-null also writes R = ∂L/∂Z and prepares the curvature state.
-  virtual double loss(const RowMatrixXd& z, RowMatrixXd* r) = 0;
-  /// Σ_i c_i ℓ(z_i + α zs_i), allocation-free.
-  virtual double loss_along(const RowMatrixXd& z, const RowMatrixXd& zs, double alpha) const = 0;
+  /// row_loss_i = c_i ℓ(z_i) (n values); if r is non-null also writes R = ∂L/∂Z and prepares
+  /// the curvature state.
+  virtual void loss(const RowMatrixXd& z, RowMatrixXd* r, Eigen::VectorXd& row_loss) = 0;
+  /// row_loss_i = c_i ℓ(z_i + α zs_i).
+  virtual void loss_along(const RowMatrixXd& z, const RowMatrixXd& zs, double alpha,
+                          Eigen::VectorXd& row_loss) const = 0;
   /// In place: u ← ∂²L/∂Z² · u at the point of the last loss(z, r) call.
   virtual void apply_curvature(RowMatrixXd& u) const = 0;
   /// Per-sample, per-column diagonal curvature h_ik (so diag H_{jk} = Σ_i x_ij² h_ik).
@@ -96,14 +104,19 @@ class LinearLossObjective : public SecondOrderObjective {
   // Z = X̄ W + 1 bᵀ for packed parameters p, with products in Scalar precision.
   template <typename Scalar>
   void forward(const Eigen::VectorXd& p, RowMatrixXd& z) const;
-  // Packed gradient-shaped output (X̄ᵀ R, 1ᵀR) from R, with products in Scalar precision.
+  // Per-group partials of the packed gradient-shaped output (X̄ᵀ R, 1ᵀR) from R, with products
+  // in Scalar precision: one column per summation group, `extra` more rows left at zero.
   template <typename Scalar>
-  void backward(const RowMatrixXd& r, Eigen::VectorXd& out) const;
-  // Sums a data part (a loss, and the vector v when given) over the group; returns the loss.
-  double sum_over_group(double loss, Eigen::VectorXd* v) const;
-  // forward / backward in double.
+  void backward_parts(const RowMatrixXd& r, Eigen::Index extra, Eigen::MatrixXd& parts) const;
+  // Writes each group's Σ of row_loss into row `row` of parts.
+  void add_group_loss(const Eigen::VectorXd& row_loss, Eigen::Index row, Eigen::MatrixXd& parts) const;
+  // The ordered sum of the columns of parts over this process's groups and the group's
+  // processes (see the file comment).
+  void reduce(const Eigen::MatrixXd& parts, Eigen::VectorXd& out) const;
+  // The total loss Σ_i c_i ℓ(z_i + α zs_i) over every process's rows.
+  double loss_total(const RowMatrixXd& z, const RowMatrixXd& zs, double alpha);
+  // Z in double.
   void scores(const Eigen::VectorXd& p, RowMatrixXd& z) const;
-  void back_project(const RowMatrixXd& r, Eigen::VectorXd& out) const;
   // ½‖W‖² (+ ½‖b‖²) for packed p, and the matching penalty part of a packed direction.
   double penalty(const Eigen::VectorXd& p) const;
   double penalty_dot(const Eigen::VectorXd& a, const Eigen::VectorXd& b) const;
@@ -112,9 +125,15 @@ class LinearLossObjective : public SecondOrderObjective {
   RowMatrixXd z_;          // scores at cached_w_
   RowMatrixXd zs_;         // line-search direction scores
   RowMatrixXd work_;       // R or U buffer
+  Eigen::VectorXd row_loss_;  // per-row losses of the last evaluation
   bool exact_hessian_ = false;  // Hessian products in double (after refine_hessian())
   Eigen::VectorXd cached_w_;
 };
+
+/// The summation groups of n rows cut at segment_starts (see the file comment), as [begin, end)
+/// row ranges in order.
+std::vector<std::pair<Eigen::Index, Eigen::Index>> summation_groups(
+    Eigen::Index n, std::span<const Eigen::Index> segment_starts);
 
 /// Binary logistic loss: m = 1, labels y_i ∈ {−1, +1}.
 class BinaryLogisticObjective final : public LinearLossObjective {
@@ -125,8 +144,9 @@ class BinaryLogisticObjective final : public LinearLossObjective {
                           std::span<const Eigen::Index> segment_starts = {});
 
  private:
-  double loss(const RowMatrixXd& z, RowMatrixXd* r) override;
-  double loss_along(const RowMatrixXd& z, const RowMatrixXd& zs, double alpha) const override;
+  void loss(const RowMatrixXd& z, RowMatrixXd* r, Eigen::VectorXd& row_loss) override;
+  void loss_along(const RowMatrixXd& z, const RowMatrixXd& zs, double alpha,
+                  Eigen::VectorXd& row_loss) const override;
   void apply_curvature(RowMatrixXd& u) const override;
   void curvature_diagonal(RowMatrixXd& h) const override;
 
@@ -143,8 +163,9 @@ class SoftmaxObjective final : public LinearLossObjective {
                           std::span<const Eigen::Index> segment_starts = {});
 
  private:
-  double loss(const RowMatrixXd& z, RowMatrixXd* r) override;
-  double loss_along(const RowMatrixXd& z, const RowMatrixXd& zs, double alpha) const override;
+  void loss(const RowMatrixXd& z, RowMatrixXd* r, Eigen::VectorXd& row_loss) override;
+  void loss_along(const RowMatrixXd& z, const RowMatrixXd& zs, double alpha,
+                  Eigen::VectorXd& row_loss) const override;
   void apply_curvature(RowMatrixXd& u) const override;
   void curvature_diagonal(RowMatrixXd& h) const override;
 

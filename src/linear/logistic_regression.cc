@@ -169,10 +169,20 @@ FitReport LogisticRegression::fit(MatrixRef x, std::span<const Label> y,
   // optimum, far better conditioned. Intercepts convert as b = b̄ − wᵀμ.
   Eigen::VectorXd offset;
   if (params_.fit_intercept && !params_.regularize_intercept) {
-    Eigen::VectorXd sums = Eigen::VectorXd::Zero(d + 1);  // Σ c_i x_i, then Σ c_i
-    for (Eigen::Index i = 0; i < n; ++i) sums.head(d) += c[i] * x.row(i).cast<double>().transpose();
-    sums[d] = c.sum();
-    group.sum({sums.data(), static_cast<std::size_t>(sums.size())});
+    // Per summation group [Σ c_i x_i; Σ c_i], then their ordered sum (as the objective sums:
+    // the same bits for one process and for processes that hold whole segments).
+    const auto groups = summation_groups(n, segment_starts);
+    Eigen::MatrixXd parts = Eigen::MatrixXd::Zero(d + 1, static_cast<Eigen::Index>(groups.size()));
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      auto part = parts.col(static_cast<Eigen::Index>(g));
+      for (Eigen::Index i = groups[g].first; i < groups[g].second; ++i) {
+        part.head(d) += c[i] * x.row(i).cast<double>().transpose();
+        part[d] += c[i];
+      }
+    }
+    Eigen::VectorXd sums(d + 1);
+    group.ordered_sum({parts.data(), static_cast<std::size_t>(parts.size())},
+                      {sums.data(), static_cast<std::size_t>(sums.size())});
     offset = sums.head(d);
     if (sums[d] > 0.0) offset /= sums[d];
   }

@@ -40,7 +40,20 @@ class Collective {
   /// 2 GiB. Receiving straight into the caller's memory spares root a second copy of the data.
   virtual void gather(std::span<const std::byte> part, std::span<std::byte> whole,
                       int root) const = 0;
+  /// The sum of every process's parts added one at a time, in order — process 0's parts first,
+  /// as given, then process 1's, … — starting from zero, written into `out` on every process:
+  /// the very bits fold_parts() gives one process that holds every part. `parts`: this
+  /// process's parts of out.size() values each, one after another (their number may differ
+  /// between processes, none included). Processes that hold consecutive runs of an ordered
+  /// list of parts thus get the sum one process gets, whatever the split: what makes a
+  /// distributed solver take exactly the steps of one process. The default gathers the parts on
+  /// process 0, which adds them and broadcasts the sum.
+  virtual void ordered_sum(std::span<const double> parts, std::span<double> out) const;
 };
+
+/// out = ((0 + part₀) + part₁) + …, element by element, for the parts of out.size() values each
+/// that follow one another in `parts` (whose size must be a multiple of out.size()).
+void fold_parts(std::span<const double> parts, std::span<double> out);
 
 /// The group of one process: sums and broadcasts leave the data as it is, gather copies it.
 class SingleProcess final : public Collective {
@@ -55,6 +68,9 @@ class SingleProcess final : public Collective {
       throw InvalidArgument("gather: the part holds " + std::to_string(part.size()) +
                             " bytes but the destination " + std::to_string(whole.size()));
     std::copy(part.begin(), part.end(), whole.begin());
+  }
+  void ordered_sum(std::span<const double> parts, std::span<double> out) const override {
+    fold_parts(parts, out);
   }
 };
 

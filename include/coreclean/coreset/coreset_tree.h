@@ -208,11 +208,12 @@ class CoresetTree;
 /// (each is non-zero on one process only), so every process holds the same tree of summaries
 /// and solves the same global model. The held-out logistic regressions run as distributed
 /// Newton steps: the loss, gradient and Hessian-vector products of the rows each process holds
-/// are summed over the group at every step. Every process scores its own rows; process 0
-/// gathers the features and scores and returns the whole tree, the others std::nullopt. The
-/// result equals build() with the same seed up to the round-off of summing in another order
-/// (class Grams, the solver's sums). Collective: every process calls it; an error thrown on one
-/// leaves the others waiting (the MPI front end aborts the job).
+/// are summed over the group at every step, leaf by leaf in order, so the steps are bit for bit
+/// those of one process. Every process scores its own rows; process 0 gathers the features and
+/// scores and returns the whole tree, the others std::nullopt. The result equals build() with
+/// the same seed: features, summaries and held-out models bit for bit, scores up to the
+/// round-off of the class Gram matrices' sums (~1e-15). Collective: every process calls it; an
+/// error thrown on one leaves the others waiting (the MPI front end aborts the job).
 std::optional<CoresetTree> build_distributed(CoresetTreeParams params,
                                              const StreamedSamples& samples,
                                              std::span<const Label> y,

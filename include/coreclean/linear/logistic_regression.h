@@ -91,16 +91,16 @@ class LogisticRegression {
                 const Context& context = Context());
   /// fit() over rows spread across the processes of `group`: each process passes its own rows
   /// (any number, none included) and the classes of all rows together (sorted, distinct, at
-  /// least two; every label of y among them). Every process gets the model fit() gives on the
-  /// union of the rows, up to the round-off of summing in another order: the solver's sums
-  /// (loss, gradient, Hessian-vector products) are reduced over the group at every step.
-  /// Collective: every process calls it with the same parameters and classes.
+  /// least two; every label of y among them). The solver's sums (weighted mean, loss, gradient,
+  /// Hessian-vector products, diagonal) are reduced over the group at every step, so every
+  /// process gets the same model. Collective: every process calls it with the same parameters
+  /// and classes.
   ///
-  /// The sums run over blocks of at most 4,096 rows, added in order, and a block never spans a
-  /// segment boundary (`segment_starts`: the rows where segments begin). Callers that cut the
-  /// same rows into the same segments — one process holding them all, or several holding whole
-  /// segments each, with any number of threads — make the very same float32 products, so their
-  /// models differ only by the round-off of adding the blocks' sums in another order.
+  /// The sums run over groups of row blocks that never span a segment boundary
+  /// (`segment_starts`: the rows where segments begin), each group's partial in double, the
+  /// partials added one at a time in order (Collective::ordered_sum). Callers that cut the same
+  /// rows into the same segments — one process holding them all, or several processes holding
+  /// consecutive runs of whole segments, with any number of threads — get the very same bits.
   FitReport fit(MatrixRef x, std::span<const Label> y, std::span<const double> sample_weight,
                 const Labels& classes, const Collective& group, const Context& context = Context(),
                 std::span<const Eigen::Index> segment_starts = {});
