@@ -88,19 +88,9 @@ void bind_dist(py::module_& m) {
          const std::string& optimized_for, Eigen::Index chunk_size, Eigen::Index coreset_size,
          int sketch_dim, double atypical_weight, int cross_fit_folds, double cross_fit_c,
          std::uint64_t seed, int threads) -> std::optional<CoresetTree> {
-        coreset::CoresetTreeParams p;
-        p.optimized_for = optimized_for == "training" ? coreset::OptimizedFor::kTraining
-                                                      : coreset::OptimizedFor::kCleaning;
-        if (optimized_for != "training" && optimized_for != "cleaning")
-          throw InvalidArgument(fmt::format(
-              "optimized_for = '{}' (must be 'cleaning' or 'training')", optimized_for));
-        p.chunk_size = chunk_size;
-        p.coreset_size = coreset_size;
-        p.sketch_dim = sketch_dim;
-        p.atypical_weight = atypical_weight;
-        p.cross_fit_folds = cross_fit_folds;
-        p.cross_fit_c = cross_fit_c;
-        p.validate();
+        const coreset::CoresetTreeParams p = tree_params(optimized_for, chunk_size, coreset_size,
+                                                         sketch_dim, atypical_weight,
+                                                         cross_fit_folds, cross_fit_c);
         const auto xv = matrix_view(share, "share");
         std::optional<MatrixRef> fv;
         if (fit_rows) fv.emplace(matrix_view(*fit_rows, "fit_rows"));

@@ -27,13 +27,6 @@ namespace {
 using coreset::CoresetTree;
 using coreset::CoresetTreeParams;
 
-coreset::OptimizedFor parse_optimized_for(const std::string& text) {
-  if (text == "cleaning") return coreset::OptimizedFor::kCleaning;
-  if (text == "training") return coreset::OptimizedFor::kTraining;
-  throw InvalidArgument(
-      fmt::format("optimized_for = '{}' (must be 'cleaning' or 'training')", text));
-}
-
 py::dict update_report(const coreset::UpdateReport& r) {
   py::dict d;
   d["samples_changed"] = r.samples_changed;
@@ -147,16 +140,8 @@ void bind_linear(py::module_& m) {
       .def(py::init([](const std::string& optimized_for, Eigen::Index chunk_size,
                        Eigen::Index coreset_size, int sketch_dim, double atypical_weight,
                        int cross_fit_folds, double cross_fit_c) {
-             CoresetTreeParams p;
-             p.optimized_for = parse_optimized_for(optimized_for);
-             p.chunk_size = chunk_size;
-             p.coreset_size = coreset_size;
-             p.sketch_dim = sketch_dim;
-             p.atypical_weight = atypical_weight;
-             p.cross_fit_folds = cross_fit_folds;
-             p.cross_fit_c = cross_fit_c;
-             p.validate();
-             return CoresetTree(p);
+             return CoresetTree(tree_params(optimized_for, chunk_size, coreset_size, sketch_dim,
+                                            atypical_weight, cross_fit_folds, cross_fit_c));
            }),
            py::arg("optimized_for") = "cleaning", py::arg("chunk_size") = 0,
            py::arg("coreset_size") = 0, py::arg("sketch_dim") = 256,

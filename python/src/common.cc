@@ -168,4 +168,27 @@ void Call::raise_pending() {
   if (sink_->restore()) throw py::error_already_set();
 }
 
+coreset::CoresetTreeParams tree_params(const std::string& optimized_for, Eigen::Index chunk_size,
+                                       Eigen::Index coreset_size, int sketch_dim,
+                                       double atypical_weight, int cross_fit_folds,
+                                       double cross_fit_c) {
+  coreset::CoresetTreeParams p;
+  if (optimized_for == "cleaning") {
+    p.optimized_for = coreset::OptimizedFor::kCleaning;
+  } else if (optimized_for == "training") {
+    p.optimized_for = coreset::OptimizedFor::kTraining;
+  } else {
+    throw InvalidArgument(
+        fmt::format("optimized_for = '{}' (must be 'cleaning' or 'training')", optimized_for));
+  }
+  p.chunk_size = chunk_size;
+  p.coreset_size = coreset_size;
+  p.sketch_dim = sketch_dim;
+  p.atypical_weight = atypical_weight;
+  p.cross_fit_folds = cross_fit_folds;
+  p.cross_fit_c = cross_fit_c;
+  p.validate();
+  return p;
+}
+
 }  // namespace coreclean::python

@@ -12,6 +12,7 @@
 // checks in Session.create).
 
 #include <coreclean/core/context.h>
+#include <coreclean/coreset/coreset_tree.h>
 #include <coreclean/core/error.h>
 #include <coreclean/core/types.h>
 #include <pybind11/numpy.h>
@@ -106,6 +107,13 @@ class Call {
   Context context_;
   std::shared_ptr<ProgressSink> sink_;
 };
+
+/// The parameters of a coreset tree as the Python layer passes them (checked: InvalidArgument
+/// names the first bad one).
+coreset::CoresetTreeParams tree_params(const std::string& optimized_for, Eigen::Index chunk_size,
+                                       Eigen::Index coreset_size, int sketch_dim,
+                                       double atypical_weight, int cross_fit_folds,
+                                       double cross_fit_c);
 
 /// Runs `f` with the GIL released (a call that touches no Python object and reports no progress).
 template <typename F>
