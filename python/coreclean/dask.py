@@ -145,6 +145,10 @@ def _first_non_finite(x, row_of):
                                 "features must be finite")
 
 
+def _same_rows(block):
+    return block
+
+
 def _member(name, rank, size, share, first, fit_rows, fit_row_ids, labels, weights, ids, params,
             seed, threads):
     """One worker's task: its part of the build; the tree on rank 0, None elsewhere."""
@@ -228,6 +232,10 @@ def build(X, y, sample_weight=None, indices=None, *, client=None, processes=None
     seed = random_state or 0
     fit_rows = feature_map_fit_rows(n, d, sketch_dim, seed)
     name = f"coreclean-build-{uuid.uuid4().hex}"
+    # Keys of this build's own: the same X computed again for another build would otherwise
+    # reuse the keys of the last one's computations while the scheduler forgets them, and
+    # Dask cancels the new ones.
+    x = x.map_blocks(_same_rows, dtype=np.float32, name=f"{name}-x")
     labels_f, weights_f, ids_f = client.scatter([labels, weights, ids], broadcast=True)
     tasks = []
     for rank, worker in enumerate(workers):

@@ -53,6 +53,11 @@ def test_equals_one_process(client, processes):
     many = coreclean.dask.build(da.from_array(x, chunks=(700, 40)), y, sample_weight=w,
                                 indices=ids, client=client, processes=processes, **params)
     assert_same(one, many)
+    # The same array built again at once (its computations must not reuse the last build's
+    # keys while the scheduler forgets them).
+    again = coreclean.dask.build(da.from_array(x, chunks=(700, 40)), y, sample_weight=w,
+                                 indices=ids, client=client, processes=processes, **params)
+    assert_same(one, again)
     # The service works on: a relabel, as after a one-process build.
     sample = int(ids[5])
     one.update_targets([sample], [11])
