@@ -111,6 +111,11 @@ class Reader {
   M get_matrix(std::string_view field) {
     using Scalar = typename M::Scalar;
     const auto rows = get<std::int64_t>(field), cols = get<std::int64_t>(field);
+    // A vector is one column: Eigen would make a "vector" of 5 × 0 with 5 rows and no storage.
+    CORECLEAN_THROW_IF_NOT_AS(FormatError, M::ColsAtCompileTime != 1 || cols == 1,
+                              "{}: corrupt tree file: {} claims {} × {} values at byte {}; a "
+                              "vector has one column",
+                              name_, field, rows, cols, pos_);
     const std::uint64_t limit = remaining() / sizeof(Scalar);
     CORECLEAN_THROW_IF_NOT_AS(
         FormatError,
