@@ -102,11 +102,9 @@ int run_build(const BuildOptions& options, const Context& context, std::ostream&
     std::sort(classes.begin(), classes.end());
     classes.erase(std::unique(classes.begin(), classes.end()), classes.end());
     const int r = static_cast<int>(std::min<Eigen::Index>(x.cols(), params.sketch_dim));
-    std::int64_t need = coreset::estimated_build_bytes(x.rows(), x.cols(),
-                                                       static_cast<int>(classes.size()), params,
-                                                       context.thread_count());
-    // In an MPI job, process 0 also receives every row's features and scores.
-    if (group.size() > 1) need += x.rows() * (4 * static_cast<std::int64_t>(r) + 28);
+    const std::int64_t need = coreset::estimated_build_bytes(
+        x.rows(), x.cols(), static_cast<int>(classes.size()), params, context.thread_count(),
+        group.size());
     const double gib = static_cast<double>(std::int64_t{1} << 30);
     CORECLEAN_CLI_REQUIRE(
         static_cast<double>(need) <= options.max_memory_gb * gib,

@@ -899,24 +899,21 @@ void take_bytes(const std::byte*& at, T* values, std::size_t count) {
 }
 
 // The feature map's PCA, fitted by process 0 and sent to the others.
-linear::Pca shared_feature_pca(const SampleSource& source, int r, const Context& context,
-                               const Collective& group, Eigen::VectorXd& mean,
-                               RowMatrixXd& components) {
-  linear::Pca pca;
+void shared_feature_pca(const SampleSource& source, int r, const Context& context,
+                        const Collective& group, Eigen::VectorXd& mean, RowMatrixXd& components) {
   std::array<std::int64_t, 2> shape{0, 0};
   if (group.rank() == 0) {
-    pca = fit_feature_pca(source, r, context);
+    const linear::Pca pca = fit_feature_pca(source, r, context);
     mean = pca.mean();
     components = pca.components();
     shape = {components.rows(), components.cols()};
   }
-  if (group.size() == 1) return pca;
+  if (group.size() == 1) return;
   group.broadcast(std::as_writable_bytes(std::span(shape)), 0);
   mean.resize(shape[1]);
   components.resize(shape[0], shape[1]);
   group.broadcast(std::as_writable_bytes(std::span(mean.data(), static_cast<std::size_t>(mean.size()))), 0);
   group.broadcast(std::as_writable_bytes(std::span(components.data(), static_cast<std::size_t>(components.size()))), 0);
-  return pca;
 }
 
 // Builds the state of a tree with the processes of `group`, each over its share of whole leaves
@@ -1062,13 +1059,9 @@ std::optional<CoresetTree> build_distributed(CoresetTreeParams params,
   CORECLEAN_THROW_IF_NOT(static_cast<std::size_t>(samples.x.rows()) == y.size(),
                          "coreset tree: x has {} rows but y has {} labels", samples.x.rows(),
                          y.size());
-  CoresetTree tree(std::move(params));
-  std::unique_ptr<State> state =
-      build_state(tree.params_, SampleSource{samples, 0, samples.x.rows(), std::nullopt}, y,
-                  sample_weight, ids, context, group);
-  if (state == nullptr) return std::nullopt;
-  tree.state_ = std::move(state);
-  return tree;
+  // Every row: the share overload with the first row 0 and no separate feature-map rows.
+  return build_distributed(std::move(params), samples, 0, std::nullopt, y, sample_weight, ids,
+                           context, group);
 }
 
 std::optional<CoresetTree> build_distributed(CoresetTreeParams params, const StreamedSamples& share,
@@ -1094,7 +1087,7 @@ std::pair<Eigen::Index, Eigen::Index> build_share(Eigen::Index n, const CoresetT
 }
 
 std::int64_t estimated_build_bytes(Eigen::Index n, Eigen::Index d, int classes,
-                                   const CoresetTreeParams& params, int threads) {
+                                   const CoresetTreeParams& params, int threads, int processes) {
   const double nn = static_cast<double>(n), k = classes;
   const double r = static_cast<double>(std::min<Eigen::Index>(d, params.sketch_dim)), r1 = r + 1;
   const double leaves = std::ceil(nn / static_cast<double>(automatic_chunk(params, std::max<Eigen::Index>(n, 1))));
@@ -1117,7 +1110,8 @@ std::int64_t estimated_build_bytes(Eigen::Index n, Eigen::Index d, int classes,
                       + 2.0 * 8.0 * k * r1 * r1                     // class Grams, factors
                       + fit_rows * (4.0 * r + 5.0 * 8.0 * k)        // one held-out fit
                       + 3.0 * 8.0 * static_cast<double>(kPassRows) * r1 * std::max(threads, 1);
-  return static_cast<std::int64_t>(std::max(map_fit, rest) + 64.0 * (1 << 20));
+  const double gathered = processes > 1 ? nn * (4.0 * r + 28.0) : 0.0;  // process 0's
+  return static_cast<std::int64_t>(std::max(map_fit, rest) + gathered + 64.0 * (1 << 20));
 }
 
 std::vector<Eigen::Index> feature_map_fit_rows(Eigen::Index n, Eigen::Index d, int sketch_dim,

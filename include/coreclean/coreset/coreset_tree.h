@@ -245,9 +245,12 @@ std::pair<Eigen::Index, Eigen::Index> build_share(Eigen::Index n, const CoresetT
 /// work matrices) and the rest of the build
 /// (φ, 4·n·r bytes; per-sample state; node summaries; class Grams and their factors; one
 /// held-out fit; per-thread work), plus 64 MB for the program. docs/scaling.md derives the
-/// terms; at 847,970 × 2048 with 80 classes it says 1.33 GB, and 1.32 GB was measured.
+/// terms; at 847,970 × 2048 with 80 classes it says 1.33 GB, and 1.32 GB was measured. With
+/// `processes` > 1 (build_distributed), the peak of process 0, which also receives every row's
+/// features and scores.
 std::int64_t estimated_build_bytes(Eigen::Index n, Eigen::Index d, int classes,
-                                   const CoresetTreeParams& params, int threads);
+                                   const CoresetTreeParams& params, int threads,
+                                   int processes = 1);
 
 /// The rows (ascending) the feature map of a build over n × d samples is fitted on with this
 /// seed: none when d ≤ sketch_dim, all when n ≤ 65,536, else 65,536 drawn uniformly.
