@@ -29,23 +29,64 @@ void fix_signs(RowMatrixXd& components) {
   }
 }
 
+// Row blocks of the products with X and of the Gram matrices of tall matrices, and column blocks
+// of Xᵀ Y. Fixed sizes, not one block per thread: the bits do not depend on the thread count, and
+// blocks small enough that two threads share the work evenly at n ≈ 12,000.
+constexpr Eigen::Index kProductRows = 1024;
+constexpr Eigen::Index kProductColumns = 128;
+
+// AᵀA of a tall n × l matrix: per block of rows in parallel, the blocks' parts added in block
+// order.
+Eigen::MatrixXd tall_gram(const Eigen::MatrixXd& a, const Context& context) {
+  const Eigen::Index blocks = (a.rows() + kProductRows - 1) / kProductRows;
+  std::vector<Eigen::MatrixXd> part(static_cast<std::size_t>(blocks));
+  detail::parallel_blocks(blocks, context, "", [&](Eigen::Index b) {
+    const Eigen::Index start = b * kProductRows, rows = std::min(kProductRows, a.rows() - start);
+    Eigen::MatrixXd& g = part[static_cast<std::size_t>(b)];
+    g.setZero(a.cols(), a.cols());
+    g.selfadjointView<Eigen::Lower>().rankUpdate(a.middleRows(start, rows).transpose());
+  });
+  Eigen::MatrixXd gram = Eigen::MatrixXd::Zero(a.cols(), a.cols());
+  for (const Eigen::MatrixXd& g : part) gram += g;
+  return gram.selfadjointView<Eigen::Lower>();
+}
+
+// A ← A R⁻¹ for the Cholesky factor R = Lᵀ of `llt`, per block of rows in parallel.
+void solve_right(const Eigen::LLT<Eigen::MatrixXd>& llt, Eigen::MatrixXd& a, const Context& context) {
+  const Eigen::Index blocks = (a.rows() + kProductRows - 1) / kProductRows;
+  detail::parallel_blocks(blocks, context, "", [&](Eigen::Index b) {
+    const Eigen::Index start = b * kProductRows, rows = std::min(kProductRows, a.rows() - start);
+    Eigen::MatrixXd block = a.middleRows(start, rows);
+    llt.matrixU().solveInPlace<Eigen::OnTheRight>(block);
+    a.middleRows(start, rows) = block;
+  });
+}
+
+// Whether the Cholesky factorisation of a Gram matrix AᵀA succeeded and A is conditioned well
+// enough for A R⁻¹ to be orthonormal to ~1e-9: its loss of orthogonality grows as ε κ(A)².
+// The spread of R's diagonal bounds κ(A) from below only; on real embeddings (n × 266 random
+// projections of CNN features) its square was ~1,000 times below κ(A)²'s inverse, hence the
+// margin: 1e-4 here stands for κ(A)² up to ~1e7.
+bool well_conditioned(const Eigen::LLT<Eigen::MatrixXd>& llt) {
+  if (llt.info() != Eigen::Success) return false;
+  const Eigen::VectorXd diagonal = llt.matrixLLT().diagonal();
+  const double ratio = diagonal.minCoeff() / diagonal.maxCoeff();
+  return std::isfinite(ratio) && ratio * ratio > 1e-4;
+}
+
 // Orthonormal basis of the columns of a (n × l, n ≥ l), in place. CholeskyQR2 (Fukaya et al.,
 // 2014): Q = A R⁻¹ with RᵀR = AᵀA, done twice for accuracy; it is all BLAS-3 (a Gram matrix and
 // a triangular solve), several times faster than Householder QR on tall matrices. Falls back to
 // Householder when the Gram matrix is numerically singular.
-void orthonormalize(Eigen::MatrixXd& a) {
+void orthonormalize(Eigen::MatrixXd& a, const Context& context) {
   for (int pass = 0; pass < 2; ++pass) {
-    Eigen::MatrixXd gram(a.cols(), a.cols());
-    gram.setZero();
-    gram.selfadjointView<Eigen::Lower>().rankUpdate(a.transpose());
-    Eigen::LLT<Eigen::MatrixXd> llt(gram.selfadjointView<Eigen::Lower>());
+    const Eigen::LLT<Eigen::MatrixXd> llt(tall_gram(a, context));
     if (llt.info() != Eigen::Success) {
       Eigen::HouseholderQR<Eigen::MatrixXd> qr(a);
       a = qr.householderQ() * Eigen::MatrixXd::Identity(a.rows(), a.cols());
       return;
     }
-    // A ← A R⁻¹ with R = Lᵀ, i.e. solve X R = A from the right.
-    llt.matrixU().solveInPlace<Eigen::OnTheRight>(a);
+    solve_right(llt, a, context);
   }
 }
 
@@ -154,41 +195,57 @@ void Pca::fit(MatrixRef x, const Context& context) {
     auto times_x = [&](const Eigen::MatrixXd& right) {  // d × l → n × l
       const Eigen::MatrixXf rf = right.cast<float>();
       Eigen::MatrixXd out(n, right.cols());
-      detail::parallel_blocks(blocks, context, "", [&](Eigen::Index b) {
-        out.middleRows(b * kBlockRows, block_rows(b)) =
-            (x.middleRows(b * kBlockRows, block_rows(b)) * rf).cast<double>();
+      detail::parallel_blocks((n + kProductRows - 1) / kProductRows, context, "", [&](Eigen::Index b) {
+        const Eigen::Index start = b * kProductRows, rows = std::min(kProductRows, n - start);
+        out.middleRows(start, rows) = (x.middleRows(start, rows) * rf).cast<double>();
       });
       out.rowwise() -= (mean_.transpose() * right);
       return out;
     };
+    // Per block of X's columns in parallel (no partial sums to keep): each adds its rows' parts
+    // Xᵢᵀ Yᵢ in double, in row order.
     auto times_xt = [&](const Eigen::MatrixXd& left) {  // n × l → d × l
       const Eigen::MatrixXf lf = left.cast<float>();
-      std::vector<Eigen::MatrixXf> partial(static_cast<std::size_t>(blocks));
-      detail::parallel_blocks(blocks, context, "", [&](Eigen::Index b) {
-        partial[static_cast<std::size_t>(b)].noalias() =
-            x.middleRows(b * kBlockRows, block_rows(b)).transpose() *
-            lf.middleRows(b * kBlockRows, block_rows(b));
+      Eigen::MatrixXd out(d, left.cols());
+      detail::parallel_blocks((d + kProductColumns - 1) / kProductColumns, context, "", [&](Eigen::Index c) {
+        const Eigen::Index first = c * kProductColumns, cols = std::min(kProductColumns, d - first);
+        Eigen::MatrixXd sum = Eigen::MatrixXd::Zero(cols, left.cols());
+        Eigen::MatrixXf part(cols, left.cols());
+        for (Eigen::Index start = 0; start < n; start += kBlockRows) {
+          const Eigen::Index rows = std::min(kBlockRows, n - start);
+          part.noalias() = x.block(start, first, rows, cols).transpose() * lf.middleRows(start, rows);
+          sum += part.cast<double>();
+        }
+        out.middleRows(first, cols) = sum;
       });
-      Eigen::MatrixXd out = Eigen::MatrixXd::Zero(d, left.cols());
-      for (const Eigen::MatrixXf& p : partial) out += p.cast<double>();
       out -= mean_ * left.colwise().sum();
       return out;
     };
     Eigen::MatrixXd y = times_x(omega);
-    orthonormalize(y);
     for (int it = 0; it < q; ++it) {
       context.throw_if_cancelled();
+      orthonormalize(y, context);
       Eigen::MatrixXd z = times_xt(y);
-      orthonormalize(z);
+      orthonormalize(z, context);
       y = times_x(z);
-      orthonormalize(y);
     }
-    // B = Qᵀ X̄ (l × d); its SVD gives the approximate top singular triplets of X̄.
-    const Eigen::MatrixXd b = times_xt(y).transpose();
+    // B = Qᵀ X̄ (l × d) for an orthonormal basis Q of Y's columns; its SVD gives the approximate
+    // top singular triplets of X̄. Q = Y R⁻¹ with RᵀR = YᵀY is never formed: Bᵀ = X̄ᵀY R⁻¹, a
+    // solve on d × l where orthonormalising Y would take two Gram matrices and two solves on
+    // n × l (a quarter of the fit at 12k × 2048). When Y is ill-conditioned (data of rank below
+    // l), Q is formed the careful way instead.
+    Eigen::MatrixXd bt = times_xt(y);
+    const Eigen::LLT<Eigen::MatrixXd> llt(tall_gram(y, context));
+    if (well_conditioned(llt)) {
+      solve_right(llt, bt, context);
+    } else {
+      orthonormalize(y, context);
+      bt = times_xt(y);
+    }
     // Through the l × l eigenproblem of B Bᵀ = U Σ² Uᵀ, V = Bᵀ U Σ⁻¹: a fifth of the time of
     // an SVD of the l × d matrix at 266 × 2048. Squaring costs digits only for singular values
     // far below the largest; when one of the k kept is (data of lower rank than k), the SVD.
-    const Eigen::MatrixXd bbt = b * b.transpose();
+    const Eigen::MatrixXd bbt = bt.transpose() * bt;
     const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(bbt);
     const double top = eig.info() == Eigen::Success ? eig.eigenvalues()[l - 1] : 0.0;
     if (eig.info() == Eigen::Success && top > 0.0 && eig.eigenvalues()[l - k] > 1e-12 * top) {
@@ -199,9 +256,13 @@ void Pca::fit(MatrixRef x, const Context& context) {
         u.col(c) = eig.eigenvectors().col(l - 1 - c) / std::sqrt(sigma2);
         variances[c] = sigma2 / static_cast<double>(n - 1);
       }
-      components_ = (b.transpose() * u).transpose();
+      // Orthonormal up to Q's rounding; orthonormalising the d × k result makes it so to the
+      // last digits.
+      Eigen::MatrixXd v = bt * u;
+      orthonormalize(v, context);
+      components_ = v.transpose();
     } else {
-      Eigen::BDCSVD<Eigen::MatrixXd> svd(b, Eigen::ComputeThinV);
+      Eigen::BDCSVD<Eigen::MatrixXd> svd(bt.transpose(), Eigen::ComputeThinV);
       components_ = svd.matrixV().leftCols(k).transpose();
       for (Eigen::Index c = 0; c < k; ++c)
         variances[c] = svd.singularValues()[c] * svd.singularValues()[c] / static_cast<double>(n - 1);

@@ -64,6 +64,72 @@ TEST(Pca, MatchesSvdOracle) {
   }
 }
 
+// Data of exact rank `rank` after centring (a mean of 3 added): Gaussian scores with standard
+// deviations 10 / (1 + j / 4) on `rank` random orthonormal directions.
+RowMatrixXf low_rank_data(int n, int d, int rank, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal;
+  Eigen::MatrixXd g(d, rank);
+  for (auto& v : g.reshaped()) v = normal(rng);
+  Eigen::HouseholderQR<Eigen::MatrixXd> qr(g);
+  const Eigen::MatrixXd basis = qr.householderQ() * Eigen::MatrixXd::Identity(d, rank);
+  Eigen::MatrixXd scores(n, rank);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < rank; ++j) scores(i, j) = normal(rng) * 10.0 / (1.0 + j / 4.0);
+  return ((scores * basis.transpose()).array() + 3.0).cast<float>();
+}
+
+// Without power iterations the randomized solver is exact when the data's rank is at most its
+// k + oversamples random directions: their range is then the data's whole row space. Checked
+// against the exact solver (itself checked against numpy above) where the range's basis is
+// well conditioned (rank = k + oversamples: the fast Rayleigh–Ritz step) and where it is
+// singular (rank < k + oversamples: the careful path).
+TEST(Pca, RandomizedWithoutPowerIterationsIsExactOnDataOfLowRank) {
+  for (const int rank : {16, 9}) {
+    SCOPED_TRACE(rank);
+    const RowMatrixXf x = low_rank_data(3000, 60, rank, 17);
+    PcaParams p;
+    p.n_components = 6;
+    p.oversamples = 10;
+    p.solver = PcaSolver::kFull;
+    Pca exact(p);
+    exact.fit(x);
+    p.solver = PcaSolver::kRandomized;
+    p.power_iterations = 0;
+    Pca fast(p);
+    fast.fit(x);
+    EXPECT_LE(largest_principal_angle(fast.components(), exact.components()), 1e-5);
+    EXPECT_LE(((fast.explained_variance() - exact.explained_variance()).array() /
+               exact.explained_variance().array()).abs().maxCoeff(),
+              1e-6);
+    EXPECT_LE((fast.components() * fast.components().transpose() -
+               Eigen::MatrixXd::Identity(6, 6)).cwiseAbs().maxCoeff(), 1e-12);
+  }
+}
+
+// The randomized solver's products run over blocks of fixed size, their sums added in block
+// order: one thread and two give the same bits.
+TEST(Pca, RandomizedBitsDoNotDependOnTheThreadCount) {
+  const RowMatrixXf x = spectrum_data(5000, 300, 23);
+  for (const int q : {0, 2}) {
+    SCOPED_TRACE(q);
+    auto fitted = [&](int threads) {
+      PcaParams p;
+      p.n_components = 20;
+      p.solver = PcaSolver::kRandomized;
+      p.power_iterations = q;
+      Pca pca(p);
+      Context context;
+      context.threads = threads;
+      pca.fit(x, context);
+      return std::pair(pca.components(), pca.explained_variance());
+    };
+    const auto one = fitted(1), two = fitted(2);
+    EXPECT_EQ(one.first, two.first);
+    EXPECT_EQ(one.second, two.second);
+  }
+}
+
 // Transform centres and projects: the projected data has zero mean and the explained variances.
 TEST(Pca, TransformHasZeroMeanAndExplainedVariance) {
   const RowMatrixXf x = spectrum_data(500, 12, 5);
