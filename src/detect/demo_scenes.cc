@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "core/check.h"
+#include "detect/image_codecs.h"
 
 namespace coreclean::detect {
 
@@ -845,7 +846,7 @@ DemoScenes write_demo_scenes(const std::filesystem::path& out_dir, const io::Lab
   const DemoScenes scenes = generate_demo_scenes(
       items, params, context, [&](const CocoImage& image, const cv::Mat& pixels) {
         const std::filesystem::path path = images_dir / image.file_name;
-        if (!cv::imencode(".jpg", pixels, encoded, jpeg_options)) {
+        if (!detail::imencode(".jpg", pixels, encoded, jpeg_options)) {
           throw IoError(fmt::format("cannot encode {} as JPEG", path.string()));
         }
         // Images are plain writes: they are many, and the atomically written annotations.json

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/check.h"
+#include "detect/image_codecs.h"
 #include "io/mapped_file.h"  // for read_file, write_file_atomically
 
 namespace coreclean::detect {
@@ -58,7 +59,7 @@ cv::Mat decode_image(std::span<const std::byte> bytes, std::string_view name) {
   const cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8U, const_cast<std::byte*>(bytes.data()));
   cv::Mat image;
   try {
-    image = cv::imdecode(raw, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
+    image = detail::imdecode(raw, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
   } catch (const cv::Exception& e) {
     throw FormatError(fmt::format("{}: not a decodable image: {}", name, e.what()));
   }
@@ -78,7 +79,7 @@ void write_image(const std::filesystem::path& path, const cv::Mat& image) {
   std::vector<unsigned char> encoded;
   bool ok = false;
   try {
-    ok = cv::imencode(path.extension().string(), image, encoded);
+    ok = detail::imencode(path.extension().string(), image, encoded);
   } catch (const cv::Exception& e) {
     throw InvalidArgument(fmt::format("cannot encode {}: {}", path.string(), e.what()));
   }
