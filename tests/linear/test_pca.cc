@@ -101,7 +101,7 @@ TEST(Pca, RandomizedWithoutPowerIterationsIsExactOnDataOfLowRank) {
     EXPECT_LE(largest_principal_angle(fast.components(), exact.components()), 1e-5);
     EXPECT_LE(((fast.explained_variance() - exact.explained_variance()).array() /
                exact.explained_variance().array()).abs().maxCoeff(),
-              1e-6);
+              1e-5);  // the randomized solver's large products are float32
     EXPECT_LE((fast.components() * fast.components().transpose() -
                Eigen::MatrixXd::Identity(6, 6)).cwiseAbs().maxCoeff(), 1e-12);
   }
