@@ -37,7 +37,7 @@ constexpr Eigen::Index kPcaFitRows = 65536;
 constexpr Eigen::Index kRidgeChoiceRows = 65536;
 // Rows per block of the passes over the samples (feature map, scores): a few MB of work
 // matrices per thread.
-constexpr Eigen::Index kPassRows = 4096;
+constexpr Eigen::Index kPassRows = 1024;
 
 }  // namespace
 
