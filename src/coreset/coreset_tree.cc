@@ -5,9 +5,9 @@
 #include "core/check.h"
 #include "core/parallel.h"
 #include "coreset/tree_state.h"
+#include "linear/symmetric_eigen.h"
 
 #include <Eigen/Cholesky>     // for LLT
-#include <Eigen/Eigenvalues>  // for SelfAdjointEigenSolver
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -266,12 +266,12 @@ void solve_model(State& s, const CoresetTreeParams& p, bool choose_ridge, bool g
   const TreeNode& root = s.nodes[s.root()];
   // Relabels leave G (label-free) unchanged: only the moments move.
   if (gram_changed || s.model.eigenvectors.size() == 0) {
-    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(root.gram);
-    CORECLEAN_THROW_IF_NOT_AS(InternalError, eig.info() == Eigen::Success,
+    CORECLEAN_THROW_IF_NOT_AS(InternalError,
+                              linear::symmetric_eigen(root.gram, s.model.eigenvalues,
+                                                      s.model.eigenvectors),
                               "coreset tree: eigendecomposition of the {} × {} Gram matrix failed",
                               s.r1(), s.r1());
-    s.model.eigenvalues = eig.eigenvalues().cwiseMax(0.0);
-    s.model.eigenvectors = eig.eigenvectors();
+    s.model.eigenvalues = s.model.eigenvalues.cwiseMax(0.0);
     s.eigen_coords.resize(0, 0);
   }
   s.model.vt_moments = s.model.eigenvectors.transpose() * root.moments;

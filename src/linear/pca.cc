@@ -2,9 +2,9 @@
 
 #include "core/check.h"
 #include "core/parallel.h"
+#include "linear/symmetric_eigen.h"
 
 #include <Eigen/Cholesky>     // for LLT
-#include <Eigen/Eigenvalues>  // for SelfAdjointEigenSolver
 #include <Eigen/QR>           // for HouseholderQR
 #include <Eigen/SVD>          // for BDCSVD
 #include <algorithm>
@@ -170,14 +170,15 @@ void Pca::fit(MatrixRef x, const Context& context) {
     }
     cov = cov.selfadjointView<Eigen::Lower>();
     cov /= static_cast<double>(n - 1);
-    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(cov);
-    CORECLEAN_THROW_IF_NOT_AS(InternalError, eig.info() == Eigen::Success,
+    Eigen::VectorXd values;
+    Eigen::MatrixXd vectors;
+    CORECLEAN_THROW_IF_NOT_AS(InternalError, symmetric_eigen(cov, values, vectors),
                               "PCA: the eigendecomposition of the {} × {} covariance failed", d, d);
     // Eigenvalues come in increasing order.
     components_.resize(k, d);
     for (Eigen::Index c = 0; c < k; ++c) {
-      components_.row(c) = eig.eigenvectors().col(d - 1 - c).transpose();
-      variances[c] = std::max(0.0, eig.eigenvalues()[d - 1 - c]);
+      components_.row(c) = vectors.col(d - 1 - c).transpose();
+      variances[c] = std::max(0.0, values[d - 1 - c]);
     }
   } else {
     const Eigen::Index l = std::min<Eigen::Index>(k + params_.oversamples, std::min(n, d));
@@ -248,14 +249,16 @@ void Pca::fit(MatrixRef x, const Context& context) {
     // an SVD of the l × d matrix at 266 × 2048. Squaring costs digits only for singular values
     // far below the largest; when one of the k kept is (data of lower rank than k), the SVD.
     const Eigen::MatrixXd bbt = bt.transpose() * bt;
-    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(bbt);
-    const double top = eig.info() == Eigen::Success ? eig.eigenvalues()[l - 1] : 0.0;
-    if (eig.info() == Eigen::Success && top > 0.0 && eig.eigenvalues()[l - k] > 1e-12 * top) {
+    Eigen::VectorXd sigma2s;
+    Eigen::MatrixXd vectors;
+    const bool solved = symmetric_eigen(bbt, sigma2s, vectors);
+    const double top = solved ? sigma2s[l - 1] : 0.0;
+    if (solved && top > 0.0 && sigma2s[l - k] > 1e-12 * top) {
       // V_k = Bᵀ U_k Σ_k⁻¹ (the top k eigenvectors, largest first), one product.
       Eigen::MatrixXd u(l, k);
       for (Eigen::Index c = 0; c < k; ++c) {
-        const double sigma2 = eig.eigenvalues()[l - 1 - c];
-        u.col(c) = eig.eigenvectors().col(l - 1 - c) / std::sqrt(sigma2);
+        const double sigma2 = sigma2s[l - 1 - c];
+        u.col(c) = vectors.col(l - 1 - c) / std::sqrt(sigma2);
         variances[c] = sigma2 / static_cast<double>(n - 1);
       }
       // Orthonormal whether or not Q is to the last digit: VᵀV = Σ⁻¹Uᵀ (B Bᵀ) U Σ⁻¹ = I with
