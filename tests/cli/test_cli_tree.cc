@@ -118,7 +118,7 @@ TEST(CliTree, MaxMemoryRefusesABuildThatWouldNotFit) {
   p.cross_fit_max_rows = 500;
   // n = 1000, d = 8 ≤ r: no feature map to fit; r = 8, r̃ = 9, K = 3, 10 leaves, 1 thread.
   const double rest = 4.0 * 1000 * 8 + 93.0 * 1000 + 8.0 * 19 * (81 + 27) + 2.0 * 8 * 3 * 81 +
-                      500.0 * (4 * 8 + 5 * 8 * 3) + 3.0 * 8 * 1024 * 9;
+                      500.0 * (4 * 8 + 5 * 8 * 3) + 3.0 * 8 * 1024 * 9 + 8.0 * 16 * 81;
   EXPECT_EQ(coreset::estimated_build_bytes(1000, 8, 3, p, 1),
             static_cast<std::int64_t>(rest + 64.0 * (1 << 20)));
   // Wider than the sketch: the feature map's fit (every row of X and two 1000 × 266 work
@@ -126,7 +126,7 @@ TEST(CliTree, MaxMemoryRefusesABuildThatWouldNotFit) {
   const double fit = 4.0 * 1000 * 2048 + 2.0 * 8 * 1000 * 266;
   const double rest_wide = 4.0 * 1000 * 256 + 93.0 * 1000 + 8.0 * 19 * (257.0 * 257 + 257.0 * 3) +
                            2.0 * 8 * 3 * 257 * 257 + 500.0 * (4 * 256 + 5 * 8 * 3) +
-                           3.0 * 8 * 1024 * 257;
+                           3.0 * 8 * 1024 * 257 + 8.0 * 16 * 257 * 257;
   EXPECT_EQ(coreset::estimated_build_bytes(1000, 2048, 3, p, 1),
             static_cast<std::int64_t>(std::max(fit, rest_wide) + 64.0 * (1 << 20)));
 
