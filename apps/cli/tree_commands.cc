@@ -68,15 +68,10 @@ int run_build(const BuildOptions& options, const Context& context, std::ostream&
   } catch (...) {
     failure = std::current_exception();
   }
-  if (group.size() > 1) {
-    double failed = failure ? 1.0 : 0.0;
-    group.sum({&failed, 1});
-    if (failed > 0.0 && !failure)
-      throw IoError(fmt::format("another process of the job could not read its rows of {} (its "
-                                "message says why)",
-                                features.string()));
-  }
-  if (failure) std::rethrow_exception(failure);
+  agree_on_success(group, failure,
+                   fmt::format("another process of the job could not read its rows of {} (its "
+                               "message says why)",
+                               features.string()));
   const io::FeatureSet& all = *loaded;
   // Keep the requested classes only (the seed keeps the class of interest and its confusion).
   const io::FeatureSet fs =
@@ -98,13 +93,9 @@ int run_build(const BuildOptions& options, const Context& context, std::ostream&
   }
   if (options.max_memory_gb > 0.0) {
     // Before any work: the build's peak (X aside: it is read block by block) against the budget.
-    Labels classes(fs.y_train.begin(), fs.y_train.end());
-    std::sort(classes.begin(), classes.end());
-    classes.erase(std::unique(classes.begin(), classes.end()), classes.end());
-    const int r = static_cast<int>(std::min<Eigen::Index>(x.cols(), params.sketch_dim));
     const std::int64_t need = coreset::estimated_build_bytes(
-        x.rows(), x.cols(), static_cast<int>(classes.size()), params, context.thread_count(),
-        group.size());
+        x.cols(), fs.y_train, params, context.thread_count(), group.size());
+    const Eigen::Index r = std::min<Eigen::Index>(x.cols(), params.sketch_dim);
     const double gib = static_cast<double>(std::int64_t{1} << 30);
     CORECLEAN_CLI_REQUIRE(
         static_cast<double>(need) <= options.max_memory_gb * gib,
@@ -172,63 +163,17 @@ int run_update(const UpdateOptions& options, const Context& context, std::ostrea
   coreset::CoresetTree tree = as_progress_step(context, "reading the tree",
                                                [&] { return coreset::load_tree(options.tree); });
   // Every row is checked before anything changes.
-  session::DecisionFileRules rules;
-  rules.reject_id = [&](SampleId id) -> std::optional<std::string> {
-    try {
-      (void)tree.score(id);
-      return std::nullopt;
-    } catch (const InvalidArgument&) {
-      return "is not a sample of the tree";
-    }
-  };
-  rules.find_class = [&](const std::string& name) {
-    const Label label = find_class(tree.class_names(), tree.classes(), name);
-    CORECLEAN_CLI_REQUIRE(std::binary_search(tree.classes().begin(), tree.classes().end(), label),
-                          "class '{}' is not in the tree", name);
-    return label;
-  };
-  const session::DecisionFile file = session::read_decision_file(options.decisions, rules);
-  std::vector<SampleId> relabel_ids, delete_ids;
-  Labels relabel_to;
-  for (const session::Decision& d : file.decisions) {
-    if (d.kind == session::DecisionKind::kDelete) {
-      delete_ids.push_back(d.id);
-    } else if (d.kind == session::DecisionKind::kRelabel) {
-      relabel_ids.push_back(d.id);
-      relabel_to.push_back(d.new_label);
-    }
-  }
-  const coreset::UpdateReport a = tree.update_targets(relabel_ids, relabel_to);
-  const coreset::UpdateReport b = tree.remove_samples(delete_ids);
+  const session::TreeDecisions done = session::apply_decision_file(options.decisions, tree);
   const double update_seconds = seconds_since(start);
   const bool refresh = options.refresh && tree.stale_updates() > 0;
   if (refresh) tree.refresh(context);
   as_progress_step(context, "writing the tree", [&] { coreset::save_tree(tree, options.tree); });
   out << fmt::format("{} relabelled, {} deleted, {} kept; {} tree nodes recomputed in {:.3f} s",
-                     relabel_ids.size(), delete_ids.size(),
-                     file.decisions.size() - relabel_ids.size() - delete_ids.size(),
-                     a.nodes_touched + b.nodes_touched, update_seconds);
+                     done.relabelled, done.deleted, done.kept, done.nodes_touched, update_seconds);
   if (refresh) out << fmt::format("; scores refreshed in {:.3f} s", seconds_since(start) - update_seconds);
   out << "\n";
   return kExitOk;
 }
-
-namespace {
-
-// A float64 array for an .npz member.
-io::NpyArray to_array(std::vector<double> values, std::vector<std::int64_t> shape) {
-  auto storage = std::make_shared<std::vector<double>>(std::move(values));
-  return io::NpyArray(io::DType::kFloat64, std::move(shape), storage,
-                      reinterpret_cast<const std::byte*>(storage->data()));
-}
-
-io::NpyArray to_array(const std::vector<std::int64_t>& values) {
-  auto storage = std::make_shared<std::vector<std::int64_t>>(values);
-  return io::NpyArray(io::DType::kInt64, {static_cast<std::int64_t>(values.size())}, storage,
-                      reinterpret_cast<const std::byte*>(storage->data()));
-}
-
-}  // namespace
 
 int run_fit(const FitOptions& options, const Context& context, std::ostream& out) {
   CORECLEAN_CLI_REQUIRE(options.folds >= 2, "--folds must be >= 2, got {}", options.folds);
@@ -242,27 +187,7 @@ int run_fit(const FitOptions& options, const Context& context, std::ostream& out
   params.max_iter = 300;
   const coreset::CoresetFitComparison fit =
       coreset::compare_coreset_fit(tree, params, options.folds, options.level, context);
-  const coreset::Coreset& core = fit.coreset;
-  const linear::LogisticRegression& coreset_model = fit.model;
-  const Labels& classes = coreset_model.classes();
-
-  std::map<std::string, io::NpyArray> arrays;
-  const RowMatrixXd& coef = coreset_model.coef();
-  arrays["coef"] = to_array(std::vector<double>(coef.data(), coef.data() + coef.size()),
-                            {coef.rows(), coef.cols()});
-  const Eigen::VectorXd& b = coreset_model.intercept();
-  arrays["intercept"] = to_array(std::vector<double>(b.data(), b.data() + b.size()), {b.size()});
-  arrays["classes"] = to_array(std::vector<std::int64_t>(classes.begin(), classes.end()));
-  const Eigen::VectorXd& mu = tree.feature_mean();
-  arrays["feature_mean"] = to_array(std::vector<double>(mu.data(), mu.data() + mu.size()), {mu.size()});
-  const RowMatrixXd& proj = tree.feature_projection();
-  if (proj.size() > 0)
-    arrays["feature_projection"] = to_array(
-        std::vector<double>(proj.data(), proj.data() + proj.size()), {proj.rows(), proj.cols()});
-  arrays["coreset_ids"] = to_array(std::vector<std::int64_t>(core.ids.begin(), core.ids.end()));
-  arrays["coreset_weights"] = to_array(core.weights, {static_cast<std::int64_t>(core.weights.size())});
-  io::write_npz(options.out, arrays);
-
+  coreset::save_coreset_model(options.out, tree, fit);
   out << fmt::format(
       "coreset: {} of {} samples (level {})\n"
       "{}-fold AUC: coreset model {:.4f}, full-data model {:.4f} (difference {:+.4f})\n"

@@ -6,6 +6,16 @@
 
 namespace coreclean {
 
+void agree_on_success(const Collective& group, const std::exception_ptr& failure,
+                      const std::string& another_failed) {
+  if (group.size() > 1) {
+    double failed = failure ? 1.0 : 0.0;
+    group.sum({&failed, 1});
+    if (failed > 0.0 && !failure) throw IoError(another_failed);
+  }
+  if (failure) std::rethrow_exception(failure);
+}
+
 void fold_parts(std::span<const double> parts, std::span<double> out) {
   const std::size_t width = out.size();
   CORECLEAN_THROW_IF_NOT(width > 0 ? parts.size() % width == 0 : parts.empty(),

@@ -1,8 +1,12 @@
 #include <coreclean/coreset/coreset_fit.h>
 
+#include <coreclean/io/npz.h>
 #include <coreclean/linear/metrics.h>
 
 #include <algorithm>
+#include <map>
+#include <memory>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -68,6 +72,45 @@ CoresetFitComparison compare_coreset_fit(const CoresetTree& tree,
   out.objective_full = linear::logistic_objective_value(full, x, y, w);
   out.objective_core = linear::logistic_objective_value(out.model, x, y, w);
   return out;
+}
+
+namespace {
+
+// A float64 array of the given shape for an .npz member.
+io::NpyArray float64_array(const double* values, std::vector<std::int64_t> shape) {
+  std::int64_t count = 1;
+  for (std::int64_t extent : shape) count *= extent;
+  auto storage = std::make_shared<std::vector<double>>(values, values + count);
+  return io::NpyArray(io::DType::kFloat64, std::move(shape), storage,
+                      reinterpret_cast<const std::byte*>(storage->data()));
+}
+
+template <typename Integer>
+io::NpyArray int64_array(const std::vector<Integer>& values) {
+  auto storage = std::make_shared<std::vector<std::int64_t>>(values.begin(), values.end());
+  return io::NpyArray(io::DType::kInt64, {static_cast<std::int64_t>(values.size())}, storage,
+                      reinterpret_cast<const std::byte*>(storage->data()));
+}
+
+}  // namespace
+
+void save_coreset_model(const std::filesystem::path& path, const CoresetTree& tree,
+                        const CoresetFitComparison& fit) {
+  const linear::LogisticRegression& model = fit.model;
+  std::map<std::string, io::NpyArray> arrays;
+  const RowMatrixXd& coef = model.coef();
+  arrays["coef"] = float64_array(coef.data(), {coef.rows(), coef.cols()});
+  arrays["intercept"] = float64_array(model.intercept().data(), {model.intercept().size()});
+  arrays["classes"] = int64_array(model.classes());
+  const Eigen::VectorXd& mu = tree.feature_mean();
+  arrays["feature_mean"] = float64_array(mu.data(), {mu.size()});
+  const RowMatrixXd& projection = tree.feature_projection();
+  if (projection.size() > 0)
+    arrays["feature_projection"] = float64_array(projection.data(), {projection.rows(), projection.cols()});
+  arrays["coreset_ids"] = int64_array(fit.coreset.ids);
+  arrays["coreset_weights"] = float64_array(fit.coreset.weights.data(),
+                                            {static_cast<std::int64_t>(fit.coreset.weights.size())});
+  io::write_npz(path, arrays);
 }
 
 }  // namespace coreclean::coreset

@@ -1127,6 +1127,15 @@ std::int64_t estimated_build_bytes(Eigen::Index n, Eigen::Index d, int classes,
   return static_cast<std::int64_t>(std::max(map_fit, rest) + gathered + 64.0 * (1 << 20));
 }
 
+std::int64_t estimated_build_bytes(Eigen::Index d, std::span<const Label> y,
+                                   const CoresetTreeParams& params, int threads, int processes) {
+  Labels classes(y.begin(), y.end());
+  std::sort(classes.begin(), classes.end());
+  const auto k = std::unique(classes.begin(), classes.end()) - classes.begin();
+  return estimated_build_bytes(static_cast<Eigen::Index>(y.size()), d, static_cast<int>(k), params,
+                               threads, processes);
+}
+
 std::vector<Eigen::Index> feature_map_fit_rows(Eigen::Index n, Eigen::Index d, int sketch_dim,
                                                std::uint64_t seed) {
   std::vector<Eigen::Index> order;
@@ -1526,6 +1535,8 @@ SampleScore CoresetTree::score(SampleId id) const {
   return {s.ids[i],          s.classes[s.label[i]], s.importance[i],       s.misfit[i],
           s.atypical[i],     s.classes[s.suggested[i]], s.seen[i] != 0, s.weight[i]};
 }
+
+bool CoresetTree::contains(SampleId id) const { return built(state_).index_of.contains(id); }
 
 std::vector<double> CoresetTree::held_out_probabilities(SampleId id) const {
   const State& s = built(state_);

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 
 namespace coreclean::session {
@@ -121,6 +122,38 @@ bool has_decisions(const std::filesystem::path& csv) {
   for (const auto& row : table.rows)
     if (!trim(row[c_decision]).empty()) return true;
   return false;
+}
+
+TreeDecisions apply_decision_file(const std::filesystem::path& csv, coreset::CoresetTree& tree) {
+  DecisionFileRules rules;
+  rules.reject_id = [&](SampleId id) -> std::optional<std::string> {
+    if (tree.contains(id)) return std::nullopt;
+    return "is not a sample of the tree";
+  };
+  rules.find_class = [&](const std::string& name) {
+    const Label label = find_class(tree.class_names(), tree.classes(), name);
+    CORECLEAN_THROW_IF_NOT(std::binary_search(tree.classes().begin(), tree.classes().end(), label),
+                           "class '{}' is not in the tree", name);
+    return label;
+  };
+  const DecisionFile file = read_decision_file(csv, rules);
+  std::vector<SampleId> relabel_ids, delete_ids;
+  Labels relabel_to;
+  for (const Decision& d : file.decisions) {
+    if (d.kind == DecisionKind::kDelete) {
+      delete_ids.push_back(d.id);
+    } else if (d.kind == DecisionKind::kRelabel) {
+      relabel_ids.push_back(d.id);
+      relabel_to.push_back(d.new_label);
+    }
+  }
+  TreeDecisions done;
+  done.relabelled = relabel_ids.size();
+  done.deleted = delete_ids.size();
+  done.kept = file.decisions.size() - relabel_ids.size() - delete_ids.size();
+  done.nodes_touched = tree.update_targets(relabel_ids, relabel_to).nodes_touched +
+                       tree.remove_samples(delete_ids).nodes_touched;
+  return done;
 }
 
 }  // namespace coreclean::session

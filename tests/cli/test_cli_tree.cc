@@ -129,6 +129,10 @@ TEST(CliTree, MaxMemoryRefusesABuildThatWouldNotFit) {
                            3.0 * 8 * 1024 * 257 + 8.0 * 16 * 257 * 257;
   EXPECT_EQ(coreset::estimated_build_bytes(1000, 2048, 3, p, 1),
             static_cast<std::int64_t>(std::max(fit, rest_wide) + 64.0 * (1 << 20)));
+  // From labels: their three distinct values are the classes.
+  Labels y(1000);
+  for (std::size_t i = 0; i < y.size(); ++i) y[i] = static_cast<Label>(7 * (i % 3));
+  EXPECT_EQ(coreset::estimated_build_bytes(2048, y, p, 1), coreset::estimated_build_bytes(1000, 2048, 3, p, 1));
 
   testing::TempDir dir;
   BuildOptions b = blob_build_options(dir);

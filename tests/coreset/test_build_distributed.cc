@@ -264,3 +264,40 @@ TEST(LogisticRegressionDistributed, WholeSegmentsGiveTheSameBits) {
 
 }  // namespace
 }  // namespace coreclean::linear
+
+namespace coreclean {
+namespace {
+
+// agree_on_success: a process's own failure comes back to it, the others get IoError with the
+// message, and nobody waits; when all succeed, it returns on every process.
+TEST(Collective, AgreeOnSuccessStopsEveryProcessWhenOneFails) {
+  for (const int failing : {-1, 0, 2}) {
+    SCOPED_TRACE(failing);
+    std::vector<std::string> outcome(3);
+    testing::run_thread_group(3, [&](const Collective& group) {
+      std::exception_ptr failure;
+      if (group.rank() == failing) failure = std::make_exception_ptr(FormatError("my rows are bad"));
+      try {
+        agree_on_success(group, failure, "another process failed");
+        outcome[static_cast<std::size_t>(group.rank())] = "ok";
+      } catch (const FormatError& e) {
+        outcome[static_cast<std::size_t>(group.rank())] = std::string("own: ") + e.what();
+      } catch (const IoError& e) {
+        outcome[static_cast<std::size_t>(group.rank())] = std::string("other: ") + e.what();
+      }
+    });
+    for (int rank = 0; rank < 3; ++rank) {
+      const std::string& got = outcome[static_cast<std::size_t>(rank)];
+      if (failing < 0) EXPECT_EQ(got, "ok");
+      else if (rank == failing) EXPECT_EQ(got, "own: my rows are bad");
+      else EXPECT_EQ(got, "other: another process failed");
+    }
+  }
+  // One process alone: its failure is rethrown, success returns.
+  EXPECT_NO_THROW(agree_on_success(SingleProcess(), nullptr, "unused"));
+  EXPECT_THROW(agree_on_success(SingleProcess(), std::make_exception_ptr(FormatError("x")), "unused"),
+               FormatError);
+}
+
+}  // namespace
+}  // namespace coreclean

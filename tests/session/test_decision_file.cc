@@ -4,8 +4,10 @@
 #include <coreclean/core/class_names.h>
 #include <coreclean/core/error.h>
 
+#include "testing/data.h"
 #include "testing/helpers.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -126,6 +128,46 @@ TEST(DecisionFile, ClassNamesIgnoreCaseOnlyWhenUnambiguous) {
   EXPECT_TRUE(testing::contains(
       testing::error_of<InvalidArgument>([&] { (void)find_class(names, classes, "SHIRT"); }),
       "ambiguous"));
+}
+
+// A decision file applied straight to a tree: relabels and removals land (the tree equals one
+// updated by hand with the same calls), keeps change nothing; an id the tree lacks or a class
+// it lacks refuses the whole file and leaves the tree as it was.
+TEST(DecisionFile, AppliesToATreeOrChangesNothing) {
+  const auto data = testing::make_blobs(200, 4, 3, 2.0, 0.05, 9);
+  coreset::CoresetTreeParams params;
+  params.chunk_size = 50;
+  coreset::CoresetTree tree(params);
+  tree.build(data.x, data.y);
+  const Labels& classes = tree.classes();
+  ASSERT_EQ(classes.size(), 3u);
+  tree.set_class_names({{classes[0], "alpha"}, {classes[1], "beta"}, {classes[2], "gamma"}});
+  const coreset::CoresetTree original = tree;
+  const Label new_label = tree.score(3).label == classes[1] ? classes[2] : classes[1];
+  testing::TempDir dir;
+  testing::write_text(dir / "d.csv", fmt::format("id,decision,new_label\n3,relabel,{}\n7,delete,\n"
+                                                 "8,keep,\n9,keep,\n",
+                                                 new_label == classes[1] ? "BETA" : "gamma"));
+  const TreeDecisions done = apply_decision_file(dir / "d.csv", tree);
+  EXPECT_EQ(done.relabelled, 1u);
+  EXPECT_EQ(done.deleted, 1u);
+  EXPECT_EQ(done.kept, 2u);
+  coreset::CoresetTree by_hand = original;
+  const Eigen::Index touched = by_hand.update_targets(std::vector<SampleId>{3}, Labels{new_label}).nodes_touched +
+                               by_hand.remove_samples(std::vector<SampleId>{7}).nodes_touched;
+  EXPECT_EQ(done.nodes_touched, touched);
+  EXPECT_TRUE(tree == by_hand);
+  EXPECT_FALSE(tree == original);
+
+  for (const std::string& bad : {std::string("id,decision,new_label\n4,delete,\n5000,keep,\n"),
+                                 std::string("id,decision,new_label\n4,relabel,nine\n")}) {
+    const coreset::CoresetTree before = tree;
+    testing::write_text(dir / "bad.csv", bad);
+    EXPECT_THROW((void)apply_decision_file(dir / "bad.csv", tree), InvalidArgument);
+    EXPECT_TRUE(tree == before);
+  }
+  EXPECT_TRUE(tree.contains(7));  // removed, still a sample (weight 0)
+  EXPECT_FALSE(tree.contains(5000));
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <exception>
 #include <span>
 #include <string>
 
@@ -50,6 +51,14 @@ class Collective {
   /// process 0, which adds them and broadcasts the sum.
   virtual void ordered_sum(std::span<const double> parts, std::span<double> out) const;
 };
+
+/// Makes the processes of `group` agree on the outcome of a step each took on its own (reading
+/// its share of the data, say) before they go on together: every process passes its own
+/// failure (null = it succeeded). Rethrows this process's failure; on a process that succeeded
+/// while another failed, throws IoError(`another_failed`) — so that every process stops instead
+/// of waiting for the failed one. Returns only when every process succeeded.
+void agree_on_success(const Collective& group, const std::exception_ptr& failure,
+                      const std::string& another_failed);
 
 /// out = ((0 + part₀) + part₁) + …, element by element, for the parts of out.size() values each
 /// that follow one another in `parts` (whose size must be a multiple of out.size()).

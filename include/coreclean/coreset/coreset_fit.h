@@ -11,6 +11,7 @@
 #include <coreclean/linear/logistic_regression.h>
 
 #include <cstdint>
+#include <filesystem>
 
 namespace coreclean::coreset {
 
@@ -43,6 +44,14 @@ CoresetFitComparison compare_coreset_fit(const CoresetTree& tree,
                                          const linear::LogisticRegressionParams& params,
                                          int folds, int level = 0,
                                          const Context& context = Context());
+
+/// Writes the coreset model of a comparison as a NumPy .npz (atomically): `coef` (K' × r),
+/// `intercept` (K'), `classes` (K', int64), `feature_mean` (d) and, when the tree maps its
+/// features, `feature_projection` (r × d), and the coreset as `coreset_ids` (int64) and
+/// `coreset_weights`. Scores of new samples x (1 × d) are then
+/// ((x − feature_mean) · feature_projectionᵀ) · coefᵀ + intercept.
+void save_coreset_model(const std::filesystem::path& path, const CoresetTree& tree,
+                        const CoresetFitComparison& fit);
 
 }  // namespace coreclean::coreset
 

@@ -251,6 +251,10 @@ std::pair<Eigen::Index, Eigen::Index> build_share(Eigen::Index n, const CoresetT
 std::int64_t estimated_build_bytes(Eigen::Index n, Eigen::Index d, int classes,
                                    const CoresetTreeParams& params, int threads,
                                    int processes = 1);
+/// The same for y.size() samples of d features labelled y (their distinct labels counted).
+std::int64_t estimated_build_bytes(Eigen::Index d, std::span<const Label> y,
+                                   const CoresetTreeParams& params, int threads,
+                                   int processes = 1);
 
 /// The rows (ascending) the feature map of a build over n × d samples is fitted on with this
 /// seed: none when d ≤ sketch_dim, all when n ≤ 65,536, else 65,536 drawn uniformly.
@@ -324,6 +328,8 @@ class CoresetTree {
   [[nodiscard]] ScoreColumns score_columns() const;
   /// Scores of one sample. Throws InvalidArgument for an unknown id.
   [[nodiscard]] SampleScore score(SampleId id) const;
+  /// Whether id is a sample of the tree (a removed sample still is, with weight 0).
+  [[nodiscard]] bool contains(SampleId id) const;
   /// The class probabilities of a sample (classes() order) by the cross-fitted logistic
   /// regression that did not see it — the classes a reviewer should weigh against its label.
   /// Empty when cross_fit_folds is 0, the sample was removed, or its fold has no model.

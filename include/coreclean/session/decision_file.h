@@ -12,8 +12,10 @@
 /// is used, and every bad row is reported (up to 20), not only the first.
 
 #include <coreclean/core/types.h>
+#include <coreclean/coreset/coreset_tree.h>
 #include <coreclean/session/session.h>
 
+#include <cstddef>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -48,6 +50,18 @@ DecisionFile read_decision_file(const std::filesystem::path& csv, const Decision
 
 /// True when the file exists and at least one row has a decision (a filled-in review.csv).
 bool has_decisions(const std::filesystem::path& csv);
+
+/// What applying a decision file to a tree did.
+struct TreeDecisions {
+  std::size_t relabelled = 0, deleted = 0, kept = 0;  ///< rows of each decision
+  Eigen::Index nodes_touched = 0;                       ///< tree nodes recomputed
+};
+
+/// Applies a decision file straight to a coreset tree (no session): reads it with the tree's
+/// rules — ids must be samples of the tree, new labels names or labels of its classes — so
+/// that a bad row changes nothing, then relabels and removes incrementally (only the affected
+/// leaf-to-root paths). Throws as read_decision_file().
+TreeDecisions apply_decision_file(const std::filesystem::path& csv, coreset::CoresetTree& tree);
 
 }  // namespace coreclean::session
 
