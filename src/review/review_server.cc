@@ -74,6 +74,7 @@ struct ReviewServer::Impl {
   Context context;
   httplib::Server server;
   std::mutex mutex;  // the session is not thread-safe; requests arrive on a thread pool
+  std::atomic<int> writes{0};  // writes waiting for the session or running
   int port = 0;
   // stop() may come before run() has started listening (httplib's stop() is then a no-op):
   // each side announces itself before looking at the other, so one of them always sees it.
@@ -170,6 +171,25 @@ struct ReviewServer::Impl {
     } catch (const std::exception& e) {
       send_json(res, 500, {{"error", e.what()}});
     }
+  }
+
+  /// guarded() for a write: at most options.max_waiting_writes at once (503 beyond), checked
+  /// by check_write() under the lock.
+  template <class Handler>
+  void guarded_write(const httplib::Request& req, httplib::Response& res, Handler&& handler) {
+    struct Slot {
+      std::atomic<int>& count;
+      ~Slot() { --count; }
+    } slot{writes};
+    if (++writes > options.max_waiting_writes) {
+      res.set_header("Retry-After", "1");
+      send_json(res, 503, {{"error", "too many writes at once; try again in a second"}});
+      return;
+    }
+    guarded(res, [&] {
+      check_write(req);
+      return handler();
+    });
   }
 
   // ---- answers ------------------------------------------------------------------------------
@@ -407,14 +427,10 @@ struct ReviewServer::Impl {
         });
     add("POST", "/api/decision",
         [this](const httplib::Request& req, const std::smatch&, httplib::Response& res) {
-          guarded(res, [&] {
-            check_write(req);
-            return record(parse_body(req));
-          });
+          guarded_write(req, res, [&] { return record(parse_body(req)); });
         });
     add("POST", "/api/undo", [this](const httplib::Request& req, const std::smatch&, httplib::Response& res) {
-      guarded(res, [&] {
-        check_write(req);
+      guarded_write(req, res, [&] {
         const SampleId id = body_id(parse_body(req));
         json removed = nullptr;
         for (const session::Decision& d : session.pending_decisions())
@@ -424,10 +440,7 @@ struct ReviewServer::Impl {
       });
     });
     add("POST", "/api/apply", [this](const httplib::Request& req, const std::smatch&, httplib::Response& res) {
-      guarded(res, [&] {
-        check_write(req);
-        return apply(parse_body(req));
-      });
+      guarded_write(req, res, [&] { return apply(parse_body(req)); });
     });
 
     // The network server: httplib parses the request and matches the same patterns (a path

@@ -177,6 +177,65 @@ TEST_F(ReviewServerTest, DecisionsAreInTheDatabaseTheMomentTheyAreMade) {
   EXPECT_EQ(items[2].at("decision").at("decision"), "delete");
 }
 
+// A burst of writes from many connections at once: each is either stored (200) or refused
+// whole with 503 and Retry-After (more than max_waiting_writes waited for the session); the
+// database holds exactly the decisions answered 200, and reads keep being answered meanwhile.
+TEST_F(ReviewServerTest, ABurstOfWritesIsStoredOrRefusedWhole) {
+  const std::size_t writers = batch_ids.size();
+  std::vector<int> status(writers, 0);
+  std::vector<std::string> retry_after(writers);
+  std::vector<std::thread> threads;
+  for (std::size_t w = 0; w < writers; ++w)
+    threads.emplace_back([&, w] {
+      httplib::Client own("127.0.0.1", port);
+      const json body = {{"id", batch_ids[w]}, {"decision", "delete"}, {"reviewer", "burst"}};
+      if (auto r = own.Post("/api/decision", body.dump(), "application/json")) {
+        status[w] = r->status;
+        retry_after[w] = r->get_header_value("Retry-After");
+      }
+    });
+  EXPECT_FALSE(state().at("batch").at("items").empty());
+  for (std::thread& t : threads) t.join();
+  const auto stored = stored_decisions(db(), 1);
+  for (std::size_t w = 0; w < writers; ++w) {
+    SCOPED_TRACE(w);
+    ASSERT_TRUE(status[w] == 200 || status[w] == 503) << status[w];
+    EXPECT_EQ(stored.count(batch_ids[w]), status[w] == 200 ? 1u : 0u);
+    if (status[w] == 503) EXPECT_EQ(retry_after[w], "1");
+  }
+}
+
+// With no write allowed to wait, every write is refused with 503 and nothing is stored.
+TEST(ReviewServer, WritesBeyondTheCapAreRefusedWith503) {
+  testing::TempDir dir;
+  testing::write_blob_features(dir / "features");
+  session::SessionOptions o;
+  o.features = dir / "features";
+  o.class_of_interest = "five";
+  session::Session s = session::Session::create(dir / "session", o);
+  const SampleId id = s.next_batch(4).items.at(0).id;
+  ReviewServerOptions options;
+  options.port = 0;
+  options.max_waiting_writes = 0;
+  options.export_batch = [](const session::Session&, const session::Batch&) {};
+  ReviewServer server(std::move(s), options);
+  const int port = server.bind();
+  std::thread thread([&] { server.run(); });
+  httplib::Client client("127.0.0.1", port);
+  const json body = {{"id", id}, {"decision", "delete"}};
+  auto r = client.Post("/api/decision", body.dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503) << r->body;
+  EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+  EXPECT_NE(r->body.find("too many writes"), std::string::npos) << r->body;
+  auto read = client.Get("/api/state");
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->status, 200);
+  server.stop();
+  thread.join();
+  EXPECT_TRUE(stored_decisions(dir / "session" / "session.db", 1).empty());
+}
+
 TEST_F(ReviewServerTest, BadDecisionsAreRefusedWithTheReason) {
   auto expect_error = [&](const json& body, int status, const std::string& part) {
     auto r = post("/api/decision", body);

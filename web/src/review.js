@@ -127,10 +127,16 @@
       init.body = JSON.stringify(body);
     }
     let res;
-    try {
-      res = await fetch(path, init);
-    } catch (e) {
-      throw new ApiError('Cannot reach the coreclean server. Is `coreclean review` still running?', 0);
+    // 503 = the server has more writes waiting than it takes at once: wait as it asks, retry.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        res = await fetch(path, init);
+      } catch (e) {
+        throw new ApiError('Cannot reach the coreclean server. Is `coreclean review` still running?', 0);
+      }
+      if (res.status !== 503 || attempt >= 5) break;
+      const wait = Number(res.headers.get('Retry-After')) || 1;
+      await new Promise((resolve) => setTimeout(resolve, 1000 * Math.min(wait, 10)));
     }
     const text = await res.text();
     let json = null;
