@@ -38,6 +38,10 @@ bool present(const std::filesystem::path& path) {
   return std::filesystem::exists(path, ignored);
 }
 
+// Labels are class ids from 0 to kMaxLabel (docs/formats.md): a negative or absurd value would
+// silently become a class of its own. -1 gets its own message: it is what `export --labels-out`
+// writes for a deleted box.
+constexpr Label kMaxLabel = std::numeric_limits<std::int32_t>::max();
 
 std::map<Label, std::string> read_classes(const std::filesystem::path& path) {
   const std::string name = path.string();
@@ -68,6 +72,11 @@ std::map<Label, std::string> read_classes(const std::filesystem::path& path) {
                       "as they occur in y_train.npy, e.g. \"3\"",
                       name, key));
     }
+    if (*label < 0 || *label > kMaxLabel) {
+      throw FormatError(fmt::format("{}: key \"{}\" is not a class id; labels are integers from 0 "
+                                    "to {}, as in y_train.npy",
+                                    name, key, kMaxLabel));
+    }
     if (!value.is_string()) {
       throw FormatError(
           fmt::format("{}: the name of class \"{}\" is {}, not a string", name, key, value.dump()));
@@ -81,11 +90,6 @@ std::map<Label, std::string> read_classes(const std::filesystem::path& path) {
   }
   return names;
 }
-
-// Labels are class ids from 0 to kMaxLabel (docs/formats.md): a negative or absurd value would
-// silently become a class of its own. -1 gets its own message: it is what `export --labels-out`
-// writes for a deleted box.
-constexpr Label kMaxLabel = std::numeric_limits<std::int32_t>::max();
 
 void require_class_ids(const Labels& y, const std::string& path) {
   for (std::size_t i = 0; i < y.size(); ++i) {

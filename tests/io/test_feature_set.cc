@@ -129,6 +129,20 @@ TEST(FeatureSet, NumberTooLargeInClassesJsonIsAFormatError) {
   }
 }
 
+// classes.json names class ids in y_train's range only: a key y_train would refuse (negative,
+// above int32) is refused as well, naming the key.
+TEST(FeatureSet, ClassesJsonKeysOutsideTheLabelRangeAreRefused) {
+  TempDir tmp;
+  const auto dir = write_train(tmp);
+  for (const char* key : {"-1", "2147483648", "-9223372036854775808"}) {
+    write_text(dir / "classes.json", fmt::format(R"({{"1": "cat", "{}": "ghost"}})", key));
+    const std::string message = error_of<FormatError>([&] { (void)load_feature_set(dir); });
+    EXPECT_TRUE(contains(message, fmt::format("key \"{}\" is not a class id", key))) << message;
+  }
+  write_text(dir / "classes.json", R"({"0": "zero", "2147483647": "last"})");
+  EXPECT_EQ(load_feature_set(dir).class_name(2147483647), "last");
+}
+
 TEST(FeatureSet, SaveRemovesStaleOptionalFiles) {
   // Invariant: saving a set without test split, ids or names over a directory that had them
   // leaves a directory that loads as the new set (no stale X_test/ids/classes from before).
