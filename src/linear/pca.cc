@@ -139,7 +139,7 @@ void Pca::fit(MatrixRef x, const Context& context) {
   Eigen::VectorXd block_squares(blocks);
   const Eigen::RowVectorXd x0 = x.row(0).cast<double>();
   // Row by row: the rows are contiguous (a column-wise reduction would stride across them).
-  detail::parallel_blocks(blocks, context, "", [&](Eigen::Index b) {
+  auto block_stats = [&](Eigen::Index b) {
     Eigen::RowVectorXd sum = Eigen::RowVectorXd::Zero(d), row(d);
     double squares = 0.0;
     for (Eigen::Index i = b * kProductRows; i < b * kProductRows + block_rows(b); ++i) {
@@ -149,15 +149,19 @@ void Pca::fit(MatrixRef x, const Context& context) {
     }
     block_sums.row(b) = sum;
     block_squares[b] = squares;
-  });
-  mean_ = block_sums.colwise().sum().transpose() / static_cast<double>(n);
-  const double total_variance =
-      std::max(0.0, block_squares.sum() -
-                        static_cast<double>(n) * (mean_.transpose() - x0).squaredNorm()) /
-      static_cast<double>(n - 1);
+  };
+  double total_variance = 0.0;
+  auto finish_stats = [&] {
+    mean_ = block_sums.colwise().sum().transpose() / static_cast<double>(n);
+    total_variance = std::max(0.0, block_squares.sum() -
+                                       static_cast<double>(n) * (mean_.transpose() - x0).squaredNorm()) /
+                     static_cast<double>(n - 1);
+  };
 
   Eigen::VectorXd variances(k);
   if (solver == PcaSolver::kFull) {
+    detail::parallel_blocks(blocks, context, "", block_stats);
+    finish_stats();
     // Covariance X̄ᵀX̄ = Σ_blocks B̄ᵀB̄, one block of rows at a time in double.
     Eigen::MatrixXd cov = Eigen::MatrixXd::Zero(d, d);
     Eigen::MatrixXd block;
@@ -224,7 +228,19 @@ void Pca::fit(MatrixRef x, const Context& context) {
       out -= mean_ * left.colwise().sum();
       return out;
     };
-    Eigen::MatrixXd y = times_x(omega);
+    // The first product X̄Ω block by block, with the mean and variance of the same block while it
+    // is in cache: one pass over X for both.
+    Eigen::MatrixXd y(n, l);
+    {
+      const Eigen::MatrixXf omega_f = omega.cast<float>();
+      detail::parallel_blocks(blocks, context, "", [&](Eigen::Index b) {
+        block_stats(b);
+        y.middleRows(b * kProductRows, block_rows(b)) =
+            (x.middleRows(b * kProductRows, block_rows(b)) * omega_f).cast<double>();
+      });
+      finish_stats();
+      y.rowwise() -= (mean_.transpose() * omega);
+    }
     for (int it = 0; it < q; ++it) {
       context.throw_if_cancelled();
       orthonormalize(y, context);
