@@ -8,7 +8,6 @@
 #include <coreclean/io/csv.h>
 #include <coreclean/session/decision_file.h>
 #include <coreclean/io/feature_set.h>
-#include <coreclean/io/npz.h>
 #include <coreclean/linear/logistic_regression.h>
 
 #include <algorithm>
@@ -17,8 +16,6 @@
 #include <fmt/format.h>
 #include <exception>
 #include <fstream>
-#include <map>
-#include <memory>
 #include <optional>
 
 namespace coreclean::cli {

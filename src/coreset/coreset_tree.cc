@@ -278,12 +278,14 @@ void solve_model(State& s, const CoresetTreeParams& p, bool choose_ridge, bool g
   const TreeNode& root = s.nodes[s.root()];
   // Relabels leave G (label-free) unchanged: only the moments move.
   if (gram_changed || s.model.eigenvectors.size() == 0) {
-    CORECLEAN_THROW_IF_NOT_AS(InternalError,
-                              linear::symmetric_eigen(root.gram, s.model.eigenvalues,
-                                                      s.model.eigenvectors),
+    // Into locals first: a failure must leave the model as it was.
+    Eigen::VectorXd values;
+    Eigen::MatrixXd vectors;
+    CORECLEAN_THROW_IF_NOT_AS(InternalError, linear::symmetric_eigen(root.gram, values, vectors),
                               "coreset tree: eigendecomposition of the {} × {} Gram matrix failed",
                               s.r1(), s.r1());
-    s.model.eigenvalues = s.model.eigenvalues.cwiseMax(0.0);
+    s.model.eigenvalues = values.cwiseMax(0.0);
+    s.model.eigenvectors = std::move(vectors);
     s.eigen_coords.resize(0, 0);
   }
   s.model.vt_moments = s.model.eigenvectors.transpose() * root.moments;

@@ -37,13 +37,17 @@ Codecs open_codecs() {
   }
   codecs.imdecode = reinterpret_cast<Imdecode>(dlsym(library, kImdecodeSymbol));
   codecs.imencode = reinterpret_cast<Imencode>(dlsym(library, kImencodeSymbol));
-  if (codecs.imdecode == nullptr || codecs.imencode == nullptr)
-    codecs.error = "it lacks cv::imdecode or cv::imencode";
+  if (codecs.imdecode == nullptr || codecs.imencode == nullptr) {
+    const char* why = dlerror();
+    codecs.error = fmt::format("it lacks cv::{} ({})", codecs.imdecode == nullptr ? "imdecode" : "imencode",
+                               why != nullptr ? why : "symbol not found");
+  }
   return codecs;
 }
 
+// Opened once (thread-safe); a failure is kept for the rest of the process too.
 const Codecs& codecs() {
-  static const Codecs loaded = open_codecs();  // thread-safe, once
+  static const Codecs loaded = open_codecs();
   if (!loaded.error.empty())
     throw IoError(fmt::format("cannot load OpenCV's image codecs ({}): {} (`./run setup` installs "
                               "them)",

@@ -39,8 +39,8 @@ bool present(const std::filesystem::path& path) {
 }
 
 // Labels are class ids from 0 to kMaxLabel (docs/formats.md): a negative or absurd value would
-// silently become a class of its own. -1 gets its own message: it is what `export --labels-out`
-// writes for a deleted box.
+// silently become a class of its own (in y_train.npy) or name one that cannot exist (in
+// classes.json).
 constexpr Label kMaxLabel = std::numeric_limits<std::int32_t>::max();
 
 std::map<Label, std::string> read_classes(const std::filesystem::path& path) {
@@ -91,6 +91,7 @@ std::map<Label, std::string> read_classes(const std::filesystem::path& path) {
   return names;
 }
 
+// -1 gets its own message: it is what `export --labels-out` writes for a deleted box.
 void require_class_ids(const Labels& y, const std::string& path) {
   for (std::size_t i = 0; i < y.size(); ++i) {
     if (y[i] == -1) {
@@ -356,6 +357,9 @@ void save_feature_set(const std::filesystem::path& dir, const FeatureSet& featur
   }
   nlohmann::ordered_json json = nlohmann::ordered_json::object();
   for (const auto& [label, name] : features.class_names) {
+    // A name for an id no label can carry (a COCO category numbered -1, say) would make the
+    // file unreadable; no sample can be of that class, so the name is left out.
+    if (label < 0 || label > kMaxLabel) continue;
     try {
       // dump refuses text that is not valid UTF-8; checking each name lets the message say which.
       (void)nlohmann::json(name).dump();

@@ -34,20 +34,27 @@ void fix_signs(RowMatrixXd& components) {
 // blocks small enough that two threads share the work evenly at n ≈ 12,000.
 constexpr Eigen::Index kProductRows = 1024;
 constexpr Eigen::Index kProductColumns = 128;
+// Blocks whose partial Gram matrices are computed at a time (and held until added).
+constexpr Eigen::Index kGramWave = 16;
 
-// AᵀA of a tall n × l matrix: per block of rows in parallel, the blocks' parts added in block
-// order.
+// AᵀA of a tall n × l matrix: per block of rows in parallel, a wave of kGramWave blocks at a
+// time, the blocks' parts added in block order (only a wave's l × l parts are held).
 Eigen::MatrixXd tall_gram(const Eigen::MatrixXd& a, const Context& context) {
   const Eigen::Index blocks = (a.rows() + kProductRows - 1) / kProductRows;
-  std::vector<Eigen::MatrixXd> part(static_cast<std::size_t>(blocks));
-  detail::parallel_blocks(blocks, context, "", [&](Eigen::Index b) {
-    const Eigen::Index start = b * kProductRows, rows = std::min(kProductRows, a.rows() - start);
-    Eigen::MatrixXd& g = part[static_cast<std::size_t>(b)];
-    g.setZero(a.cols(), a.cols());
-    g.selfadjointView<Eigen::Lower>().rankUpdate(a.middleRows(start, rows).transpose());
-  });
+  const Eigen::Index wave = std::min(kGramWave, blocks);
+  std::vector<Eigen::MatrixXd> part(static_cast<std::size_t>(wave));
   Eigen::MatrixXd gram = Eigen::MatrixXd::Zero(a.cols(), a.cols());
-  for (const Eigen::MatrixXd& g : part) gram += g;
+  for (Eigen::Index first = 0; first < blocks; first += wave) {
+    const Eigen::Index count = std::min(wave, blocks - first);
+    detail::parallel_blocks(count, context, "", [&](Eigen::Index b) {
+      const Eigen::Index start = (first + b) * kProductRows;
+      const Eigen::Index rows = std::min(kProductRows, a.rows() - start);
+      Eigen::MatrixXd& g = part[static_cast<std::size_t>(b)];
+      g.setZero(a.cols(), a.cols());
+      g.selfadjointView<Eigen::Lower>().rankUpdate(a.middleRows(start, rows).transpose());
+    });
+    for (Eigen::Index b = 0; b < count; ++b) gram += part[static_cast<std::size_t>(b)];
+  }
   return gram.selfadjointView<Eigen::Lower>();
 }
 
@@ -62,26 +69,28 @@ void solve_right(const Eigen::LLT<Eigen::MatrixXd>& llt, Eigen::MatrixXd& a, con
   });
 }
 
-// Whether the Cholesky factorisation of a Gram matrix AᵀA succeeded and A is conditioned well
-// enough for A R⁻¹ to be orthonormal to ~1e-9: its loss of orthogonality grows as ε κ(A)².
-// The spread of R's diagonal bounds κ(A) from below only; on real embeddings (n × 266 random
-// projections of CNN features) its square was ~1,000 times below κ(A)²'s inverse, hence the
-// margin: 1e-4 here stands for κ(A)² up to ~1e7.
-bool well_conditioned(const Eigen::LLT<Eigen::MatrixXd>& llt) {
+// Whether the Cholesky factorisation of a Gram matrix AᵀA succeeded and (min/max of R's
+// diagonal)² exceeds `min_ratio_squared`. A R⁻¹ loses orthogonality as ε κ(A)², and the spread
+// of R's diagonal bounds κ(A) from below only: on real embeddings (n × 266 random projections of
+// CNN features) its square was ~1,000 times below κ(A)²'s inverse. So 1e-4 stands for κ(A)² up
+// to ~1e7 (A R⁻¹ orthonormal to ~1e-9), 1e-12 for κ(A) up to ~1e8 (what CholeskyQR2's second
+// pass repairs).
+bool well_conditioned(const Eigen::LLT<Eigen::MatrixXd>& llt, double min_ratio_squared) {
   if (llt.info() != Eigen::Success) return false;
   const Eigen::VectorXd diagonal = llt.matrixLLT().diagonal();
   const double ratio = diagonal.minCoeff() / diagonal.maxCoeff();
-  return std::isfinite(ratio) && ratio * ratio > 1e-4;
+  return std::isfinite(ratio) && ratio * ratio > min_ratio_squared;
 }
 
 // Orthonormal basis of the columns of a (n × l, n ≥ l), in place. CholeskyQR2 (Fukaya et al.,
 // 2014): Q = A R⁻¹ with RᵀR = AᵀA, done twice for accuracy; it is all BLAS-3 (a Gram matrix and
-// a triangular solve), several times faster than Householder QR on tall matrices. Falls back to
-// Householder when the Gram matrix is numerically singular.
+// a triangular solve), several times faster than Householder QR on tall matrices. Householder
+// instead when A is too ill-conditioned for it (CholeskyQR2 loses orthogonality beyond
+// κ(A) ≈ 1e8, and a tiny positive pivot does not make LLT fail): data of lower rank than l.
 void orthonormalize(Eigen::MatrixXd& a, const Context& context) {
   for (int pass = 0; pass < 2; ++pass) {
     const Eigen::LLT<Eigen::MatrixXd> llt(tall_gram(a, context));
-    if (llt.info() != Eigen::Success) {
+    if (!well_conditioned(llt, 1e-12)) {
       Eigen::HouseholderQR<Eigen::MatrixXd> qr(a);
       a = qr.householderQ() * Eigen::MatrixXd::Identity(a.rows(), a.cols());
       return;
@@ -255,7 +264,7 @@ void Pca::fit(MatrixRef x, const Context& context) {
     // l), Q is formed the careful way instead.
     Eigen::MatrixXd bt = times_xt(y);
     const Eigen::LLT<Eigen::MatrixXd> llt(tall_gram(y, context));
-    if (well_conditioned(llt)) {
+    if (well_conditioned(llt, 1e-4)) {
       solve_right(llt, bt, context);
     } else {
       orthonormalize(y, context);

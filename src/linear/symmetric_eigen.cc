@@ -1,5 +1,7 @@
 #include "linear/symmetric_eigen.h"
 
+#include "core/check.h"
+
 #include <algorithm>
 #include <cstddef>
 #include <vector>
@@ -14,6 +16,7 @@ extern "C" void dsyevd_(const char* jobz, const char* uplo, const int* n, double
 namespace coreclean::linear {
 
 bool symmetric_eigen(const Eigen::MatrixXd& a, Eigen::VectorXd& values, Eigen::MatrixXd& vectors) {
+  CORECLEAN_ASSERT(a.rows() == a.cols());
   const int n = static_cast<int>(a.rows());
   vectors = a;
   values.resize(n);

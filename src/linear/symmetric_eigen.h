@@ -10,9 +10,9 @@
 
 namespace coreclean::linear {
 
-/// A = V diag(values) Vᵀ for a symmetric A (its lower triangle is read): eigenvalues ascending,
-/// eigenvectors the columns of `vectors`. Returns false when LAPACK reports that it did not
-/// converge (values and vectors are then unspecified).
+/// A = V diag(values) Vᵀ for a symmetric (square) A, of which the lower triangle is read:
+/// eigenvalues ascending, eigenvectors the columns of `vectors`. Returns false when LAPACK
+/// reports a failure (no convergence); values and vectors are then unspecified.
 bool symmetric_eigen(const Eigen::MatrixXd& a, Eigen::VectorXd& values, Eigen::MatrixXd& vectors);
 
 }  // namespace coreclean::linear

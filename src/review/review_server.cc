@@ -173,10 +173,16 @@ struct ReviewServer::Impl {
     }
   }
 
-  /// guarded() for a write: at most options.max_waiting_writes at once (503 beyond), checked
-  /// by check_write() under the lock.
+  /// guarded() for a write: check_write() first (it needs no session), then at most
+  /// options.max_waiting_writes writes at once, running or waiting for the lock (503 beyond).
   template <class Handler>
   void guarded_write(const httplib::Request& req, httplib::Response& res, Handler&& handler) {
+    try {
+      check_write(req);
+    } catch (const HttpError& e) {
+      send_json(res, e.status, {{"error", e.message}});
+      return;
+    }
     struct Slot {
       std::atomic<int>& count;
       ~Slot() { --count; }
@@ -186,10 +192,7 @@ struct ReviewServer::Impl {
       send_json(res, 503, {{"error", "too many writes at once; try again in a second"}});
       return;
     }
-    guarded(res, [&] {
-      check_write(req);
-      return handler();
-    });
+    guarded(res, handler);
   }
 
   // ---- answers ------------------------------------------------------------------------------

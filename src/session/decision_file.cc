@@ -151,8 +151,9 @@ TreeDecisions apply_decision_file(const std::filesystem::path& csv, coreset::Cor
   done.relabelled = relabel_ids.size();
   done.deleted = delete_ids.size();
   done.kept = file.decisions.size() - relabel_ids.size() - delete_ids.size();
-  done.nodes_touched = tree.update_targets(relabel_ids, relabel_to).nodes_touched +
-                       tree.remove_samples(delete_ids).nodes_touched;
+  // Relabels first, then removals (two statements: the order of a sum's operands is unspecified).
+  done.nodes_touched = tree.update_targets(relabel_ids, relabel_to).nodes_touched;
+  done.nodes_touched += tree.remove_samples(delete_ids).nodes_touched;
   return done;
 }
 

@@ -140,7 +140,15 @@ TEST(FeatureSet, ClassesJsonKeysOutsideTheLabelRangeAreRefused) {
     EXPECT_TRUE(contains(message, fmt::format("key \"{}\" is not a class id", key))) << message;
   }
   write_text(dir / "classes.json", R"({"0": "zero", "2147483647": "last"})");
-  EXPECT_EQ(load_feature_set(dir).class_name(2147483647), "last");
+  FeatureSet f = load_feature_set(dir);
+  EXPECT_EQ(f.class_name(2147483647), "last");
+  // Saving leaves out names no label can carry (a COCO category numbered -1): what it writes loads.
+  f.class_names[-1] = "background";
+  f.class_names[Label{1} << 40] = "huge";
+  save_feature_set(dir, f);
+  const FeatureSet back = load_feature_set(dir);
+  EXPECT_EQ(back.class_names.size(), 2u);
+  EXPECT_EQ(back.class_name(0), "zero");
 }
 
 TEST(FeatureSet, SaveRemovesStaleOptionalFiles) {

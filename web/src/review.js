@@ -135,8 +135,8 @@
         throw new ApiError('Cannot reach the coreclean server. Is `coreclean review` still running?', 0);
       }
       if (res.status !== 503 || attempt >= 5) break;
-      const wait = Number(res.headers.get('Retry-After')) || 1;
-      await new Promise((resolve) => setTimeout(resolve, 1000 * Math.min(wait, 10)));
+      const wait = Math.min(Math.max(Number(res.headers.get('Retry-After')) || 1, 1), 10);
+      await new Promise((resolve) => setTimeout(resolve, 1000 * wait));
     }
     const text = await res.text();
     let json = null;

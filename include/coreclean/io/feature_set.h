@@ -71,7 +71,8 @@ inline constexpr std::array<std::string_view, 6> kFeatureSetFiles = {
     "X_train.npy", "y_train.npy", "X_test.npy", "y_test.npy", "ids.npy", "classes.json"};
 
 /// Writes a features directory (creating it); x_test/y_test, ids and classes.json only when
-/// present — and removes those files left from an earlier save when absent, so that loading
+/// present (classes.json without names of ids outside the label range, 0 to 2³¹ − 1, which no
+/// sample can carry) — and removes those files left from an earlier save when absent, so that loading
 /// gives back exactly what was saved. Only the files of kFeatureSetFiles are overwritten or
 /// removed; a command that writes into a folder the user named claims it first as an
 /// io::OutputFolder with these names as entries, so that no file of the user's is replaced.

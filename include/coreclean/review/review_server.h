@@ -35,9 +35,9 @@ struct ReviewServerOptions {
   std::string host = "127.0.0.1";  ///< address to bind; anything but loopback exposes the session
   int port = 8765;                 ///< 0 = any free port (see ReviewServer::port())
   std::int64_t batch_size = 60;    ///< default size of the batch "apply and fetch next" exports
-  /// Writes (POST) that may wait for the session at once; one more is answered 503 with
+  /// Writes (POST) that may run or wait for the session at once; one more is answered 503 with
   /// Retry-After: 1, so that a burst of writes cannot hold every server thread while the page's
-  /// reads wait behind them. 0 refuses every write.
+  /// reads wait behind them. 0 (or less) refuses every write.
   int max_waiting_writes = 4;
   /// Writes the files of each batch the page fetches; empty = session::export_batch (what
   /// `coreclean next` writes). Set it to observe or replace the export.
