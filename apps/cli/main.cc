@@ -83,8 +83,9 @@ int main(int argc, char** argv) {
   auto* build_cmd = app.add_subcommand(
       "build",
       "Build a coreset tree over a features directory: every sample gets an importance (how "
-      "badly a leave-one-out model disagrees with its label, plus how atypical it is for its "
-      "class). The tree is saved to one file that rank and update read. With --append, the "
+      "badly models that never saw its label disagree with it — a leave-one-out ridge "
+      "classifier, cross-fitted logistic regressions and its nearest neighbours, fused with "
+      "weights fitted to the data — plus how atypical it is for its class). The tree is saved to one file that rank and update read. With --append, the "
       "samples of another features directory join an existing tree as new leaves, without a "
       "rebuild (the data arrived later, or in parts).");
   auto* features_opt = build_cmd->add_option("--features", build.features, "Features directory");
@@ -107,6 +108,10 @@ int main(int argc, char** argv) {
                         "weighted per-class sample of its folds (0 = every row; slower on large "
                         "sets, see docs/scaling.md)")
       ->capture_default_str();
+  build_cmd->add_option("--neighbours", build.neighbours,
+                        "Nearest neighbours per sample of the neighbour view, which joins the "
+                        "ridge and held-out views (0 = none; cleaning trees)")
+      ->capture_default_str();
   build_cmd->add_option("--max-memory", build.max_memory_gb,
                         "Refuse to start a build whose peak memory (estimated from the data's "
                         "shape; X is read block by block and counts only for the at most 65,536 "
@@ -122,7 +127,9 @@ int main(int argc, char** argv) {
   RankOptions rank;
   auto* rank_cmd = app.add_subcommand(
       "rank", "Print the most important unseen samples as CSV: "
-              "id,label,importance,misfit,atypical,suggested_label (highest first).");
+              "id,label,importance,misfit,atypical,suggested_label, then the views' losses ridge, "
+              "held_out, neighbour and the neighbours' majority label neighbour_label (highest "
+              "first).");
   rank_cmd->add_option("--tree", rank.tree, "Tree file (from build)")->required();
   rank_cmd->add_option("--class", rank.class_name, "Class name or id, or 'all'")
       ->capture_default_str();

@@ -37,6 +37,8 @@ int run_build(const BuildOptions& options, const Context& context, std::ostream&
                         options.chunk_size);
   CORECLEAN_CLI_REQUIRE(options.held_out_rows >= 0, "--held-out-rows must be >= 0, got {}",
                         options.held_out_rows);
+  CORECLEAN_CLI_REQUIRE(options.neighbours >= 0 && options.neighbours <= 100,
+                        "--neighbours must be from 0 to 100, got {}", options.neighbours);
   CORECLEAN_CLI_REQUIRE(std::isfinite(options.max_memory_gb) && options.max_memory_gb >= 0.0,
                         "--max-memory must be >= 0 (GiB; 0 = no limit), got {}",
                         options.max_memory_gb);
@@ -47,6 +49,7 @@ int run_build(const BuildOptions& options, const Context& context, std::ostream&
   coreset::CoresetTreeParams params;
   params.chunk_size = options.chunk_size;
   params.cross_fit_max_rows = options.held_out_rows;
+  params.neighbours = options.neighbours;
   params.optimized_for = options.optimized_for == "training" ? coreset::OptimizedFor::kTraining
                                                              : coreset::OptimizedFor::kCleaning;
   // In an MPI job over every class, a process checks only the rows it will read: its share, and
@@ -144,11 +147,13 @@ int run_rank(const RankOptions& options, const Context& context, std::ostream& o
     if (!file) throw IoError(fmt::format("{}: cannot write", options.out->string()));
   }
   std::ostream& csv = options.out ? file : out;
-  csv << "id,label,importance,misfit,atypical,suggested_label\n";
+  csv << "id,label,importance,misfit,atypical,suggested_label,ridge,held_out,neighbour,"
+         "neighbour_label\n";
   for (SampleId id : result.ids) {
     const coreset::SampleScore s = tree.score(id);
-    csv << fmt::format("{},{},{:.6g},{:.6g},{:.6g},{}\n", s.id, s.label, s.importance, s.misfit,
-                       s.atypical, s.suggested_label);
+    csv << fmt::format("{},{},{:.6g},{:.6g},{:.6g},{},{:.6g},{:.6g},{:.6g},{}\n", s.id, s.label,
+                       s.importance, s.misfit, s.atypical, s.suggested_label, s.ridge, s.held_out,
+                       s.neighbour, s.neighbour_label);
   }
   if (options.mark_seen)
     as_progress_step(context, "writing the tree", [&] { coreset::save_tree(tree, options.tree); });

@@ -24,6 +24,7 @@ struct BuildOptions {
   std::filesystem::path append;     ///< features directory whose samples join `tree`
   std::filesystem::path tree;       ///< with `append`: the tree file to add them to
   long held_out_rows = 50000;       ///< training rows of each held-out model at most; 0 = all
+  int neighbours = 10;              ///< k of the neighbour view; 0 = no neighbour view
   double max_memory_gb = 0.0;       ///< refuse a build that would need more (GiB); 0 = no limit
 };
 

@@ -263,16 +263,21 @@ class CoresetTreeServiceLG:
     # ---- scores, coreset, model -------------------------------------------------------------
     def scores(self):
         """Per-sample columns in build order: idx, label, importance, misfit, atypical,
-        suggested_label, seen, weight — a pandas DataFrame when pandas is installed, else a dict
-        of numpy arrays."""
+        suggested_label, seen, weight, then the views' losses ridge, held_out, neighbour and the
+        neighbours' majority label neighbour_label — a pandas DataFrame when pandas is
+        installed, else a dict of numpy arrays."""
         columns = self._built().scores()
-        columns["label"] = self._codec.decode(columns["label"])
-        columns["suggested_label"] = self._codec.decode(columns["suggested_label"])
+        for name in ("label", "suggested_label", "neighbour_label"):
+            columns[name] = self._codec.decode(columns[name])
         try:
             import pandas
         except ImportError:  # pandas is optional
             return columns
         return pandas.DataFrame(columns)
+
+    def fusion_weights(self):
+        """The weights of the fused views: {"ridge", "held_out", "neighbour"} (0 = view absent)."""
+        return self._built().fusion_weights()
 
     def get_coreset(self, level=0):
         """The weighted coreset (training trees): {"idx", "X", "y", "w", "data": (idx, X, y)};

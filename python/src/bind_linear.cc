@@ -48,6 +48,10 @@ py::dict score_columns(const CoresetTree& tree) {
   std::copy(c.seen.begin(), c.seen.end(), seen.mutable_data());
   d["seen"] = seen;
   d["weight"] = to_numpy(c.weight);
+  d["ridge"] = to_numpy(c.ridge);
+  d["held_out"] = to_numpy(c.held_out);
+  d["neighbour"] = to_numpy(c.neighbour);
+  d["neighbour_label"] = to_numpy(c.neighbour_label);
   return d;
 }
 
@@ -255,6 +259,30 @@ void bind_linear(py::module_& m) {
             return to_numpy(tree.held_out_probabilities(id));
           },
           py::arg("index"))
+      .def(
+          "neighbours",
+          [](const CoresetTree& tree, SampleId id) {
+            const std::vector<coreset::Neighbour> list = tree.neighbours(id);
+            std::vector<SampleId> ids;
+            std::vector<double> sim;
+            for (const auto& nb : list) {
+              ids.push_back(nb.id);
+              sim.push_back(nb.similarity);
+            }
+            return py::make_tuple(to_numpy(ids), to_numpy(sim));
+          },
+          py::arg("index"), "(ids, cosine similarities) of a sample's nearest neighbours.")
+      .def(
+          "fusion_weights",
+          [](const CoresetTree& tree) {
+            const coreset::FusionWeights w = tree.fusion_weights();
+            py::dict d;
+            d["ridge"] = w.ridge;
+            d["held_out"] = w.held_out;
+            d["neighbour"] = w.neighbour;
+            return d;
+          },
+          "Weights of the fused views.")
       .def(
           "coreset",
           [](const CoresetTree& tree, int level) {

@@ -118,7 +118,8 @@ def test_updates_are_incremental_and_exact(blobs):
     after = service.scores()
     assert (after.weight[flipped[10:15]] == 0).all()
     np.testing.assert_array_equal(after.label[flipped[:10]], y_true[flipped[:10]])
-    # The ridge view after the updates equals a tree built afresh on the corrected data.
+    # The ridge and neighbour views after the updates equal a tree's built afresh on the corrected
+    # data (the fused misfit keeps the view weights fitted at build until refresh()).
     w = np.ones(len(y))
     w[flipped[10:15]] = 0
     fixed = y.copy()
@@ -126,7 +127,9 @@ def test_updates_are_incremental_and_exact(blobs):
     fresh = coreclean.CoresetTreeServiceLG(optimized_for="cleaning", random_state=0,
                                            cross_fit_folds=0, progress=False)
     fresh.build(x, fixed, sample_weight=w)
-    np.testing.assert_allclose(after.misfit, fresh.scores().misfit, atol=1e-5)
+    np.testing.assert_allclose(after.ridge, fresh.scores().ridge, atol=1e-5)
+    np.testing.assert_allclose(after.neighbour, fresh.scores().neighbour, atol=1e-6)
+    np.testing.assert_array_equal(after.neighbour_label, fresh.scores().neighbour_label)
     # Removed samples are never returned.
     got = service.get_cleaning_samples(size=len(y))
     assert not set(got["idx"]) & set(flipped[10:15])

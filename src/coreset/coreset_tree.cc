@@ -40,6 +40,8 @@ constexpr Eigen::Index kRidgeChoiceRows = 65536;
 constexpr Eigen::Index kPassRows = 1024;
 // Pieces of the class Gram matrices computed at a time (their partial sums are held until added).
 constexpr std::size_t kGramWave = 16;
+// The view weights are fitted on at most this many samples (drawn uniformly, seeded).
+constexpr Eigen::Index kFusionFitRows = 16384;
 
 }  // namespace
 
@@ -64,6 +66,9 @@ void CoresetTreeParams::validate() const {
                          "coreset tree: cross_fit_folds = {} (0 = off, or >= 2)", cross_fit_folds);
   CORECLEAN_THROW_IF_NOT(std::isfinite(cross_fit_c) && cross_fit_c > 0.0,
                          "coreset tree: cross_fit_c = {} (must be > 0)", cross_fit_c);
+  CORECLEAN_THROW_IF_NOT(neighbours >= 0 && neighbours <= 100,
+                         "coreset tree: neighbours = {} (0 = no neighbour view, at most 100)",
+                         neighbours);
   CORECLEAN_THROW_IF_NOT(cross_fit_max_rows >= 0,
                          "coreset tree: cross_fit_max_rows = {} (must be >= 0; 0 = no limit)",
                          cross_fit_max_rows);
@@ -484,66 +489,103 @@ void fit_fold_models(State& s, const CoresetTreeParams& p, const Context& contex
   context.report_progress(folds, folds, "fitting the held-out models");
 }
 
-// Scores one piece of samples (all with weight > 0); writes only their entries, so pieces can
-// run in parallel.
-void score_piece(State& s, const CoresetTreeParams& p, const std::vector<Eigen::Index>& rows,
-                 bool with_leverage) {
-  Eigen::MatrixXd f;
-  Eigen::VectorXd h;
-  if (with_leverage) {
-    loo_scores(s, rows, eigen_coordinates(s, rows), s.model.lambda, f, h);
-  } else {
-    Eigen::MatrixXd proj(static_cast<Eigen::Index>(rows.size()), s.r1());
-    for (std::size_t j = 0; j < rows.size(); ++j)
-      proj.row(static_cast<Eigen::Index>(j)) = s.eigen_coords.row(rows[j]).cast<double>();
-    loo_scores(s, rows, proj, s.model.lambda, f, h);
-  }
-  // Leverage within the labelled class, one class at a time.
+// Atypicality of one piece of samples (all with weight > 0): the leverage within the labelled
+// class, one class at a time. Writes only their entries, so pieces can run in parallel.
+void leverage_piece(State& s, const std::vector<Eigen::Index>& rows) {
   std::vector<std::vector<Eigen::Index>> by_class(s.k());
-  for (std::size_t j = 0; j < rows.size(); ++j) by_class[s.label[rows[j]]].push_back(static_cast<Eigen::Index>(j));
-  Eigen::VectorXd lev = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(rows.size()));
-  for (int c = 0; c < s.k() && with_leverage; ++c) {
-    if (by_class[c].empty() || !s.model.class_ready[c]) continue;
-    std::vector<Eigen::Index> members;
-    for (Eigen::Index j : by_class[c]) members.push_back(rows[j]);
+  for (Eigen::Index i : rows) by_class[s.label[i]].push_back(i);
+  for (int c = 0; c < s.k(); ++c) {
+    const std::vector<Eigen::Index>& members = by_class[c];
+    if (members.empty()) continue;
+    if (!s.model.class_ready[c]) {
+      for (Eigen::Index i : members) s.atypical[i] = 0.0;
+      continue;
+    }
     Eigen::MatrixXd at = augmented_rows(s, members).transpose();
     s.model.class_factor[c].triangularView<Eigen::Lower>().solveInPlace(at);
     const double wc = s.nodes[s.root()].class_weight[c];
     for (std::size_t m = 0; m < members.size(); ++m)
-      lev[by_class[c][m]] = s.weight[members[m]] * at.col(static_cast<Eigen::Index>(m)).squaredNorm() * wc /
-                            static_cast<double>(s.r1());
+      s.atypical[members[m]] = s.weight[members[m]] * at.col(static_cast<Eigen::Index>(m)).squaredNorm() *
+                               wc / static_cast<double>(s.r1());
   }
-  // Cross-validated probabilities, one batched prediction per fold model.
-  Eigen::MatrixXd cv_prob;
+}
+
+// The three views of a piece of samples (any weights): the ridge view from the cached eigen
+// coordinates when they are valid (else computed here), the held-out probabilities by one
+// batched prediction per fold model, the neighbour votes from the neighbour lists.
+ViewScores view_scores(const State& s, const std::vector<Eigen::Index>& rows) {
+  ViewScores v;
+  const auto m = static_cast<Eigen::Index>(rows.size());
+  Eigen::VectorXd h;
+  if (s.eigen_coords.rows() == s.n()) {
+    Eigen::MatrixXd proj(m, s.r1());
+    for (Eigen::Index j = 0; j < m; ++j) proj.row(j) = s.eigen_coords.row(rows[j]).cast<double>();
+    loo_scores(s, rows, proj, s.model.lambda, v.ridge, h);
+  } else {
+    loo_scores(s, rows, eigen_coordinates(s, rows), s.model.lambda, v.ridge, h);
+  }
   if (!s.fold_models.empty()) {
-    cv_prob.setConstant(static_cast<Eigen::Index>(rows.size()), s.k(), -1.0);
+    v.held_out.setConstant(m, s.k(), -1.0);
     for (std::size_t f = 0; f < s.fold_models.size(); ++f) {
       if (!s.fold_models[f].is_fitted()) continue;
       std::vector<Eigen::Index> at;
-      for (std::size_t j = 0; j < rows.size(); ++j)
-        if (s.fold[rows[j]] == static_cast<int>(f)) at.push_back(static_cast<Eigen::Index>(j));
+      for (Eigen::Index j = 0; j < m; ++j)
+        if (s.fold[rows[j]] == static_cast<int>(f)) at.push_back(j);
       if (at.empty()) continue;
       RowMatrixXf x(static_cast<Eigen::Index>(at.size()), s.phi.cols());
       for (std::size_t q = 0; q < at.size(); ++q) x.row(static_cast<Eigen::Index>(q)) = s.phi_row(rows[at[q]]);
       const RowMatrixXd prob = s.fold_models[f].predict_proba(x);
-      for (std::size_t q = 0; q < at.size(); ++q) cv_prob.row(at[q]) = prob.row(static_cast<Eigen::Index>(q));
+      for (std::size_t q = 0; q < at.size(); ++q) v.held_out.row(at[q]) = prob.row(static_cast<Eigen::Index>(q));
     }
   }
+  if (s.neighbours.k > 0) {
+    // v_c = Σ_j w_j max(0, cos_ij) [y_j = c] / Σ_j w_j max(0, cos_ij); uniform when nothing
+    // similar is left (every neighbour removed, or orthogonal).
+    v.votes.setZero(m, s.k());
+    for (Eigen::Index j = 0; j < m; ++j) {
+      const auto list = s.neighbours.of(rows[j]);
+      const auto sim = s.neighbours.similarities(rows[j]);
+      double total = 0.0;
+      for (std::size_t q = 0; q < list.size(); ++q) {
+        if (list[q] < 0) continue;
+        const double vote = s.weight[list[q]] * std::max(0.0f, sim[q]);
+        v.votes(j, s.label[list[q]]) += vote;
+        total += vote;
+      }
+      if (total > 0.0) {
+        v.votes.row(j) /= total;
+      } else {
+        v.votes.row(j).setConstant(1.0 / s.k());
+      }
+    }
+  }
+  return v;
+}
+
+// Fuses the views of one piece of samples (all with weight > 0) into their losses, misfit,
+// suggestion and importance (view_fusion.h). Writes only their entries.
+void fuse_piece(State& s, const CoresetTreeParams& p, const std::vector<Eigen::Index>& rows) {
+  const ViewScores v = view_scores(s, rows);
+  const Eigen::MatrixXd z = pooled_logits(v, s.view_weight);
   for (std::size_t j = 0; j < rows.size(); ++j) {
     const Eigen::Index jj = static_cast<Eigen::Index>(j), i = rows[j];
     const int y = s.label[i];
     double other = -std::numeric_limits<double>::infinity();
     for (int c = 0; c < s.k(); ++c)
-      if (c != y) other = std::max(other, f(jj, c));
-    Eigen::Index best = 0;
-    f.row(jj).maxCoeff(&best);
-    s.misfit[i] = 0.5 * std::max(0.0, 1.0 + other - f(jj, y));
-    if (cv_prob.size() > 0 && cv_prob(jj, 0) >= 0.0) {
-      // Cross-validated self-confidence loss of the fold model that did not see the sample.
-      s.misfit[i] = 0.5 * (s.misfit[i] + 1.0 - cv_prob(jj, y));
-      (f.row(jj) + cv_prob.row(jj)).maxCoeff(&best);
+      if (c != y) other = std::max(other, v.ridge(jj, c));
+    s.ridge_loss[i] = 0.5 * std::max(0.0, 1.0 + other - v.ridge(jj, y));
+    s.held_out_loss[i] = v.held_out.size() > 0 && v.held_out(jj, 0) >= 0.0 ? 1.0 - v.held_out(jj, y) : 0.0;
+    Eigen::Index best = y;
+    if (v.votes.size() > 0) {
+      s.neighbour_loss[i] = 1.0 - v.votes(jj, y);
+      v.votes.row(jj).maxCoeff(&best);
+    } else {
+      s.neighbour_loss[i] = 0.0;
     }
-    if (with_leverage) s.atypical[i] = lev[jj];
+    s.neighbour_label[i] = static_cast<int>(best);
+    const double top = z.row(jj).maxCoeff(&best);
+    const double total = (z.row(jj).array() - top).exp().sum();
+    s.misfit[i] = 1.0 - std::exp(z(jj, y) - top) / total;
     s.suggested[i] = static_cast<int>(best);
     if (p.optimized_for == OptimizedFor::kCleaning) {
       s.importance[i] = s.misfit[i] + p.atypical_weight * s.atypical[i];
@@ -557,31 +599,29 @@ void score_piece(State& s, const CoresetTreeParams& p, const std::vector<Eigen::
   }
 }
 
-// Scores the given samples against the current model. With with_leverage false, the samples'
-// atypicality is kept and only the misfit views are recomputed — O(r̃ K) per sample from the
-// cached eigen coordinates, cheap enough to run over every sample after each update.
+// What score_samples() recomputes.
+enum class Scoring {
+  kLeverage,  // atypicality only (the build's per-process pass)
+  kViews,     // the views and what they make (misfit, suggestion, importance), atypicality kept
+  kAll,
+};
+
+// Scores the given samples against the current model; removed samples get zeros. kViews costs
+// O(r̃ K + k) per sample from the cached eigen coordinates (cache_eigen_coordinates()), cheap
+// enough to run over every sample after each update.
 void score_samples(State& s, const CoresetTreeParams& p, const std::vector<Eigen::Index>& all,
-                   bool with_leverage = true, const Context& context = Context()) {
+                   Scoring what, const Context& context = Context()) {
   std::vector<Eigen::Index> rows;
   for (Eigen::Index i : all) {
     if (s.weight[i] > 0.0) {
       rows.push_back(i);
     } else {
       s.importance[i] = s.misfit[i] = s.atypical[i] = 0.0;
-      s.suggested[i] = s.label[i];
+      s.ridge_loss[i] = s.held_out_loss[i] = s.neighbour_loss[i] = 0.0;
+      s.suggested[i] = s.neighbour_label[i] = s.label[i];
     }
   }
   if (rows.empty()) return;
-  if (!with_leverage && s.eigen_coords.rows() != s.n()) {
-    s.eigen_coords.resize(s.n(), s.r1());
-    const Eigen::Index blocks = (s.n() + kPassRows - 1) / kPassRows;
-    detail::parallel_blocks(blocks, context, "", [&](std::int64_t b) {
-      std::vector<Eigen::Index> part(static_cast<std::size_t>(std::min(kPassRows, s.n() - b * kPassRows)));
-      std::iota(part.begin(), part.end(), b * kPassRows);
-      s.eigen_coords.middleRows(b * kPassRows, static_cast<Eigen::Index>(part.size())) =
-          eigen_coordinates(s, part).cast<float>();
-    });
-  }
   // Pieces of kPassRows samples: a few MB of work each, in parallel.
   const auto pieces = static_cast<std::int64_t>((rows.size() + kPassRows - 1) / kPassRows);
   detail::parallel_blocks(pieces, context, pieces > 8 ? "coreset tree: scoring" : "", [&](std::int64_t b) {
@@ -589,10 +629,61 @@ void score_samples(State& s, const CoresetTreeParams& p, const std::vector<Eigen
     const std::vector<Eigen::Index> part(
         rows.begin() + static_cast<std::ptrdiff_t>(begin),
         rows.begin() + static_cast<std::ptrdiff_t>(std::min(rows.size(), begin + kPassRows)));
-    score_piece(s, p, part, with_leverage);
+    if (what != Scoring::kViews) leverage_piece(s, part);
+    if (what != Scoring::kLeverage) fuse_piece(s, p, part);
   });
 }
 
+// Φ̃V of every sample, cached for the updates' passes over every sample (until the eigenbasis
+// of G changes).
+void cache_eigen_coordinates(State& s, const Context& context) {
+  if (s.eigen_coords.rows() == s.n()) return;
+  s.eigen_coords.resize(s.n(), s.r1());
+  const Eigen::Index blocks = (s.n() + kPassRows - 1) / kPassRows;
+  detail::parallel_blocks(blocks, context, "", [&](std::int64_t b) {
+    std::vector<Eigen::Index> part(static_cast<std::size_t>(std::min(kPassRows, s.n() - b * kPassRows)));
+    std::iota(part.begin(), part.end(), b * kPassRows);
+    s.eigen_coords.middleRows(b * kPassRows, static_cast<Eigen::Index>(part.size())) =
+        eigen_coordinates(s, part).cast<float>();
+  });
+}
+
+// Fits the view weights α (view_fusion.h) on the samples with weight > 0, at most
+// kFusionFitRows of them drawn uniformly (seeded): three weights need far fewer samples than
+// that, and the views of the drawn samples are held at once (kFusionFitRows × K × 3 doubles).
+void fit_fusion(State& s, const Context& context) {
+  std::vector<Eigen::Index> rows;
+  for (Eigen::Index i = 0; i < s.n(); ++i)
+    if (s.weight[i] > 0.0) rows.push_back(i);
+  if (static_cast<Eigen::Index>(rows.size()) > kFusionFitRows) {
+    std::mt19937_64 rng(s.seed ^ 0x667573696f6eULL);
+    draw_to_front(rows, static_cast<std::size_t>(kFusionFitRows), rng);
+    rows.resize(static_cast<std::size_t>(kFusionFitRows));
+    std::sort(rows.begin(), rows.end());
+  }
+  // The drawn samples' views, in pieces on the context's threads.
+  const auto m = static_cast<Eigen::Index>(rows.size());
+  ViewScores views;
+  views.ridge.resize(m, s.k());
+  if (!s.fold_models.empty()) views.held_out.resize(m, s.k());
+  if (s.neighbours.k > 0) views.votes.resize(m, s.k());
+  const Eigen::Index pieces = (m + kPassRows - 1) / kPassRows;
+  detail::parallel_blocks(pieces, context, "", [&](std::int64_t b) {
+    const Eigen::Index begin = b * kPassRows, size = std::min(kPassRows, m - begin);
+    const std::vector<Eigen::Index> part(rows.begin() + begin, rows.begin() + begin + size);
+    const ViewScores v = view_scores(s, part);
+    views.ridge.middleRows(begin, size) = v.ridge;
+    if (v.held_out.size() > 0) views.held_out.middleRows(begin, size) = v.held_out;
+    if (v.votes.size() > 0) views.votes.middleRows(begin, size) = v.votes;
+  });
+  std::vector<int> y(rows.size());
+  std::vector<double> w(rows.size());
+  for (std::size_t j = 0; j < rows.size(); ++j) {
+    y[j] = s.label[rows[j]];
+    w[j] = s.weight[rows[j]];
+  }
+  s.view_weight = fit_view_weights(views, y, w);
+}
 
 // Training trees: the node's coreset sampled from its children's (or, for a leaf, its samples).
 void sample_coreset(State& s, const CoresetTreeParams& p, Eigen::Index node_index) {
@@ -898,20 +989,6 @@ void CoresetTree::build(MatrixRef x, std::span<const Label> y,
 
 namespace {
 
-// Appends the bytes of `values` to `out`.
-template <typename T>
-void append_bytes(std::vector<std::byte>& out, const T* values, std::size_t count) {
-  const auto* bytes = reinterpret_cast<const std::byte*>(values);
-  out.insert(out.end(), bytes, bytes + count * sizeof(T));
-}
-
-// Copies `count` values of T from `at` into `values` and advances `at`.
-template <typename T>
-void take_bytes(const std::byte*& at, T* values, std::size_t count) {
-  std::memcpy(values, at, count * sizeof(T));
-  at += count * sizeof(T);
-}
-
 // The feature map's PCA, fitted by process 0 and sent to the others.
 void shared_feature_pca(const SampleSource& source, int r, const Context& context,
                         const Collective& group, Eigen::VectorXd& mean, RowMatrixXd& components) {
@@ -1003,10 +1080,11 @@ std::unique_ptr<State> build_state(const CoresetTreeParams& params, const Sample
   summarize_all(*s, context, group);
   s->class_gram = compute_class_grams(*s, context, group);
   s->seen.assign(n, 0);
-  s->importance.assign(n, 0.0);
-  s->misfit.assign(n, 0.0);
-  s->atypical.assign(n, 0.0);
+  for (auto* v : {&s->importance, &s->misfit, &s->atypical, &s->ridge_loss, &s->held_out_loss,
+                  &s->neighbour_loss})
+    v->assign(n, 0.0);
   s->suggested.assign(n, 0);
+  s->neighbour_label.assign(n, 0);
 
   context.report_progress(2, 3, "coreset tree: importance");
   if (params.optimized_for == OptimizedFor::kCleaning && params.cross_fit_folds > 0) {
@@ -1017,11 +1095,12 @@ std::unique_ptr<State> build_state(const CoresetTreeParams& params, const Sample
   solve_model(*s, params, true, true, all_classes(*s), context, group);
   std::vector<Eigen::Index> held(static_cast<std::size_t>(hi - lo));
   std::iota(held.begin(), held.end(), lo);
-  score_samples(*s, params, held, true, context);
+  score_samples(*s, params, held, Scoring::kLeverage, context);
 
   if (group.size() > 1) {
     // Process 0 receives every row's φ (straight into its place: the shares, in rank order, are
-    // φ's rows in order) and then the scores.
+    // φ's rows in order) and atypicality; it then searches the neighbours and fuses the views
+    // of every sample.
     const Eigen::Index r = s->phi.cols();
     RowMatrixXf whole;
     if (group.rank() == 0) whole.resize(n, r);
@@ -1029,27 +1108,17 @@ std::unique_ptr<State> build_state(const CoresetTreeParams& params, const Sample
                  std::as_writable_bytes(std::span(whole.data(), static_cast<std::size_t>(whole.size()))), 0);
     s->phi = std::move(whole);
     s->phi_first = 0;
-    constexpr std::size_t kScoreBytes = 3 * sizeof(double) + sizeof(int);
-    std::vector<std::byte> part;
-    const auto rows = static_cast<std::size_t>(hi - lo);
-    part.reserve(rows * kScoreBytes);
-    append_bytes(part, s->importance.data() + lo, rows);
-    append_bytes(part, s->misfit.data() + lo, rows);
-    append_bytes(part, s->atypical.data() + lo, rows);
-    append_bytes(part, s->suggested.data() + lo, rows);
-    std::vector<std::byte> scores(group.rank() == 0 ? static_cast<std::size_t>(n) * kScoreBytes : 0);
-    group.gather(part, scores, 0);
+    std::vector<double> atypical(group.rank() == 0 ? static_cast<std::size_t>(n) : 0);
+    group.gather(std::as_bytes(std::span(s->atypical).subspan(static_cast<std::size_t>(lo),
+                                                                static_cast<std::size_t>(hi - lo))),
+                 std::as_writable_bytes(std::span(atypical)), 0);
     if (group.rank() != 0) return nullptr;
-    const std::byte* at = scores.data();
-    for (int q = 0; q < group.size(); ++q) {
-      const auto [a, b] = row_share(n, s->chunk, q, group.size());
-      const auto m = static_cast<std::size_t>(b - a);
-      take_bytes(at, s->importance.data() + a, m);
-      take_bytes(at, s->misfit.data() + a, m);
-      take_bytes(at, s->atypical.data() + a, m);
-      take_bytes(at, s->suggested.data() + a, m);
-    }
+    s->atypical = std::move(atypical);
   }
+  if (params.optimized_for == OptimizedFor::kCleaning && params.neighbours > 0)
+    s->neighbours = search_neighbours(s->phi, params.neighbours, s->sketched(), context);
+  fit_fusion(*s, context);
+  score_samples(*s, params, all_samples(*s), Scoring::kViews, context);
   if (params.optimized_for == OptimizedFor::kTraining) sample_all_coresets(*s, params);
   context.report_progress(3, 3, "coreset tree: importance");
   return s;
@@ -1118,8 +1187,19 @@ std::int64_t estimated_build_bytes(Eigen::Index n, Eigen::Index d, int classes,
                                      ? std::min(nn, static_cast<double>(params.cross_fit_max_rows))
                                      : nn)
                               : 0.0;
+  // The neighbour view: the lists (an i64 index and a float32 similarity per neighbour), the
+  // unit-length copy of the columns searched, and each thread's block of products.
+  const bool cleaning = params.optimized_for == OptimizedFor::kCleaning;
+  const double searched = d > params.sketch_dim ? std::min(r, static_cast<double>(kNeighbourSearchDims)) : r;
+  const double neighbour_view = cleaning && params.neighbours > 0
+                                    ? nn * (12.0 * params.neighbours + 4.0 * searched) +
+                                          kNeighbourThreadBytes * std::max(threads, 1)
+                                    : 0.0;
+  // The views of the samples the fusion weights are fitted on (3 matrices of K doubles each).
+  const double fusion = std::min(nn, static_cast<double>(kFusionFitRows)) * k * 3.0 * 8.0;
   const double rest = 4.0 * nn * r                                  // φ
-                      + 93.0 * nn  // per-sample state, with the id → row index
+                      + 121.0 * nn  // per-sample state, with the id → row index
+                      + neighbour_view + fusion
                       + 8.0 * (2.0 * leaves - 1.0) * (r1 * r1 + r1 * k)  // node summaries
                       + 2.0 * 8.0 * k * r1 * r1                     // class Grams, factors
                       + fit_rows * (4.0 * r + 5.0 * 8.0 * k)        // one held-out fit
@@ -1239,8 +1319,10 @@ struct SampleChange {
 };
 
 UpdateReport apply_changes(State& s, const CoresetTreeParams& p,
-                           const std::vector<SampleChange>& changes) {
+                           const std::vector<SampleChange>& changes,
+                           const Context& context = Context()) {
   UpdateReport report;
+  std::vector<Eigen::Index> moved;  // samples whose features change
   std::set<Eigen::Index> touched_leaves;
   std::set<int> touched_classes;
   std::vector<Eigen::Index> changed;
@@ -1267,7 +1349,10 @@ UpdateReport apply_changes(State& s, const CoresetTreeParams& p,
     account(i, -1.0);
     s.label[i] = ch.new_label;
     s.weight[i] = ch.new_weight;
-    if (phi_changes) s.phi.row(i) = *ch.new_phi;
+    if (phi_changes) {
+      s.phi.row(i) = *ch.new_phi;
+      moved.push_back(i);
+    }
     account(i, +1.0);
     touched_leaves.insert(s.leaf_of(i));
     changed.push_back(i);
@@ -1283,17 +1368,19 @@ UpdateReport apply_changes(State& s, const CoresetTreeParams& p,
   report.nodes_touched = static_cast<Eigen::Index>(touched_leaves.size() + ancestors.size());
   solve_model(s, p, false, gram_changed,
               std::vector<int>(touched_classes.begin(), touched_classes.end()));
-  // The changed samples are re-scored in full; every other sample's misfit is recomputed from the
-  // cached eigen coordinates (the leave-one-out ridge view is exact again, the cross-fitted
-  // models are reused), while its atypicality waits for refresh().
-  score_samples(s, p, changed);
+  // New features move the changed samples in the neighbour view: their lists are searched again
+  // and every listed pair with one of them gets its new similarity.
+  if (!moved.empty()) research_rows(s.phi, s.sketched(), moved, s.neighbours, context);
+  // The changed samples are re-scored in full; every other sample's views are recomputed, the
+  // ridge view from the cached eigen coordinates (exact again), the neighbour votes from the
+  // lists (those of the samples that list a changed one change), the cross-fitted models reused;
+  // its atypicality waits for refresh().
+  score_samples(s, p, changed, Scoring::kLeverage);
   if (p.optimized_for == OptimizedFor::kCleaning) {
-    std::vector<Eigen::Index> others;
-    std::vector<std::uint8_t> is_changed(s.n(), 0);
-    for (Eigen::Index i : changed) is_changed[i] = 1;
-    for (Eigen::Index i = 0; i < s.n(); ++i)
-      if (!is_changed[i] && s.weight[i] > 0.0) others.push_back(i);
-    score_samples(s, p, others, false);
+    cache_eigen_coordinates(s, context);
+    score_samples(s, p, all_samples(s), Scoring::kViews);
+  } else {
+    score_samples(s, p, changed, Scoring::kViews);
   }
   report.samples_rescored = static_cast<Eigen::Index>(changed.size());
   s.stale += 1;
@@ -1428,9 +1515,10 @@ UpdateReport CoresetTree::append(MatrixRef x, std::span<const Label> y,
     s.index_of.emplace(new_ids[j], n0 + j);
     s.seen.push_back(0);
     s.importance.push_back(0.0);
-    s.misfit.push_back(0.0);
-    s.atypical.push_back(0.0);
+    for (auto* v : {&s.misfit, &s.atypical, &s.ridge_loss, &s.held_out_loss, &s.neighbour_loss})
+      v->push_back(0.0);
     s.suggested.push_back(new_label[j]);
+    s.neighbour_label.push_back(new_label[j]);
     if (folds > 0) s.fold.push_back(static_cast<int>((n0 + j) % folds));
     touched_classes.insert(new_label[j]);
   }
@@ -1470,15 +1558,15 @@ UpdateReport CoresetTree::append(MatrixRef x, std::span<const Label> y,
     s.class_gram[s.label[i]].noalias() += s.weight[i] * v * v.transpose();
   }
   solve_model(s, params_, false, true, std::vector<int>(touched_classes.begin(), touched_classes.end()));
-  std::vector<Eigen::Index> added(static_cast<std::size_t>(m)), others;
+  std::vector<Eigen::Index> added(static_cast<std::size_t>(m));
   std::iota(added.begin(), added.end(), n0);
   context.report_progress(2, 3, "coreset tree: importance");
-  score_samples(s, params_, added);
-  // The old samples' misfit (cleaning) and their share of their class's weight (training: the
-  // class totals W_c grew) are recomputed, so old and new importances are on one scale.
-  for (Eigen::Index i = 0; i < n0; ++i)
-    if (s.weight[i] > 0.0) others.push_back(i);
-  score_samples(s, params_, others, false);
+  extend_neighbours(s.phi, s.sketched(), s.neighbours, context);
+  score_samples(s, params_, added, Scoring::kLeverage);
+  // Every sample's views (cleaning) and share of its class's weight (training: the class totals
+  // W_c grew) are recomputed, so old and new importances are on one scale.
+  cache_eigen_coordinates(s, context);
+  score_samples(s, params_, all_samples(s), Scoring::kViews);
   if (params_.optimized_for == OptimizedFor::kTraining)
     for (Eigen::Index j : resampled) sample_coreset(s, params_, j);
   context.report_progress(3, 3, "coreset tree: importance");
@@ -1499,7 +1587,9 @@ void CoresetTree::refresh(const Context& context) {
     fit_fold_models(s, params_, context, SingleProcess());
   }
   solve_model(s, params_, true, true, all_classes(s), context);
-  score_samples(s, params_, all_samples(s), true, context);
+  if (s.neighbours.k > 0) s.neighbours = search_neighbours(s.phi, s.neighbours.k, s.sketched(), context);
+  fit_fusion(s, context);
+  score_samples(s, params_, all_samples(s), Scoring::kAll, context);
   if (params_.optimized_for == OptimizedFor::kTraining) sample_all_coresets(s, params_);
   s.stale = 0;
 }
@@ -1519,10 +1609,15 @@ ScoreColumns CoresetTree::score_columns() const {
   c.id = s.ids;
   c.label.resize(s.n());
   c.suggested_label.resize(s.n());
+  c.neighbour_label.resize(s.n());
   for (Eigen::Index i = 0; i < s.n(); ++i) {
     c.label[i] = s.classes[s.label[i]];
     c.suggested_label[i] = s.classes[s.suggested[i]];
+    c.neighbour_label[i] = s.classes[s.neighbour_label[i]];
   }
+  c.ridge = s.ridge_loss;
+  c.held_out = s.held_out_loss;
+  c.neighbour = s.neighbour_loss;
   c.importance = s.importance;
   c.misfit = s.misfit;
   c.atypical = s.atypical;
@@ -1534,8 +1629,37 @@ ScoreColumns CoresetTree::score_columns() const {
 SampleScore CoresetTree::score(SampleId id) const {
   const State& s = built(state_);
   const Eigen::Index i = s.require_index(id);
-  return {s.ids[i],          s.classes[s.label[i]], s.importance[i],       s.misfit[i],
-          s.atypical[i],     s.classes[s.suggested[i]], s.seen[i] != 0, s.weight[i]};
+  SampleScore out;
+  out.id = s.ids[i];
+  out.label = s.classes[s.label[i]];
+  out.importance = s.importance[i];
+  out.misfit = s.misfit[i];
+  out.atypical = s.atypical[i];
+  out.suggested_label = s.classes[s.suggested[i]];
+  out.seen = s.seen[i] != 0;
+  out.weight = s.weight[i];
+  out.ridge = s.ridge_loss[i];
+  out.held_out = s.held_out_loss[i];
+  out.neighbour = s.neighbour_loss[i];
+  out.neighbour_label = s.classes[s.neighbour_label[i]];
+  return out;
+}
+
+std::vector<Neighbour> CoresetTree::neighbours(SampleId id) const {
+  const State& s = built(state_);
+  const Eigen::Index i = s.require_index(id);
+  std::vector<Neighbour> out;
+  if (s.neighbours.k == 0) return out;
+  const auto list = s.neighbours.of(i);
+  const auto sim = s.neighbours.similarities(i);
+  for (std::size_t q = 0; q < list.size(); ++q)
+    if (list[q] >= 0) out.push_back({s.ids[list[q]], sim[q]});
+  return out;
+}
+
+FusionWeights CoresetTree::fusion_weights() const {
+  const State& s = built(state_);
+  return {s.view_weight[0], s.view_weight[1], s.view_weight[2]};
 }
 
 bool CoresetTree::contains(SampleId id) const { return built(state_).index_of.contains(id); }
@@ -1633,6 +1757,16 @@ NodeSummary CoresetTree::node(Eigen::Index index) const {
                          "coreset tree: node {} does not exist ({} nodes)", index, s.nodes.size());
   const TreeNode& n = s.nodes[index];
   return {n.begin, n.end, n.level, n.class_weight, n.class_count, n.gram, n.moments};
+}
+
+void update_views(CoresetTreeState& s, const CoresetTreeParams& params, const Context& context) {
+  for (auto* v : {&s.ridge_loss, &s.held_out_loss, &s.neighbour_loss}) v->assign(s.ids.size(), 0.0);
+  s.neighbour_label = s.label;
+  s.neighbours = NeighbourLists{};
+  if (params.optimized_for == OptimizedFor::kCleaning && params.neighbours > 0)
+    s.neighbours = search_neighbours(s.phi, params.neighbours, s.sketched(), context);
+  fit_fusion(s, context);
+  score_samples(s, params, all_samples(s), Scoring::kViews, context);
 }
 
 }  // namespace coreclean::coreset

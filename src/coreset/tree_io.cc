@@ -22,8 +22,12 @@ constexpr char kMagic[8] = {'C', 'C', 'T', 'R', 'E', 'E', '\0', '\0'};
 // 1: the first; 2: adds cross_fit_max_rows (version-1 files read as 0: their held-out models
 // trained on every row), and the checksum runs over 8-byte words; 3: only the leaves' summaries
 // are stored — an internal node's are the sum of its children's, summed again when a tree loads
-// (the summaries of older files' internal nodes are read and replaced the same way).
-constexpr std::uint32_t kFormatVersion = 3;
+// (the summaries of older files' internal nodes are read and replaced the same way); 4: adds
+// the neighbour view (its k, every sample's neighbour list), the views' losses and the
+// neighbours' majority label per sample, and the weights of the fused views — an older tree
+// gains them when it loads: its neighbours are searched, the weights fitted and the views
+// re-scored (its atypicality and held-out models are kept).
+constexpr std::uint32_t kFormatVersion = 4;
 
 // Collects the file as a list of byte ranges: small fields are copied into a buffer of their
 // own, large arrays (φ, the per-sample vectors) are referenced where they are. The file is then
@@ -221,6 +225,16 @@ void write_payload(Writer& w, const CoresetTreeParams& p, const CoresetTreeState
   for (const auto& f : s.model.class_factor) w.put_matrix(f);
   std::vector<std::uint8_t> ready(s.model.class_ready.begin(), s.model.class_ready.end());
   w.put_vector(ready);
+  // Version 4.
+  w.put<std::int32_t>(p.neighbours);
+  w.put_vector(s.ridge_loss);
+  w.put_vector(s.held_out_loss);
+  w.put_vector(s.neighbour_loss);
+  w.put_vector(s.neighbour_label);
+  w.put<std::int32_t>(s.neighbours.k);
+  w.put_vector(s.neighbours.index);
+  w.put_vector(s.neighbours.similarity);
+  w.put_array(s.view_weight.data(), s.view_weight.size());
 }
 
 // Smallest size in the file of one class name, fold model, node and matrix (lengths and
@@ -314,6 +328,24 @@ void read_payload(Reader& r, std::uint32_t version, CoresetTreeParams& p, Corese
   for (auto& f : s.model.class_factor) f = r.get_matrix<Eigen::MatrixXd>("model.class_factor");
   const auto ready = r.get_vector<std::uint8_t>("model.class_ready");
   s.model.class_ready.assign(ready.begin(), ready.end());
+  if (version < 4) {
+    // The neighbour view's default; the views are brought up to date after the checks.
+    p.neighbours = p.optimized_for == OptimizedFor::kCleaning ? CoresetTreeParams{}.neighbours : 0;
+    return;
+  }
+  p.neighbours = r.get<std::int32_t>("neighbours");
+  s.ridge_loss = r.get_vector<double>("ridge_loss");
+  s.held_out_loss = r.get_vector<double>("held_out_loss");
+  s.neighbour_loss = r.get_vector<double>("neighbour_loss");
+  s.neighbour_label = r.get_vector<int>("neighbour_label");
+  s.neighbours.k = r.get<std::int32_t>("neighbours.k");
+  s.neighbours.index = r.get_vector<std::int64_t>("neighbours.index");
+  s.neighbours.similarity = r.get_vector<float>("neighbours.similarity");
+  const auto weights = r.get_vector<double>("view_weight");
+  CORECLEAN_THROW_IF_NOT_AS(FormatError, weights.size() == s.view_weight.size(),
+                            "{}: corrupt tree file: view_weight has {} values (expected {})",
+                            r.name(), weights.size(), s.view_weight.size());
+  std::copy(weights.begin(), weights.end(), s.view_weight.begin());
 }
 
 // Checks every invariant the tree's operations rely on. A file with a valid checksum can still
@@ -323,6 +355,37 @@ void read_payload(Reader& r, std::uint32_t version, CoresetTreeParams& p, Corese
 class StateCheck {
  public:
   StateCheck(const std::string& name, const CoresetTreeState& s) : name_(name), s_(s) {}
+
+  // The version-4 fields: the views' losses, the neighbour lists and the view weights.
+  void run_views(const CoresetTreeParams& p) {
+    const std::size_t n = s_.ids.size();
+    for (const auto& [field, v] : {std::pair{"ridge_loss", &s_.ridge_loss},
+                                   std::pair{"held_out_loss", &s_.held_out_loss},
+                                   std::pair{"neighbour_loss", &s_.neighbour_loss}}) {
+      length(field, v->size(), n);
+      for (std::size_t i = 0; i < n; ++i)
+        if (!std::isfinite((*v)[i])) reject(indexed(field, i), (*v)[i], "a finite number");
+    }
+    length("neighbour_label", s_.neighbour_label.size(), n);
+    for (std::size_t i = 0; i < n; ++i) class_index("neighbour_label", i, s_.neighbour_label[i]);
+    const int k = s_.neighbours.k;
+    const int want = p.optimized_for == OptimizedFor::kCleaning ? p.neighbours : 0;
+    require(k == want, "neighbours.k", k, fmt::format("{} (the parameter neighbours)", want));
+    length("neighbours.index", s_.neighbours.index.size(), n * static_cast<std::size_t>(k));
+    length("neighbours.similarity", s_.neighbours.similarity.size(), n * static_cast<std::size_t>(k));
+    for (std::size_t q = 0; q < s_.neighbours.index.size(); ++q) {
+      const std::int64_t j = s_.neighbours.index[q];
+      if (j < -1 || j >= static_cast<std::int64_t>(n) || j == static_cast<std::int64_t>(q / k))
+        reject(indexed("neighbours.index", q), j,
+               fmt::format("another sample's index from 0 to {}, or -1", n - 1));
+      const float sim = s_.neighbours.similarity[q];
+      if (!(std::abs(sim) <= 1.01f))
+        reject(indexed("neighbours.similarity", q), sim, "a cosine similarity from -1 to 1");
+    }
+    for (std::size_t v = 0; v < s_.view_weight.size(); ++v)
+      if (!(std::isfinite(s_.view_weight[v]) && s_.view_weight[v] >= 0.0))
+        reject(indexed("view_weight", v), s_.view_weight[v], "finite and >= 0");
+  }
 
   void run(const CoresetTreeParams& p) {
     try {
@@ -637,10 +700,13 @@ CoresetTree load_tree(const std::filesystem::path& path) {
   CoresetTreeParams params;
   auto state = std::make_unique<CoresetTreeState>();
   read_payload(r, version, params, *state);
-  StateCheck(name, *state).run(params);
+  StateCheck check(name, *state);
+  check.run(params);
+  if (version >= 4) check.run_views(params);
   sum_internal_nodes(state->nodes);
   for (std::size_t i = 0; i < state->ids.size(); ++i)
     state->index_of.emplace(state->ids[i], static_cast<Eigen::Index>(i));
+  if (version < 4) update_views(*state, params, Context());
   CoresetTree tree(params);
   tree.state_ = std::move(state);
   return tree;

@@ -5,6 +5,9 @@
 
 #include <coreclean/coreset/coreset_tree.h>
 
+#include "coreset/neighbours.h"
+#include "coreset/view_fusion.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -57,9 +60,14 @@ class CoresetTreeState {
   // Cross-fitting: the fold of every sample and one model per fold (trained without it).
   std::vector<int> fold;
   std::vector<linear::LogisticRegression> fold_models;
-  // Scores.
+  // Neighbour view: every sample's nearest neighbours (k = 0: no such view).
+  NeighbourLists neighbours;
+  // Scores, and the views' losses and the neighbours' majority class behind them.
   std::vector<double> importance, misfit, atypical;
   std::vector<int> suggested;
+  std::vector<double> ridge_loss, held_out_loss, neighbour_loss;
+  std::vector<int> neighbour_label;
+  ViewWeights view_weight{};        // α of the fused views
   // Tree.
   Eigen::Index chunk = 0;
   std::vector<TreeNode> nodes;      // leaves first, root last
@@ -76,6 +84,8 @@ class CoresetTreeState {
   [[nodiscard]] Eigen::Index n() const { return static_cast<Eigen::Index>(ids.size()); }
   [[nodiscard]] int k() const { return static_cast<int>(classes.size()); }
   [[nodiscard]] Eigen::Index r1() const { return phi.cols() + 1; }
+  /// Whether φ's columns are PCA components (largest variance first).
+  [[nodiscard]] bool sketched() const { return projection.size() > 0; }
   [[nodiscard]] Eigen::Index root() const { return static_cast<Eigen::Index>(nodes.size()) - 1; }
   [[nodiscard]] Eigen::Index leaf_of(Eigen::Index i) const { return i / chunk; }
   /// φ of sample i (which must be among the rows this process holds).
@@ -100,6 +110,11 @@ std::vector<TreeNode> node_structure(Eigen::Index n, Eigen::Index chunk);
 /// Sets every internal node's summaries to the sum of its children's (children come before their
 /// parents in the node list): exactly what a build computes above the leaves.
 void sum_internal_nodes(std::vector<TreeNode>& nodes);
+
+/// Brings the views of a tree read from an older file up to date: searches the neighbours (when
+/// `params` asks for them), fits the view weights and re-scores every sample's views (its
+/// atypicality and the held-out models are kept).
+void update_views(CoresetTreeState& s, const CoresetTreeParams& params, const Context& context);
 
 /// The tree file's checksum of `bytes` in format `version`: FNV-1a 64 over bytes (version 1) or
 /// over 8-byte little-endian words (version 2 on; see tree_io.cc).

@@ -69,16 +69,27 @@ TEST(CliTree, BuildRankAndMarkSeen) {
   std::istringstream lines(first.str());
   std::string header, line;
   std::getline(lines, header);
-  EXPECT_EQ(header, "id,label,importance,misfit,atypical,suggested_label");
+  EXPECT_EQ(header,
+            "id,label,importance,misfit,atypical,suggested_label,ridge,held_out,neighbour,"
+            "neighbour_label");
   std::vector<SampleId> ids;
   double previous = 1e300;
   while (std::getline(lines, line)) {
     std::istringstream fields(line);
-    std::string id, label, importance;
-    std::getline(fields, id, ',');
-    std::getline(fields, label, ',');
-    std::getline(fields, importance, ',');
+    std::vector<std::string> f;
+    for (std::string field; std::getline(fields, field, ',');) f.push_back(field);
+    ASSERT_EQ(f.size(), 10u) << line;
+    const std::string& id = f[0];
+    const std::string& label = f[1];
+    const std::string& importance = f[2];
     EXPECT_EQ(label, "8");
+    // The row's scores are the tree's.
+    const coreset::SampleScore s = tree.score(std::stoll(id));
+    EXPECT_NEAR(std::stod(f[6]), s.ridge, 1e-5 * std::max(1.0, s.ridge));
+    EXPECT_NEAR(std::stod(f[7]), s.held_out, 1e-5);
+    EXPECT_NEAR(std::stod(f[8]), s.neighbour, 1e-5);
+    EXPECT_EQ(std::stoll(f[9]), s.neighbour_label);
+    EXPECT_GT(tree.neighbours(std::stoll(id)).size(), 0u) << "the neighbour view is on by default";
     EXPECT_LE(std::stod(importance), previous);
     previous = std::stod(importance);
     ids.push_back(std::stoll(id));
@@ -107,6 +118,18 @@ TEST(CliTree, HeldOutRowsReachTheTree) {
   b.out = dir / "never.tree";
   EXPECT_THROW(run_build(b, Context(), log), InvalidArgument);
   EXPECT_FALSE(std::filesystem::exists(b.out));
+  // --neighbours: kept in the tree; out of range refused before anything is built.
+  b.held_out_rows = 0;
+  b.neighbours = 4;
+  b.out = dir / "four.tree";
+  ASSERT_EQ(run_build(b, Context(), log), 0);
+  const coreset::CoresetTree four = coreset::load_tree(b.out);
+  EXPECT_EQ(four.params().neighbours, 4);
+  EXPECT_EQ(four.neighbours(four.scores().front().id).size(), 4u);
+  b.neighbours = 101;
+  b.out = dir / "never.tree";
+  EXPECT_THROW(run_build(b, Context(), log), InvalidArgument);
+  EXPECT_FALSE(std::filesystem::exists(b.out));
 }
 
 // --max-memory refuses, before any work, a build whose estimated peak exceeds it, naming the
@@ -116,15 +139,23 @@ TEST(CliTree, MaxMemoryRefusesABuildThatWouldNotFit) {
   coreset::CoresetTreeParams p;
   p.chunk_size = 100;
   p.cross_fit_max_rows = 500;
-  // n = 1000, d = 8 ≤ r: no feature map to fit; r = 8, r̃ = 9, K = 3, 10 leaves, 1 thread.
-  const double rest = 4.0 * 1000 * 8 + 93.0 * 1000 + 8.0 * 19 * (81 + 27) + 2.0 * 8 * 3 * 81 +
-                      500.0 * (4 * 8 + 5 * 8 * 3) + 3.0 * 8 * 1024 * 9 + 8.0 * 16 * 81;
+  // n = 1000, d = 8 ≤ r: no feature map to fit; r = 8, r̃ = 9, K = 3, 10 leaves, 1 thread;
+  // 10 neighbours searched on all 8 columns (lists, the unit-length copy, one 16 MB block of
+  // products), the fusion's views of the 1000 samples (3 × 3 doubles each).
+  const double neighbours = 1000.0 * (12 * 10 + 4 * 8) + 4.0 * 4096 * 1024;
+  const double fusion = 1000.0 * 3 * 3 * 8;
+  const double rest = 4.0 * 1000 * 8 + 121.0 * 1000 + neighbours + fusion + 8.0 * 19 * (81 + 27) +
+                      2.0 * 8 * 3 * 81 + 500.0 * (4 * 8 + 5 * 8 * 3) + 3.0 * 8 * 1024 * 9 +
+                      8.0 * 16 * 81;
   EXPECT_EQ(coreset::estimated_build_bytes(1000, 8, 3, p, 1),
             static_cast<std::int64_t>(rest + 64.0 * (1 << 20)));
   // Wider than the sketch: the feature map's fit (every row of X and two 1000 × 266 work
   // matrices) is compared with the rest, whose φ is then 1000 × 256.
   const double fit = 4.0 * 1000 * 2048 + 2.0 * 8 * 1000 * 266;
-  const double rest_wide = 4.0 * 1000 * 256 + 93.0 * 1000 + 8.0 * 19 * (257.0 * 257 + 257.0 * 3) +
+  // (The search then uses the sketch's 64 leading columns.)
+  const double neighbours_wide = 1000.0 * (12 * 10 + 4 * 64) + 4.0 * 4096 * 1024;
+  const double rest_wide = 4.0 * 1000 * 256 + 121.0 * 1000 + neighbours_wide + fusion +
+                           8.0 * 19 * (257.0 * 257 + 257.0 * 3) +
                            2.0 * 8 * 3 * 257 * 257 + 500.0 * (4 * 256 + 5 * 8 * 3) +
                            3.0 * 8 * 1024 * 257 + 8.0 * 16 * 257 * 257;
   EXPECT_EQ(coreset::estimated_build_bytes(1000, 2048, 3, p, 1),
@@ -138,8 +169,12 @@ TEST(CliTree, MaxMemoryRefusesABuildThatWouldNotFit) {
   BuildOptions b = blob_build_options(dir);
   b.max_memory_gb = 0.01;  // below the 64 MB the estimate counts for the program alone
   std::ostringstream log;
-  const std::string message = testing::error_of<InvalidArgument>([&] { run_build(b, Context(), log); });
-  EXPECT_TRUE(testing::contains(message, "build would need about 0.06 GiB")) << message;
+  Context one_thread;
+  one_thread.threads = 1;
+  const std::string message =
+      testing::error_of<InvalidArgument>([&] { run_build(b, one_thread, log); });
+  // 64 MB for the program and 16 MB for the thread's block of the neighbour search.
+  EXPECT_TRUE(testing::contains(message, "build would need about 0.08 GiB")) << message;
   EXPECT_TRUE(testing::contains(message, "--max-memory is 0.01 GiB")) << message;
   EXPECT_FALSE(std::filesystem::exists(b.out));
   b.max_memory_gb = 1.0;

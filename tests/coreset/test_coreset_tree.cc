@@ -31,7 +31,8 @@ CoresetTreeParams small_params(Eigen::Index chunk = 40) {
   CoresetTreeParams p;
   p.chunk_size = chunk;
   p.misfit_ridges = {0.05};
-  p.cross_fit_folds = 0;  // the ridge view alone; the cross-fitted one is tested separately
+  p.cross_fit_folds = 0;  // the ridge view alone; the others are tested separately
+  p.neighbours = 0;
   return p;
 }
 
@@ -56,18 +57,48 @@ TEST(CoresetTree, ScoresMatchBruteForce) {
   const Eigen::MatrixXd g_full = a.transpose() * wv.asDiagonal() * a;
   const double lambda = 0.05 * g_full.diagonal().head(4).mean();
   const auto scores = tree.scores();
-  for (Eigen::Index i : {0L, 17L, 63L, 119L}) {
-    // Ridge fit without sample i.
+  // Leave-one-out scores of every sample: a ridge fit without it.
+  Eigen::MatrixXd f_loo(n, 3);
+  std::vector<int> label(n);
+  for (Eigen::Index i = 0; i < n; ++i) {
     Eigen::VectorXd wi = wv;
     wi[i] = 0.0;
     const Eigen::MatrixXd g = a.transpose() * wi.asDiagonal() * a + lambda * Eigen::MatrixXd::Identity(r1, r1);
     const Eigen::MatrixXd theta = g.ldlt().solve(a.transpose() * wi.asDiagonal() * y);
-    const Eigen::RowVectorXd f = a.row(i) * theta;
-    const int yi = static_cast<int>(std::find(classes.begin(), classes.end(), data.y[i]) - classes.begin());
+    f_loo.row(i) = a.row(i) * theta;
+    label[i] = static_cast<int>(std::find(classes.begin(), classes.end(), data.y[i]) - classes.begin());
+  }
+  // The fused misfit with the ridge view alone is 1 − softmax(α F₋ᵢ)_yᵢ, α maximising the
+  // weighted likelihood of the labels less ½ μ α² (μ = 10⁻⁴ Σ w): the derivative of that
+  // objective in α is 0 there (central finite difference of the loss computed here).
+  const double alpha = tree.fusion_weights().ridge;
+  EXPECT_GT(alpha, 0.0);
+  EXPECT_EQ(tree.fusion_weights().neighbour, 0.0);
+  EXPECT_EQ(tree.fusion_weights().held_out, 0.0);
+  const auto loss = [&](double al) {
+    double sum = 0.0;
+    for (Eigen::Index i = 0; i < n; ++i) {
+      const Eigen::RowVectorXd z = al * f_loo.row(i);
+      sum += w[i] * (std::log((z.array() - z.maxCoeff()).exp().sum()) + z.maxCoeff() - z[label[i]]);
+    }
+    return sum + 0.5 * 1e-4 * std::accumulate(w.begin(), w.end(), 0.0) * al * al;
+  };
+  const double step = 1e-4 * alpha;
+  EXPECT_NEAR((loss(alpha + step) - loss(alpha - step)) / (2 * step), 0.0, 1e-4 * loss(alpha));
+  EXPECT_LT(loss(alpha), loss(0.9 * alpha));
+  EXPECT_LT(loss(alpha), loss(1.1 * alpha));
+  for (Eigen::Index i : {0L, 17L, 63L, 119L}) {
+    const Eigen::RowVectorXd f = f_loo.row(i);
+    const int yi = label[i];
     double other = -1e300;
     for (int c = 0; c < 3; ++c)
       if (c != yi) other = std::max(other, f[c]);
-    EXPECT_NEAR(scores[i].misfit, 0.5 * std::max(0.0, 1.0 + other - f[yi]), 1e-9) << "sample " << i;
+    EXPECT_NEAR(scores[i].ridge, 0.5 * std::max(0.0, 1.0 + other - f[yi]), 1e-9) << "sample " << i;
+    const Eigen::RowVectorXd p = (alpha * f.array()).exp().matrix() / (alpha * f.array()).exp().sum();
+    EXPECT_NEAR(scores[i].misfit, 1.0 - p[yi], 1e-9) << "sample " << i;
+    EXPECT_EQ(scores[i].held_out, 0.0);
+    EXPECT_EQ(scores[i].neighbour, 0.0);
+    EXPECT_EQ(scores[i].neighbour_label, scores[i].label) << "no neighbour view";
     Eigen::Index best = 0;
     f.maxCoeff(&best);
     EXPECT_EQ(scores[i].suggested_label, classes[best]);
@@ -87,8 +118,8 @@ TEST(CoresetTree, ScoresMatchBruteForce) {
   }
 }
 
-// With cross-fitting, the misfit averages the ridge hinge and 1 − p̂(label) of a logistic
-// regression fitted without the sample's (stratified, seeded) fold.
+// With cross-fitting, the held-out view is 1 − p̂(label) of a logistic regression fitted
+// without the sample's (stratified, seeded) fold, and it joins the fused misfit.
 TEST(CoresetTree, CrossFittedMisfitUsesModelsWithoutTheFold) {
   const auto data = testing::make_blobs(200, 4, 3, 1.5, 0.1, 29);
   CoresetTreeParams with = small_params();
@@ -120,8 +151,8 @@ TEST(CoresetTree, CrossFittedMisfitUsesModelsWithoutTheFold) {
       const RowMatrixXd prob = model.predict_proba(phi.row(i));
       const auto c = std::find(model.classes().begin(), model.classes().end(), data.y[i]) -
                      model.classes().begin();
-      const double expected = 0.5 * (ridge_only.score(i).misfit + 1.0 - prob(0, c));
-      EXPECT_NEAR(tree.score(i).misfit, expected, 1e-6) << "sample " << i;
+      EXPECT_NEAR(tree.score(i).held_out, 1.0 - prob(0, c), 1e-6) << "sample " << i;
+      EXPECT_EQ(tree.score(i).ridge, ridge_only.score(i).ridge) << "sample " << i;
       // The held-out probabilities are this model's, in classes() order.
       const std::vector<double> held_out = tree.held_out_probabilities(i);
       ASSERT_EQ(held_out.size(), 3u);
@@ -273,9 +304,9 @@ TEST(CoresetTree, AppendEqualsFreshBuildOverAllSamples) {
   const auto before = tree.scores(), expected = fresh.scores();
   for (std::size_t i = 0; i < expected.size(); ++i) {
     ASSERT_EQ(before[i].id, expected[i].id);
-    EXPECT_NEAR(before[i].misfit, expected[i].misfit, 1e-6) << "sample " << i;
+    EXPECT_NEAR(before[i].ridge, expected[i].ridge, 1e-6) << "sample " << i;
     if (i >= static_cast<std::size_t>(n0))
-      EXPECT_NEAR(before[i].importance, expected[i].importance, 1e-6) << "sample " << i;
+      EXPECT_NEAR(before[i].atypical, expected[i].atypical, 1e-6) << "sample " << i;
   }
   tree.refresh();
   const auto after = tree.scores();
@@ -648,7 +679,12 @@ TEST(CoresetTreeFile, Version2FileStillLoads) {
   }
   testing::TempDir dir;
   save_tree(old, dir / "v3.tree");
-  EXPECT_LT(std::filesystem::file_size(dir / "v3.tree"),
+  // Without the internal nodes' summaries, the file is smaller than the version-2 one but for
+  // what version 4 adds: per sample 3 losses and a label (28 bytes), k neighbours (12 bytes
+  // each), and 9 lengths, two counts and 3 weights.
+  const auto added = static_cast<std::uintmax_t>(old.size() * (28 + 12 * old.params().neighbours) +
+                                                 9 * 8 + 2 * 4 + 3 * 8);
+  EXPECT_LT(std::filesystem::file_size(dir / "v3.tree") - added,
             std::filesystem::file_size(data / "tree_v2" / "tree_v2.cct"));
   EXPECT_TRUE(load_tree(dir / "v3.tree") == old);
   for (Eigen::Index j = 0; j < old.num_nodes(); ++j)
@@ -676,9 +712,15 @@ TEST(CoresetTreeFile, ClaimedSizesBoundedByTheFileBeforeAllocating) {
       refusal("ridges.tree", with(bytes, 12 + 8 + 1 + 4 + 16, std::uint64_t{1} << 61)),
       (dir / "ridges.tree").string() +
           ": corrupt tree file: misfit_ridges claims 2305843009213693952 items"));
-  // From the end: checksum (8), class_ready (3 + 8), the last class factor's values (6 × 6 × 8)
-  // and its length (8), columns (8), rows (8).
-  const std::size_t rows_at = bytes.size() - 8 - 3 - 8 - 6 * 6 * 8 - 8 - 8 - 8;
+  // From the end: checksum (8), the version-4 fields (view weights 8 + 3 × 8; similarities and
+  // indices of n × k neighbours 8 + 12 n k; k 4; neighbour labels 8 + 4 n; three losses
+  // 3 × (8 + 8 n); neighbours 4), class_ready (3 + 8), the last class factor's values
+  // (6 × 6 × 8) and its length (8), columns (8), rows (8).
+  const CoresetTree loaded = load_tree(good);
+  const auto n = static_cast<std::size_t>(loaded.size());
+  const auto k = static_cast<std::size_t>(loaded.params().neighbours);
+  const std::size_t views = 8 + 3 * 8 + 16 + 12 * n * k + 4 + 8 + 4 * n + 3 * (8 + 8 * n) + 4;
+  const std::size_t rows_at = bytes.size() - 8 - views - 3 - 8 - 6 * 6 * 8 - 8 - 8 - 8;
   std::int64_t cols = 0;
   std::memcpy(&cols, bytes.data() + rows_at + 8, 8);
   ASSERT_EQ(cols, 6) << "layout of the test's file";

@@ -12,17 +12,36 @@
 /// sketch_dim PCA components of x (randomized solver, fitted once at build on every sample, or
 /// on 65,536 drawn uniformly when there are more; μ is the mean of all samples). φ̃ = [φ; 1].
 ///
-/// Importance for cleaning (optimized_for = cleaning) combines two signals:
+/// Importance for cleaning (optimized_for = cleaning) judges each sample's label by views that
+/// did not see it, fuses them, and adds how atypical the sample is for its class:
 ///
-///   misfit_i = ½ · max(0, 1 + max_{k≠y_i} F₋ᵢ,ₖ − F₋ᵢ,y_i)
-///     where F₋ᵢ ∈ ℝᴷ are the leave-one-out scores of a weighted ridge classifier on one-hot
+///   ridge view: F₋ᵢ ∈ ℝᴷ, the leave-one-out scores of a weighted ridge classifier on one-hot
 ///     labels: Θ = G⁻¹B, G = Σ_j w_j φ̃_j φ̃_jᵀ + λ·D, B = Σ_j w_j φ̃_j e_{y_j}ᵀ, and
 ///     F₋ᵢ = (φ̃_iᵀΘ − h_i e_{y_i}) / (1 − h_i), h_i = w_i φ̃_iᵀ G⁻¹ φ̃_i (exact, closed form).
-///     It is the hinge loss of the sample's label under a model that did not train on it: 0 when
-///     the others confidently agree with the label, 1 when they confidently name another class.
+///     Its loss, ridge_i = ½ · max(0, 1 + max_{k≠y_i} F₋ᵢ,ₖ − F₋ᵢ,y_i), is 0 when the others
+///     confidently agree with the label and 1 when they confidently name another class.
 ///     Cross-fitting matters: an in-sample loss lets a high-dimensional model memorise a wrong
 ///     label. λ is chosen at build by leave-one-out error over a grid (also closed form; over at
 ///     most 65,536 samples drawn uniformly on larger sets).
+///
+///   held-out view (cross_fit_folds = F > 0): samples are dealt into F stratified folds at
+///     build, a multinomial logistic regression is fitted on φ without each fold, and p̂₋f gives
+///     the sample's class probabilities; its loss is the cross-validated self-confidence loss
+///     1 − p̂₋f(y_i). Logistic regression is better calibrated where classes are not linear in
+///     one-hot least squares. On large sets each model trains on a weighted per-class sample of
+///     its folds (cross_fit_max_rows).
+///
+///   neighbour view (neighbours = k > 0): v_i ∈ ℝᴷ, the shares of the sample's k nearest
+///     neighbours by cosine similarity of φ (faiss; itself excluded) in each class, each
+///     neighbour j counted with weight w_j · max(0, cos(φ_i, φ_j)); its loss is 1 − v_i,y_i and
+///     its majority label argmax v_i is reported. Where classes are not linear in the features
+///     (raw pixels, weak embeddings) it finds flipped labels the linear views miss.
+///
+///   misfit_i = 1 − softmax(z_i)_{y_i},  z_i = α_r F₋ᵢ + α_h log(p̂₋f + ε) + α_n log(v_i + ε),
+///     the views pooled log-linearly with weights α ≥ 0 that maximise the likelihood of the
+///     current labels (src/coreset/view_fusion.h explains why); α is fitted at build and by
+///     refresh() (on at most 65,536 samples drawn uniformly) and kept by updates. The suggested
+///     label is argmax z_i.
 ///
 ///   atypical_i = a_i · W_c / r̃, a_i = w_i φ̃_iᵀ (G_c + λ_a·D)⁻¹ φ̃_i
 ///     the ridge leverage of the sample within its labelled class c (G_c: class-c Gram, W_c: its
@@ -30,14 +49,6 @@
 ///     of the class: out-of-distribution boxes, odd crops. This is the reference product's
 ///     geometric score; alone it ranks label errors poorly, next to misfit it breaks ties and
 ///     surfaces boxes that are wrong in ways no other class explains.
-///
-///   With cross_fit_folds = F > 0, a second, non-linear-in-the-label view joins the misfit:
-///   samples are dealt into F stratified folds at build, a multinomial logistic regression is
-///   fitted on φ without each fold, and misfit_i = ½ (ridge hinge_i + 1 − p̂₋f(y_i | x_i)), the
-///   second term being the cross-validated self-confidence loss. Logistic regression is better
-///   calibrated where classes are not linear in one-hot least squares; the ridge term is exact
-///   and incremental. The suggested label is the argmax of the summed views. On large sets each
-///   model trains on a weighted per-class sample of its folds (cross_fit_max_rows).
 ///
 ///   importance_i = misfit_i + atypical_weight · atypical_i   (0 for deleted samples)
 ///
@@ -54,8 +65,11 @@
 /// moments; removals and new features also redo an r̃ × r̃ eigendecomposition), and the changed
 /// samples are re-scored in full. Every other sample's misfit is recomputed too, in O(r̃ K) per
 /// sample from cached coordinates in the eigenbasis of G (so the ridge view is exact after every
-/// update); what stays lazy until refresh() (O(n r̃²) plus the refits) is the atypicality of
-/// unchanged samples and the cross-fitted logistic regressions, which are not refitted.
+/// update), and its neighbour votes from the stored neighbour lists in O(k) (a relabel or
+/// removal changes the votes of exactly the samples that list the changed one; new features
+/// re-search the changed samples' lists). What stays lazy until refresh() (O(n r̃²), the refits
+/// and a fresh neighbour search) is the atypicality of unchanged samples, the cross-fitted
+/// logistic regressions, which are not refitted, and the view weights α.
 
 #include <coreclean/core/class_names.h>
 #include <coreclean/core/collective.h>
@@ -96,8 +110,11 @@ struct CoresetTreeParams {
   std::vector<double> misfit_ridges = {1e-4, 1e-3, 1e-2, 1e-1, 1.0};
   /// Training coreset: samples kept per node; 0 = automatic (chunk_size / 2).
   Eigen::Index coreset_size = 0;
-  /// Folds of the cross-fitted logistic regressions that join the misfit (0 = ridge only).
+  /// Folds of the cross-fitted logistic regressions of the held-out view (0 = no such view).
   int cross_fit_folds = 5;
+  /// Neighbours per sample of the neighbour view (0 = no such view; at most 100). Cleaning
+  /// trees only. Ten by measurement: 5 was worse, 20 no better (fashion-MNIST, injected errors).
+  int neighbours = 10;
   /// Inverse regularisation of those logistic regressions, for features of unit variance (the
   /// C used is cross_fit_c · r / mean ‖φ‖², so the units of the embedding do not matter).
   double cross_fit_c = 1.0;
@@ -121,9 +138,13 @@ struct SampleScore {
   double importance = 0.0;
   double misfit = 0.0;
   double atypical = 0.0;
-  Label suggested_label = 0;   ///< the class the leave-one-out model prefers
+  Label suggested_label = 0;   ///< the class the fused views prefer
   bool seen = false;
   double weight = 1.0;         ///< 0 = removed
+  double ridge = 0.0;          ///< the ridge view's loss
+  double held_out = 0.0;       ///< the held-out view's loss (0 without that view)
+  double neighbour = 0.0;      ///< the neighbour view's loss: share of neighbours labelled otherwise
+  Label neighbour_label = 0;   ///< the neighbours' majority label (the label itself without them)
 };
 
 /// The same scores as columns, one entry per sample in build order: what a data frame or a
@@ -135,6 +156,21 @@ struct ScoreColumns {
   Labels suggested_label;
   std::vector<std::uint8_t> seen;  ///< 1 = seen
   std::vector<double> weight;      ///< 0 = removed
+  std::vector<double> ridge, held_out, neighbour;
+  Labels neighbour_label;
+};
+
+/// The weights α of the fused views (0 for a view the tree does not have).
+struct FusionWeights {
+  double ridge = 0.0;
+  double held_out = 0.0;
+  double neighbour = 0.0;
+};
+
+/// A sample's neighbour in the neighbour view.
+struct Neighbour {
+  SampleId id = 0;
+  float similarity = 0.0f;  ///< cosine similarity of the mapped features
 };
 
 /// How many samples of a class a query returns.
@@ -334,6 +370,11 @@ class CoresetTree {
   /// regression that did not see it — the classes a reviewer should weigh against its label.
   /// Empty when cross_fit_folds is 0, the sample was removed, or its fold has no model.
   [[nodiscard]] std::vector<double> held_out_probabilities(SampleId id) const;
+  /// The sample's nearest neighbours in the neighbour view, most similar first (empty without
+  /// that view). Throws InvalidArgument for an unknown id.
+  [[nodiscard]] std::vector<Neighbour> neighbours(SampleId id) const;
+  /// The weights of the fused views.
+  [[nodiscard]] FusionWeights fusion_weights() const;
 
   /// The weighted coreset of the nodes at `level` above the root (0 = the root's coreset; larger
   /// levels union the coresets of that many levels down). Training trees only.

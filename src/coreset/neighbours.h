@@ -1,0 +1,72 @@
+#ifndef CORECLEAN_SRC_CORESET_NEIGHBOURS_H_
+#define CORECLEAN_SRC_CORESET_NEIGHBOURS_H_
+
+// The neighbour view of the coreset tree: every sample's k nearest other samples by cosine
+// similarity of φ, searched with faiss. Exact (blocked inner products over the row-normalised
+// φ) up to kExactNeighbourRows samples; beyond, an inverted-file index (IndexIVFFlat over
+// ⌈4√n⌉ k-means cells, trained on at most 65,536 rows, kNeighbourProbes cells probed per query),
+// whose recall@10 against the exact search bench/neighbour_recall.py measures.
+
+#include <coreclean/core/context.h>
+#include <coreclean/core/types.h>
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace coreclean::coreset {
+
+/// Samples up to which the search is exact.
+inline constexpr Eigen::Index kExactNeighbourRows = 50000;
+/// Cells an approximate search probes per query.
+inline constexpr int kNeighbourProbes = 24;
+/// Columns of a PCA sketch the search uses (its leading components).
+inline constexpr Eigen::Index kNeighbourSearchDims = 64;
+/// Bytes of work a searching thread holds: faiss's block of inner products (4,096 × 1,024
+/// float32), the rest being small.
+inline constexpr double kNeighbourThreadBytes = 4.0 * 4096 * 1024;
+
+/// Every sample's k nearest other samples, most similar first. Row i of `index` / `similarity`
+/// (n × k, row-major) lists sample i's neighbours; −1 (similarity 0) pads a row when fewer than
+/// k others exist.
+struct NeighbourLists {
+  int k = 0;
+  std::vector<std::int64_t> index;
+  std::vector<float> similarity;
+
+  [[nodiscard]] Eigen::Index rows() const {
+    return k == 0 ? 0 : static_cast<Eigen::Index>(index.size()) / k;
+  }
+  [[nodiscard]] std::span<const std::int64_t> of(Eigen::Index i) const {
+    return {index.data() + i * k, static_cast<std::size_t>(k)};
+  }
+  [[nodiscard]] std::span<const float> similarities(Eigen::Index i) const {
+    return {similarity.data() + i * k, static_cast<std::size_t>(k)};
+  }
+  bool operator==(const NeighbourLists&) const = default;
+};
+
+/// The k nearest neighbours (cosine similarity, the sample itself excluded) of every row of φ
+/// (n × r). `sketched`: φ's columns are PCA components, largest variance first; the search then
+/// uses the leading kNeighbourSearchDims (all columns otherwise). Exact when n ≤ exact_rows; otherwise
+/// approximate (see above). The same lists for any thread count. Rows of norm 0 have
+/// similarity 0 to everything. `context`: threads, seed, progress, cancellation.
+NeighbourLists search_neighbours(const RowMatrixXf& phi, int k, bool sketched,
+                                 const Context& context,
+                                 Eigen::Index exact_rows = kExactNeighbourRows);
+
+/// Searches again the neighbours of the given rows (after their φ changed) against every row,
+/// exactly, and sets the similarity of every listed pair that involves one of them to its new
+/// value (lists re-sorted). Other rows' lists keep their members: a changed row joins a list
+/// that did not hold it only at the next full search.
+void research_rows(const RowMatrixXf& phi, bool sketched, std::span<const Eigen::Index> rows,
+                   NeighbourLists& lists, const Context& context);
+
+/// Adds rows [lists.rows(), φ.rows()) (appended samples): their lists are searched exactly
+/// against every row; older lists are unchanged.
+void extend_neighbours(const RowMatrixXf& phi, bool sketched, NeighbourLists& lists,
+                       const Context& context);
+
+}  // namespace coreclean::coreset
+
+#endif  // CORECLEAN_SRC_CORESET_NEIGHBOURS_H_

@@ -1,0 +1,134 @@
+#include "coreset/view_fusion.h"
+
+#include <Eigen/Cholesky>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+namespace coreclean::coreset {
+namespace {
+
+// The views' logit contributions L_v (m × K each): F, log(p̂ + ε), log(v + ε); an empty matrix
+// for a view the scores lack; a held-out row without a model contributes 0.
+std::array<Eigen::MatrixXd, kViewCount> view_logits(const ViewScores& views) {
+  std::array<Eigen::MatrixXd, kViewCount> l;
+  l[0] = views.ridge;
+  if (views.held_out.size() > 0) {
+    l[1] = (views.held_out.array().max(0.0) + kViewFloor).log().matrix();
+    for (Eigen::Index i = 0; i < views.held_out.rows(); ++i)
+      if (views.held_out(i, 0) < 0.0) l[1].row(i).setZero();
+  }
+  if (views.votes.size() > 0) l[2] = (views.votes.array() + kViewFloor).log().matrix();
+  return l;
+}
+
+Eigen::MatrixXd combine(const std::array<Eigen::MatrixXd, kViewCount>& l, const ViewWeights& alpha,
+                        Eigen::Index m, Eigen::Index k) {
+  Eigen::MatrixXd z = Eigen::MatrixXd::Zero(m, k);
+  for (int v = 0; v < kViewCount; ++v)
+    if (l[v].size() > 0 && alpha[v] != 0.0) z.noalias() += alpha[v] * l[v];
+  return z;
+}
+
+// μ of the penalty ½ μ ‖α‖², μ = kWeightRidge · Σ w.
+double ridge_of(std::span<const double> w) {
+  return kWeightRidge * std::accumulate(w.begin(), w.end(), 0.0);
+}
+
+double loss_of(const std::array<Eigen::MatrixXd, kViewCount>& l, std::span<const int> y,
+               std::span<const double> w, const ViewWeights& alpha, Eigen::Index m, Eigen::Index k) {
+  const Eigen::MatrixXd z = combine(l, alpha, m, k);
+  double loss = 0.0;
+  for (Eigen::Index i = 0; i < m; ++i) {
+    const double top = z.row(i).maxCoeff();
+    loss += w[i] * (top + std::log((z.row(i).array() - top).exp().sum()) - z(i, y[i]));
+  }
+  double norm = 0.0;
+  for (double a : alpha) norm += a * a;
+  return loss + 0.5 * ridge_of(w) * norm;
+}
+
+}  // namespace
+
+Eigen::MatrixXd pooled_logits(const ViewScores& views, const ViewWeights& alpha) {
+  return combine(view_logits(views), alpha, views.ridge.rows(), views.ridge.cols());
+}
+
+double view_loss(const ViewScores& views, std::span<const int> y, std::span<const double> w,
+                 const ViewWeights& alpha) {
+  return loss_of(view_logits(views), y, w, alpha, views.ridge.rows(), views.ridge.cols());
+}
+
+ViewWeights fit_view_weights(const ViewScores& views, std::span<const int> y,
+                             std::span<const double> w) {
+  const auto l = view_logits(views);
+  const Eigen::Index m = views.ridge.rows(), k = views.ridge.cols();
+  ViewWeights alpha{};
+  for (int v = 0; v < kViewCount; ++v) alpha[v] = l[v].size() > 0 ? 1.0 : 0.0;
+  if (m == 0) return alpha;
+  double loss = loss_of(l, y, w, alpha, m, k);
+  for (int iter = 0; iter < 50; ++iter) {
+    // Gradient Σ w (E_p[L_v] − L_v,y) and Hessian Σ w Cov_p(L_u, L_v) of the loss in α.
+    const Eigen::MatrixXd z = combine(l, alpha, m, k);
+    Eigen::Matrix<double, kViewCount, 1> g = Eigen::Matrix<double, kViewCount, 1>::Zero();
+    Eigen::Matrix<double, kViewCount, kViewCount> h = Eigen::Matrix<double, kViewCount, kViewCount>::Zero();
+    for (Eigen::Index i = 0; i < m; ++i) {
+      Eigen::RowVectorXd p = (z.row(i).array() - z.row(i).maxCoeff()).exp().matrix();
+      p /= p.sum();
+      Eigen::Matrix<double, kViewCount, 1> mean = Eigen::Matrix<double, kViewCount, 1>::Zero();
+      for (int v = 0; v < kViewCount; ++v)
+        if (l[v].size() > 0) mean[v] = p.dot(l[v].row(i));
+      for (int u = 0; u < kViewCount; ++u) {
+        if (l[u].size() == 0) continue;
+        g[u] += w[i] * (mean[u] - l[u](i, y[i]));
+        for (int v = u; v < kViewCount; ++v) {
+          if (l[v].size() == 0) continue;
+          const double cov = (p.array() * l[u].row(i).array() * l[v].row(i).array()).sum() - mean[u] * mean[v];
+          h(u, v) += w[i] * cov;
+        }
+      }
+    }
+    const double mu = ridge_of(w);
+    for (int v = 0; v < kViewCount; ++v) {
+      g[v] += mu * alpha[v];
+      h(v, v) += mu;
+    }
+    h.triangularView<Eigen::StrictlyLower>() = h.transpose();
+    // Free coordinates: present, and either positive or pushed up by the gradient.
+    std::vector<int> free;
+    for (int v = 0; v < kViewCount; ++v)
+      if (l[v].size() > 0 && (alpha[v] > 0.0 || g[v] < 0.0)) free.push_back(v);
+    if (free.empty()) break;
+    const auto f = static_cast<Eigen::Index>(free.size());
+    Eigen::MatrixXd hf(f, f);
+    Eigen::VectorXd gf(f);
+    for (Eigen::Index a = 0; a < f; ++a) {
+      gf[a] = g[free[a]];
+      for (Eigen::Index b = 0; b < f; ++b) hf(a, b) = h(free[a], free[b]);
+    }
+    // A tiny ridge keeps the step defined when two views are collinear on these rows.
+    hf.diagonal().array() += 1e-9 * std::max(1.0, hf.diagonal().maxCoeff());
+    const Eigen::VectorXd step = hf.ldlt().solve(gf);
+    double t = 1.0, moved = 0.0;
+    bool improved = false;
+    for (int tries = 0; tries < 40; ++tries, t *= 0.5) {
+      ViewWeights trial = alpha;
+      for (Eigen::Index a = 0; a < f; ++a) trial[free[a]] = std::max(0.0, alpha[free[a]] - t * step[a]);
+      const double trial_loss = loss_of(l, y, w, trial, m, k);
+      if (trial_loss <= loss) {
+        moved = 0.0;
+        for (int v = 0; v < kViewCount; ++v) moved = std::max(moved, std::abs(trial[v] - alpha[v]));
+        alpha = trial;
+        improved = trial_loss < loss;
+        loss = trial_loss;
+        break;
+      }
+    }
+    if (!improved || moved < 1e-6) break;
+  }
+  return alpha;
+}
+
+}  // namespace coreclean::coreset

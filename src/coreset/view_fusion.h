@@ -1,0 +1,71 @@
+#ifndef CORECLEAN_SRC_CORESET_VIEW_FUSION_H_
+#define CORECLEAN_SRC_CORESET_VIEW_FUSION_H_
+
+// How the coreset tree fuses its views of a sample's label into one misfit.
+//
+// Three views each give every class a score for sample i, none of them having seen i's label:
+//   ridge      F₋ᵢ,c   leave-one-out scores of the ridge classifier on one-hot labels;
+//   held-out   p̂₋f,c   probabilities of the logistic regression fitted without i's fold;
+//   neighbour  v_i,c   the similarity-weighted share of i's k nearest neighbours labelled c.
+// They are pooled log-linearly (a product of experts),
+//
+//   z_i,c = α_ridge F₋ᵢ,c + α_held log(p̂₋f,c + ε) + α_nbr log(v_i,c + ε),
+//   p_i = softmax(z_i),   misfit_i = 1 − p_i,yᵢ,   suggested label = argmax_c z_i,c,
+//
+// with weights α ≥ 0 fitted to the labels themselves: α maximises the weighted log-likelihood
+// Σ_i w_i log p_i,yᵢ of the current labels. Every view is held out, so the fit cannot reward a
+// view for memorising a label; most labels are right, so the likelihood rewards the views that
+// predict labels well on this data — on CNN embeddings the linear views, on raw pixels or weak
+// embeddings the neighbours — and α also sets each view's temperature. This is stacking with a
+// three-parameter second stage: the fused view never needs to know in advance which view suits
+// the data, and where two views err independently their product sharpens what both agree on.
+// (Measured against the views alone in bench/coreset_effectiveness.py.)
+//
+// A small penalty ½ μ ‖α‖² (μ = 10⁻⁴ Σ w) keeps α finite where the views separate the labels
+// perfectly (clean, easy data): there the likelihood grows without bound as α does, and the
+// misfits would collapse to 0 and 1, losing their order. The penalised loss is convex in α (a
+// conditional logit in the views' scores), so projected Newton steps with a backtracking line
+// search find the optimum in a few iterations.
+
+#include <coreclean/core/types.h>
+
+#include <array>
+#include <span>
+
+namespace coreclean::coreset {
+
+/// The views, in the order of ViewWeights.
+enum class View { kRidge = 0, kHeldOut = 1, kNeighbour = 2 };
+inline constexpr int kViewCount = 3;
+/// α per view (0 for a view the tree does not have).
+using ViewWeights = std::array<double, kViewCount>;
+
+/// The views' class scores for m samples (rows), K classes (columns).
+struct ViewScores {
+  Eigen::MatrixXd ridge;     ///< m × K: F₋ᵢ
+  Eigen::MatrixXd held_out;  ///< m × K: p̂₋f, or empty; a row of negative values = no model
+  Eigen::MatrixXd votes;     ///< m × K: v, or empty (no neighbour view)
+};
+
+/// Probabilities and votes are floored at this before the logarithm: a class that no neighbour
+/// carries still costs a finite log(ε) ≈ −6.9.
+inline constexpr double kViewFloor = 1e-3;
+
+/// The pooled logits z (m × K) of the views under weights α.
+Eigen::MatrixXd pooled_logits(const ViewScores& views, const ViewWeights& alpha);
+
+/// Penalty of the view weights, relative to the total sample weight.
+inline constexpr double kWeightRidge = 1e-4;
+
+/// The weights α ≥ 0 that maximise Σ_i w_i log softmax(z_i)_{y_i} − ½ μ ‖α‖²; y: class
+/// indices, w: weights. Views the scores do not have get 0.
+ViewWeights fit_view_weights(const ViewScores& views, std::span<const int> y,
+                             std::span<const double> w);
+
+/// The penalised loss Σ_i w_i (logsumexp(z_i) − z_i,yᵢ) + ½ μ ‖α‖² under α (for tests).
+double view_loss(const ViewScores& views, std::span<const int> y, std::span<const double> w,
+                 const ViewWeights& alpha);
+
+}  // namespace coreclean::coreset
+
+#endif  // CORECLEAN_SRC_CORESET_VIEW_FUSION_H_
