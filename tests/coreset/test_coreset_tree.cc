@@ -518,6 +518,7 @@ std::filesystem::path crafted_tree(
     const std::function<void(CoresetTreeParams&, CoresetTreeState&)>& mutate) {
   const auto data = testing::make_blobs(150, 5, 3, 1.0, 0.1, 19);
   CoresetTreeParams params = small_params(40);  // 4 leaves (40, 40, 40, 30), 7 nodes
+  if (kind == TreeKind::kCleaning) params.neighbours = 10;  // the neighbour view too
   if (kind == TreeKind::kCrossFitted) params.cross_fit_folds = 3;
   if (kind == TreeKind::kTraining) params.optimized_for = OptimizedFor::kTraining;
   CoresetTree tree(params);
@@ -600,6 +601,23 @@ TEST(CoresetTreeFile, InconsistentStateRefusedNamingFieldAndValue) {
          s.fold_models[0].set_model(s.classes, RowMatrixXd::Zero(3, 2), Eigen::VectorXd::Zero(3));
        },
        "fold_models[0].coef is 2 columns (expected 5 (phi's width))"},
+      // The neighbour view and the fused views (version 4).
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.neighbours.index[25] = 150; },
+       "neighbours.index[25] is 150 (expected another sample's index from 0 to 149, or -1)"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.neighbours.index[s.neighbours.k * 4] = 4; },
+       "neighbours.index[40] is 4 (expected another sample's index"},  // itself
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.neighbours.similarity[3] = 7.0f; },
+       "neighbours.similarity[3] is 7 (expected a cosine similarity from -1 to 1)"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.neighbours.k = 3; },
+       "neighbours.k is 3 (expected 10 (the parameter neighbours))"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.neighbours.index.pop_back(); },
+       "neighbours.index is 1499 values (expected 1500)"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.view_weight[2] = -1.0; },
+       "view_weight[2] is -1 (expected finite and >= 0)"},
+      {TreeKind::kCleaning, [=](auto&, auto& s) { s.neighbour_loss[8] = nan; },
+       "neighbour_loss[8] is nan"},
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.neighbour_label[9] = 3; },
+       "neighbour_label[9] is 3 (expected a class index from 0 to 2)"},
       {TreeKind::kTraining, [](auto&, auto& s) { s.nodes[6].coreset[0] = 150; },
        "nodes[6].coreset[0] is 150 (expected a sample index from 0 to 149)"},
       {TreeKind::kTraining, [](auto&, auto& s) { s.nodes[2].coreset_weight.pop_back(); },
