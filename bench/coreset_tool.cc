@@ -9,13 +9,15 @@
 //     DIR/X.npy (float32 n × d), DIR/y.npy (labels as given to the reviewer, i.e. with the
 //     injected errors), DIR/y_true.npy (clean labels).
 //     1. Builds a CoresetTree (default CoresetTreeParams: cleaning, sketch_dim 256, …;
-//        Context.seed = --seed) and writes OUT/importance.npy, misfit.npy, atypical.npy
-//        (float64, n) and suggested.npy (int64, n).
+//        Context.seed = --seed) and writes OUT/importance.npy, misfit.npy, atypical.npy, the
+//        views' losses ridge.npy, held_out.npy, neighbour.npy (float64, n) and suggested.npy
+//        (int64, n); the JSON line carries the fusion weights.
 //     2. Unless --no-cv: 5-fold out-of-fold class probabilities of coreclean's multinomial
 //        LogisticRegression (C = --cv-c, tol = --cv-tol, folds from stratified_kfold(y, 5,
 //        seed)), one model per fold kept for step 3 — the same computation as
 //        cross_val_predict_proba (--check-cvp also runs that and reports the largest
-//        difference); writes OUT/cv_self_conf.npy = 1 − p̂_oof(y_i).
+//        difference); writes OUT/cv_self_conf.npy = 1 − p̂_oof(y_i) and OUT/cv_proba.npy (the
+//        out-of-fold probabilities, n × K, classes ascending).
 //     3. Review simulation of class C with a total budget of B samples over --iterations
 //        iterations of ⌈B / iterations⌉ samples (the last ones smaller when the budget runs
 //        out); a simulated reviewer sets every reviewed sample whose true label is A back to A:
@@ -310,6 +312,9 @@ class FoldModels {
     }
   }
 
+  /// The out-of-fold probabilities of the last self_confidence_loss() (n × K, classes order).
+  coreclean::RowMatrixXd proba;
+
   // 1 − p̂_oof(y_i) for every sample, after (re)fitting every fold model on labels y.
   std::vector<double> self_confidence_loss(const Labels& y, json& fit_log) {
     std::vector<double> out(y.size(), 1.0);
@@ -321,8 +326,10 @@ class FoldModels {
                          {"converged", rep.converged}});
       const coreclean::RowMatrixXd p = models_[f].predict_proba(xte_[f]);
       const Labels& cls = models_[f].classes();
+      if (f == 0) proba.setZero(static_cast<Eigen::Index>(y.size()), p.cols());
       for (std::size_t r = 0; r < test_[f].size(); ++r) {
         const Eigen::Index i = test_[f][r];
+        if (p.cols() == proba.cols()) proba.row(i) = p.row(static_cast<Eigen::Index>(r));
         const auto at = std::lower_bound(cls.begin(), cls.end(), y[i]);
         const double pi = (at != cls.end() && *at == y[i]) ? p(static_cast<Eigen::Index>(r), at - cls.begin()) : 0.0;
         out[i] = 1.0 - pi;
@@ -422,18 +429,26 @@ int run_effect(const fs::path& dir, const fs::path& out_dir,
   j["chunk_size"] = tree.chunk_size();
   j["num_leaves"] = tree.num_leaves();
   {
-    std::vector<double> imp, mis, aty;
+    std::vector<double> imp, mis, aty, ridge, held_out, neighbour;
     std::vector<std::int64_t> sug;
     for (const cs::SampleScore& s : tree.scores()) {
       imp.push_back(s.importance);
       mis.push_back(s.misfit);
       aty.push_back(s.atypical);
       sug.push_back(s.suggested_label);
+      ridge.push_back(s.ridge);
+      held_out.push_back(s.held_out);
+      neighbour.push_back(s.neighbour);
     }
     write_doubles(out_dir / "importance.npy", imp);
     write_doubles(out_dir / "misfit.npy", mis);
     write_doubles(out_dir / "atypical.npy", aty);
     write_ints(out_dir / "suggested.npy", sug);
+    write_doubles(out_dir / "ridge.npy", ridge);
+    write_doubles(out_dir / "held_out.npy", held_out);
+    write_doubles(out_dir / "neighbour.npy", neighbour);
+    const cs::FusionWeights fw = tree.fusion_weights();
+    j["fusion_weights"] = {{"ridge", fw.ridge}, {"held_out", fw.held_out}, {"neighbour", fw.neighbour}};
   }
 
   const std::vector<Eigen::Index> sizes = batch_sizes(budget, iterations);
@@ -464,6 +479,11 @@ int run_effect(const fs::path& dir, const fs::path& out_dir,
     fit_log.push_back(first_log);
     j["cv_seconds"] = seconds_since(t0);
     write_doubles(out_dir / "cv_self_conf.npy", conf);
+    {
+      const std::array<std::int64_t, 2> shape{models.proba.rows(), models.proba.cols()};
+      coreclean::io::write_npy(out_dir / "cv_proba.npy", coreclean::io::DType::kFloat64, shape,
+                               models.proba.data());
+    }
     if (o.count("check-cvp")) {
       t0 = Clock::now();
       const coreclean::RowMatrixXd proba = cl::cross_val_predict_proba(p, x, y, folds, {}, context);

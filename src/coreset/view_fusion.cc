@@ -61,13 +61,11 @@ double view_loss(const ViewScores& views, std::span<const int> y, std::span<cons
   return loss_of(view_logits(views), y, w, alpha, views.ridge.rows(), views.ridge.cols());
 }
 
-ViewWeights fit_view_weights(const ViewScores& views, std::span<const int> y,
-                             std::span<const double> w) {
-  const auto l = view_logits(views);
-  const Eigen::Index m = views.ridge.rows(), k = views.ridge.cols();
-  ViewWeights alpha{};
-  for (int v = 0; v < kViewCount; ++v) alpha[v] = l[v].size() > 0 ? 1.0 : 0.0;
-  if (m == 0) return alpha;
+namespace {
+
+// Projected Newton from `alpha` on the penalised loss with weights w.
+ViewWeights newton_fit(const std::array<Eigen::MatrixXd, kViewCount>& l, std::span<const int> y,
+                       std::span<const double> w, ViewWeights alpha, Eigen::Index m, Eigen::Index k) {
   double loss = loss_of(l, y, w, alpha, m, k);
   for (int iter = 0; iter < 50; ++iter) {
     // Gradient Σ w (E_p[L_v] − L_v,y) and Hessian Σ w Cov_p(L_u, L_v) of the loss in α.
@@ -127,6 +125,39 @@ ViewWeights fit_view_weights(const ViewScores& views, std::span<const int> y,
       }
     }
     if (!improved || moved < 1e-6) break;
+  }
+  return alpha;
+}
+
+}  // namespace
+
+ViewWeights fit_view_weights(const ViewScores& views, std::span<const int> y,
+                             std::span<const double> w, int trim_rounds) {
+  const auto l = view_logits(views);
+  const Eigen::Index m = views.ridge.rows(), k = views.ridge.cols();
+  ViewWeights alpha{};
+  for (int v = 0; v < kViewCount; ++v) alpha[v] = l[v].size() > 0 ? 1.0 : 0.0;
+  if (m == 0) return alpha;
+  alpha = newton_fit(l, y, w, alpha, m, k);
+  // Trimmed refits: the samples the current fusion finds least credible are left out, so that
+  // the weights reward the views that are right about the credible labels.
+  std::vector<double> trimmed(w.begin(), w.end());
+  for (int round = 0; round < trim_rounds; ++round) {
+    const Eigen::MatrixXd z = combine(l, alpha, m, k);
+    std::vector<double> misfit(static_cast<std::size_t>(m));
+    for (Eigen::Index i = 0; i < m; ++i) {
+      const double top = z.row(i).maxCoeff();
+      misfit[i] = 1.0 - std::exp(z(i, y[i]) - top) / (z.row(i).array() - top).exp().sum();
+    }
+    std::vector<double> order;
+    for (Eigen::Index i = 0; i < m; ++i)
+      if (w[i] > 0.0) order.push_back(misfit[i]);
+    if (order.empty()) break;
+    const auto cut = static_cast<std::ptrdiff_t>(std::floor((1.0 - kTrimShare) * static_cast<double>(order.size())));
+    std::nth_element(order.begin(), order.begin() + std::min<std::ptrdiff_t>(cut, static_cast<std::ptrdiff_t>(order.size()) - 1), order.end());
+    const double threshold = order[static_cast<std::size_t>(std::min<std::ptrdiff_t>(cut, static_cast<std::ptrdiff_t>(order.size()) - 1))];
+    for (Eigen::Index i = 0; i < m; ++i) trimmed[i] = misfit[i] < threshold ? w[i] : 0.0;
+    alpha = newton_fit(l, y, trimmed, alpha, m, k);
   }
   return alpha;
 }

@@ -19,9 +19,17 @@
 // embeddings the neighbours — and α also sets each view's temperature. This is stacking with a
 // three-parameter second stage: the fused view never needs to know in advance which view suits
 // the data, and where two views err independently their product sharpens what both agree on.
-// (Measured against the views alone in bench/coreset_effectiveness.py.)
 //
-// A small penalty ½ μ ‖α‖² (μ = 10⁻⁴ Σ w) keeps α finite where the views separate the labels
+// The fit is trimmed: after the first fit, the 10 % of samples the fusion finds least credible
+// are left out and α is fitted again (twice). The wrong labels are among those; left in, they
+// reward the views that learned the noise — a held-out logistic regression trained on labels of
+// which 10 % systematically name a neighbouring class hedges towards that class, predicting the
+// wrong labels "well" — while the errors are what the fusion must find. On digits with every
+// class 10 % flipped into its most confused partner, precision at k rose from 0.926 to 0.940
+// (3 seeds; neighbour disagreement alone 0.924), on fashion-MNIST from 0.58 to 0.62, and never
+// fell on the asymmetric-noise rows (bench/finding_errors.py measures it against the baselines).
+//
+// A small penalty ½ μ ‖α‖² (μ = 10⁻⁴ Σ w over the samples fitted) keeps α finite where the views separate the labels
 // perfectly (clean, easy data): there the likelihood grows without bound as α does, and the
 // misfits would collapse to 0 and 1, losing their order. The penalised loss is convex in α (a
 // conditional logit in the views' scores), so projected Newton steps with a backtracking line
@@ -56,11 +64,15 @@ Eigen::MatrixXd pooled_logits(const ViewScores& views, const ViewWeights& alpha)
 
 /// Penalty of the view weights, relative to the total sample weight.
 inline constexpr double kWeightRidge = 1e-4;
+/// Share of the samples a trimmed refit leaves out, and the number of refits.
+inline constexpr double kTrimShare = 0.1;
+inline constexpr int kTrimRounds = 2;
 
-/// The weights α ≥ 0 that maximise Σ_i w_i log softmax(z_i)_{y_i} − ½ μ ‖α‖²; y: class
-/// indices, w: weights. Views the scores do not have get 0.
+/// The weights α ≥ 0 that maximise Σ_i w_i log softmax(z_i)_{y_i} − ½ μ ‖α‖² over the samples
+/// left after `trim_rounds` trimmings (see above; 0 = the plain maximum-likelihood fit); y:
+/// class indices, w: weights. Views the scores do not have get 0.
 ViewWeights fit_view_weights(const ViewScores& views, std::span<const int> y,
-                             std::span<const double> w);
+                             std::span<const double> w, int trim_rounds = kTrimRounds);
 
 /// The penalised loss Σ_i w_i (logsumexp(z_i) − z_i,yᵢ) + ½ μ ‖α‖² under α (for tests).
 double view_loss(const ViewScores& views, std::span<const int> y, std::span<const double> w,

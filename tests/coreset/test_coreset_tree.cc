@@ -69,24 +69,46 @@ TEST(CoresetTree, ScoresMatchBruteForce) {
     label[i] = static_cast<int>(std::find(classes.begin(), classes.end(), data.y[i]) - classes.begin());
   }
   // The fused misfit with the ridge view alone is 1 − softmax(α F₋ᵢ)_yᵢ, α maximising the
-  // weighted likelihood of the labels less ½ μ α² (μ = 10⁻⁴ Σ w): the derivative of that
-  // objective in α is 0 there (central finite difference of the loss computed here).
+  // weighted likelihood of the labels less ½ μ α² (μ = 10⁻⁴ Σ w), then twice again over the
+  // samples whose misfit under the last α is below its 90th percentile. Recomputed here by
+  // golden-section search on the loss written out (an independent one-dimensional optimiser).
   const double alpha = tree.fusion_weights().ridge;
   EXPECT_GT(alpha, 0.0);
   EXPECT_EQ(tree.fusion_weights().neighbour, 0.0);
   EXPECT_EQ(tree.fusion_weights().held_out, 0.0);
-  const auto loss = [&](double al) {
+  const auto loss = [&](double al, const std::vector<double>& weight) {
+    const double mu = 1e-4 * std::accumulate(weight.begin(), weight.end(), 0.0);  // of those fitted
     double sum = 0.0;
     for (Eigen::Index i = 0; i < n; ++i) {
       const Eigen::RowVectorXd z = al * f_loo.row(i);
-      sum += w[i] * (std::log((z.array() - z.maxCoeff()).exp().sum()) + z.maxCoeff() - z[label[i]]);
+      sum += weight[i] * (std::log((z.array() - z.maxCoeff()).exp().sum()) + z.maxCoeff() - z[label[i]]);
     }
-    return sum + 0.5 * 1e-4 * std::accumulate(w.begin(), w.end(), 0.0) * al * al;
+    return sum + 0.5 * mu * al * al;
   };
-  const double step = 1e-4 * alpha;
-  EXPECT_NEAR((loss(alpha + step) - loss(alpha - step)) / (2 * step), 0.0, 1e-4 * loss(alpha));
-  EXPECT_LT(loss(alpha), loss(0.9 * alpha));
-  EXPECT_LT(loss(alpha), loss(1.1 * alpha));
+  const auto golden = [&](const std::vector<double>& weight) {
+    double lo = 0.0, hi = 1000.0;
+    const double g = (std::sqrt(5.0) - 1.0) / 2.0;
+    for (int it = 0; it < 200; ++it) {
+      const double a1 = hi - g * (hi - lo), a2 = lo + g * (hi - lo);
+      (loss(a1, weight) < loss(a2, weight) ? hi : lo) = loss(a1, weight) < loss(a2, weight) ? a2 : a1;
+    }
+    return 0.5 * (lo + hi);
+  };
+  double expected_alpha = golden(w);
+  for (int round = 0; round < 2; ++round) {
+    std::vector<double> misfit(n), sorted;
+    for (Eigen::Index i = 0; i < n; ++i) {
+      const Eigen::RowVectorXd z = expected_alpha * f_loo.row(i);
+      misfit[i] = 1.0 - std::exp(z[label[i]] - z.maxCoeff()) / (z.array() - z.maxCoeff()).exp().sum();
+    }
+    sorted = misfit;
+    std::sort(sorted.begin(), sorted.end());
+    const double cut = sorted[static_cast<std::size_t>(std::floor(0.9 * n))];
+    std::vector<double> kept(n);
+    for (Eigen::Index i = 0; i < n; ++i) kept[i] = misfit[i] < cut ? w[i] : 0.0;
+    expected_alpha = golden(kept);
+  }
+  EXPECT_NEAR(alpha, expected_alpha, 1e-5 * expected_alpha);
   for (Eigen::Index i : {0L, 17L, 63L, 119L}) {
     const Eigen::RowVectorXd f = f_loo.row(i);
     const int yi = label[i];
