@@ -27,6 +27,9 @@
 //          corrected labels), never rebuilt;
 //        * "coreclean_lazy": the same with update_targets only (`update --no-refresh`; the
 //          cross-fitted part of the scores stays stale);
+//        * "coreclean_learning": as "coreclean", and every reviewed sample's verdict (its label,
+//          fixed or kept, is right) recorded after each iteration (record_verdicts: the fusion
+//          learns its weights from the reviewer);
 //        * "cv_self_confidence" (unless --no-cv): per iteration, the five fold models are refit
 //          on the corrected labels (warm-started from the previous iteration: the same optimum,
 //          LogisticRegressionParams.warm_start), the top m unseen samples currently labelled C
@@ -259,7 +262,7 @@ std::vector<Eigen::Index> batch_sizes(Eigen::Index budget, int iterations) {
 // The tree's review: query class C, fix the true errors with update_targets, repeat.
 std::vector<ReviewIteration> review_tree(cs::CoresetTree tree, const Labels& y_true, Label target,
                                          Label source, const std::vector<Eigen::Index>& sizes,
-                                         bool refresh_each) {
+                                         bool refresh_each, bool learn = false) {
   std::vector<ReviewIteration> out;
   for (Eigen::Index m : sizes) {
     ReviewIteration it;
@@ -283,6 +286,12 @@ std::vector<ReviewIteration> review_tree(cs::CoresetTree tree, const Labels& y_t
       t0 = Clock::now();
       if (!fix_ids.empty()) it.report = tree.update_targets(fix_ids, fix_labels);
       if (refresh_each) tree.refresh();
+      if (learn) {
+        // Every reviewed label is now right: the fixed ones were set to the truth, the others
+        // were kept (their true label is the target's).
+        const std::vector<cs::Verdict> right(got.ids.size(), cs::Verdict::kLabelRight);
+        tree.record_verdicts(got.ids, right);
+      }
       it.update_seconds = seconds_since(t0);
     }
     out.push_back(std::move(it));
@@ -458,6 +467,12 @@ int run_effect(const fs::path& dir, const fs::path& out_dir,
     const Clock::time_point t0 = Clock::now();
     j[key] = to_json(review_tree(tree, y_true, target, source, sizes, refresh));
     j[key + "_seconds"] = seconds_since(t0);
+  }
+  {
+    // The fusion that learns from the reviewer: verdicts recorded after every iteration.
+    const Clock::time_point t0 = Clock::now();
+    j["review_coreclean_learning"] = to_json(review_tree(tree, y_true, target, source, sizes, true, true));
+    j["review_coreclean_learning_seconds"] = seconds_since(t0);
   }
 
   if (with_cv) {

@@ -263,7 +263,12 @@ int run_status(const SessionCommandOptions& o, const Context& context, std::ostr
         {"plateau_rule", rule}, {"unseen", st.unseen}, {"audited", st.audited},
         {"audit_fixed", st.audit_fixed},
         {"flagged", {{"boxes", st.flagged}, {"reviewed", st.flagged_reviewed},
-                     {"fixed", st.flagged_fixed}}}};
+                     {"fixed", st.flagged_fixed}}},
+        {"fusion_weights", {{"ridge", st.fusion.ridge}, {"held_out", st.fusion.held_out},
+                            {"neighbour", st.fusion.neighbour}}},
+        {"fusion_weights_default", {{"ridge", st.fusion_default.ridge},
+                                    {"held_out", st.fusion_default.held_out},
+                                    {"neighbour", st.fusion_default.neighbour}}}};
     if (st.audited > 0) {
       const linear::Interval ci = linear::wilson_interval(st.audit_fixed, st.audited);
       j["audit_estimate"] = {{"share", double(st.audit_fixed) / double(st.audited)},
@@ -287,6 +292,14 @@ int run_status(const SessionCommandOptions& o, const Context& context, std::ostr
                            ? fmt::format(" (review them: coreclean next {} --findings)",
                                          o.session.string())
                            : std::string());
+  out << fmt::format(
+      "\nviews fused with weights ridge {:.3g}, held-out {:.3g}, neighbours {:.3g}", st.fusion.ridge,
+      st.fusion.held_out, st.fusion.neighbour);
+  if (st.fusion.ridge != st.fusion_default.ridge || st.fusion.held_out != st.fusion_default.held_out ||
+      st.fusion.neighbour != st.fusion_default.neighbour)
+    out << fmt::format(" (learned from the review; fitted to the labels alone: {:.3g}, {:.3g}, {:.3g})",
+                       st.fusion_default.ridge, st.fusion_default.held_out,
+                       st.fusion_default.neighbour);
   out << "\n\niteration      AUC  reviewed  relabelled  deleted\n";
   for (const auto& m : st.iterations)
     out << fmt::format("{:>9}  {:.4f}  {:>8}  {:>10}  {:>7}\n", m.iteration, m.auc, m.reviewed,

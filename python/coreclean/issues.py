@@ -71,7 +71,8 @@ def label_quality_scores(features, labels, *, ids=None, method="self_confidence"
     """A score in [0, 1] per sample, low = likely mislabelled (cleanlab's convention).
 
     method "self_confidence": 1 − misfit (the held-out views' confidence in the given label);
-    "importance": 1 − importance / max importance (misfit plus atypicality, the review order).
+    "importance": 1 − importance / max importance (the label's surprisal plus atypicality, the
+    review order).
     """
     if method not in ("self_confidence", "importance"):
         raise InvalidArgumentError(f"method = {method!r} (must be 'self_confidence' or 'importance')")

@@ -511,13 +511,15 @@ void leverage_piece(State& s, const std::vector<Eigen::Index>& rows) {
 }
 
 // The three views of a piece of samples (any weights): the ridge view from the cached eigen
-// coordinates when they are valid (else computed here), the held-out probabilities by one
-// batched prediction per fold model, the neighbour votes from the neighbour lists.
-ViewScores view_scores(const State& s, const std::vector<Eigen::Index>& rows) {
+// coordinates when they are valid and `cached` (else computed here, in double), the held-out
+// probabilities by one batched prediction per fold model, the neighbour votes from the
+// neighbour lists. The fits of the view weights pass cached = false: their result must not
+// depend on whether an earlier update left the (float32) cache behind.
+ViewScores view_scores(const State& s, const std::vector<Eigen::Index>& rows, bool cached = true) {
   ViewScores v;
   const auto m = static_cast<Eigen::Index>(rows.size());
   Eigen::VectorXd h;
-  if (s.eigen_coords.rows() == s.n()) {
+  if (cached && s.eigen_coords.rows() == s.n()) {
     Eigen::MatrixXd proj(m, s.r1());
     for (Eigen::Index j = 0; j < m; ++j) proj.row(j) = s.eigen_coords.row(rows[j]).cast<double>();
     loo_scores(s, rows, proj, s.model.lambda, v.ridge, h);
@@ -564,8 +566,9 @@ ViewScores view_scores(const State& s, const std::vector<Eigen::Index>& rows) {
 
 // Fuses the views of one piece of samples (all with weight > 0) into their losses, misfit,
 // suggestion and importance (view_fusion.h). Writes only their entries.
-void fuse_piece(State& s, const CoresetTreeParams& p, const std::vector<Eigen::Index>& rows) {
-  const ViewScores v = view_scores(s, rows);
+void fuse_piece(State& s, const CoresetTreeParams& p, const std::vector<Eigen::Index>& rows,
+                bool cached) {
+  const ViewScores v = view_scores(s, rows, cached);
   const Eigen::MatrixXd z = pooled_logits(v, s.view_weight);
   for (std::size_t j = 0; j < rows.size(); ++j) {
     const Eigen::Index jj = static_cast<Eigen::Index>(j), i = rows[j];
@@ -584,11 +587,14 @@ void fuse_piece(State& s, const CoresetTreeParams& p, const std::vector<Eigen::I
     }
     s.neighbour_label[i] = static_cast<int>(best);
     const double top = z.row(jj).maxCoeff(&best);
-    const double total = (z.row(jj).array() - top).exp().sum();
-    s.misfit[i] = 1.0 - std::exp(z(jj, y) - top) / total;
+    const double log_p = z(jj, y) - top - std::log((z.row(jj).array() - top).exp().sum());
+    s.misfit[i] = -std::expm1(log_p);  // 1 − p(label)
     s.suggested[i] = static_cast<int>(best);
     if (p.optimized_for == OptimizedFor::kCleaning) {
-      s.importance[i] = s.misfit[i] + p.atypical_weight * s.atypical[i];
+      // The surprisal −log p(label), not 1 − p: the two order samples alike, but where the fused
+      // views are confident 1 − p crowds at 1 and the atypicality term would decide the order
+      // among the likeliest errors; the surprisal keeps their evidence apart.
+      s.importance[i] = -log_p + p.atypical_weight * s.atypical[i];
     } else {
       // Sensitivity bound: the leverage share a_i / r̃ = atypical_i / W_c plus the uniform share
       // w_i / W_c, in equal parts (each sums to about 1 over the class), as lightweight coresets
@@ -610,7 +616,7 @@ enum class Scoring {
 // O(r̃ K + k) per sample from the cached eigen coordinates (cache_eigen_coordinates()), cheap
 // enough to run over every sample after each update.
 void score_samples(State& s, const CoresetTreeParams& p, const std::vector<Eigen::Index>& all,
-                   Scoring what, const Context& context = Context()) {
+                   Scoring what, const Context& context = Context(), bool cached = true) {
   std::vector<Eigen::Index> rows;
   for (Eigen::Index i : all) {
     if (s.weight[i] > 0.0) {
@@ -630,7 +636,7 @@ void score_samples(State& s, const CoresetTreeParams& p, const std::vector<Eigen
         rows.begin() + static_cast<std::ptrdiff_t>(begin),
         rows.begin() + static_cast<std::ptrdiff_t>(std::min(rows.size(), begin + kPassRows)));
     if (what != Scoring::kViews) leverage_piece(s, part);
-    if (what != Scoring::kLeverage) fuse_piece(s, p, part);
+    if (what != Scoring::kLeverage) fuse_piece(s, p, part, cached);
   });
 }
 
@@ -646,6 +652,25 @@ void cache_eigen_coordinates(State& s, const Context& context) {
     s.eigen_coords.middleRows(b * kPassRows, static_cast<Eigen::Index>(part.size())) =
         eigen_coordinates(s, part).cast<float>();
   });
+}
+
+// The view weights learned from the recorded verdicts (the default ones without any).
+void learn_fusion(State& s) {
+  std::vector<Eigen::Index> rows;
+  for (Eigen::Index i = 0; i < s.n(); ++i)
+    if (static_cast<Verdict>(s.verdict[i]) != Verdict::kNone) rows.push_back(i);
+  if (rows.empty()) {
+    s.view_weight = s.base_view_weight;
+    return;
+  }
+  const ViewScores views = view_scores(s, rows, false);
+  std::vector<int> y(rows.size());
+  std::vector<std::uint8_t> no_class(rows.size());
+  for (std::size_t j = 0; j < rows.size(); ++j) {
+    y[j] = s.label[rows[j]];
+    no_class[j] = static_cast<Verdict>(s.verdict[rows[j]]) == Verdict::kNoClass ? 1 : 0;
+  }
+  s.view_weight = fit_reviewed_weights(views, y, no_class, s.base_view_weight);
 }
 
 // Fits the view weights α (view_fusion.h) on the samples with weight > 0, at most
@@ -671,7 +696,7 @@ void fit_fusion(State& s, const Context& context) {
   detail::parallel_blocks(pieces, context, "", [&](std::int64_t b) {
     const Eigen::Index begin = b * kPassRows, size = std::min(kPassRows, m - begin);
     const std::vector<Eigen::Index> part(rows.begin() + begin, rows.begin() + begin + size);
-    const ViewScores v = view_scores(s, part);
+    const ViewScores v = view_scores(s, part, false);
     views.ridge.middleRows(begin, size) = v.ridge;
     if (v.held_out.size() > 0) views.held_out.middleRows(begin, size) = v.held_out;
     if (v.votes.size() > 0) views.votes.middleRows(begin, size) = v.votes;
@@ -682,7 +707,8 @@ void fit_fusion(State& s, const Context& context) {
     y[j] = s.label[rows[j]];
     w[j] = s.weight[rows[j]];
   }
-  s.view_weight = fit_view_weights(views, y, w);
+  s.base_view_weight = fit_view_weights(views, y, w);
+  learn_fusion(s);
 }
 
 // Training trees: the node's coreset sampled from its children's (or, for a leaf, its samples).
@@ -1085,6 +1111,7 @@ std::unique_ptr<State> build_state(const CoresetTreeParams& params, const Sample
     v->assign(n, 0.0);
   s->suggested.assign(n, 0);
   s->neighbour_label.assign(n, 0);
+  s->verdict.assign(n, 0);
 
   context.report_progress(2, 3, "coreset tree: importance");
   if (params.optimized_for == OptimizedFor::kCleaning && params.cross_fit_folds > 0) {
@@ -1519,6 +1546,7 @@ UpdateReport CoresetTree::append(MatrixRef x, std::span<const Label> y,
       v->push_back(0.0);
     s.suggested.push_back(new_label[j]);
     s.neighbour_label.push_back(new_label[j]);
+    s.verdict.push_back(0);
     if (folds > 0) s.fold.push_back(static_cast<int>((n0 + j) % folds));
     touched_classes.insert(new_label[j]);
   }
@@ -1662,6 +1690,31 @@ FusionWeights CoresetTree::fusion_weights() const {
   return {s.view_weight[0], s.view_weight[1], s.view_weight[2]};
 }
 
+FusionWeights CoresetTree::default_fusion_weights() const {
+  const State& s = built(state_);
+  return {s.base_view_weight[0], s.base_view_weight[1], s.base_view_weight[2]};
+}
+
+void CoresetTree::record_verdicts(std::span<const SampleId> ids, std::span<const Verdict> verdicts,
+                                  const Context& context) {
+  built(state_);  // throws before the state is dereferenced
+  State& s = *state_;
+  CORECLEAN_THROW_IF_NOT(ids.size() == verdicts.size(),
+                         "coreset tree: {} ids but {} verdicts", ids.size(), verdicts.size());
+  std::vector<Eigen::Index> rows;
+  for (std::size_t j = 0; j < ids.size(); ++j) {
+    rows.push_back(s.require_index(ids[j]));
+    CORECLEAN_THROW_IF_NOT(static_cast<int>(verdicts[j]) <= 2, "coreset tree: verdict {} for id {}",
+                           static_cast<int>(verdicts[j]), ids[j]);
+  }
+  for (std::size_t j = 0; j < rows.size(); ++j) s.verdict[rows[j]] = static_cast<std::uint8_t>(verdicts[j]);
+  learn_fusion(s);
+  // In double, without the float32 cache: the scores after the verdicts then do not depend on
+  // whether an earlier update left the cache behind (a session rebuilt from its database
+  // scores every sample as the session that applied the batches did).
+  score_samples(s, params_, all_samples(s), Scoring::kViews, context, false);
+}
+
 bool CoresetTree::contains(SampleId id) const { return built(state_).index_of.contains(id); }
 
 std::vector<double> CoresetTree::held_out_probabilities(SampleId id) const {
@@ -1762,6 +1815,7 @@ NodeSummary CoresetTree::node(Eigen::Index index) const {
 void update_views(CoresetTreeState& s, const CoresetTreeParams& params, const Context& context) {
   for (auto* v : {&s.ridge_loss, &s.held_out_loss, &s.neighbour_loss}) v->assign(s.ids.size(), 0.0);
   s.neighbour_label = s.label;
+  s.verdict.assign(s.ids.size(), 0);
   s.neighbours = NeighbourLists{};
   if (params.optimized_for == OptimizedFor::kCleaning && params.neighbours > 0)
     s.neighbours = search_neighbours(s.phi, params.neighbours, s.sketched(), context);

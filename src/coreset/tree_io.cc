@@ -24,7 +24,8 @@ constexpr char kMagic[8] = {'C', 'C', 'T', 'R', 'E', 'E', '\0', '\0'};
 // are stored — an internal node's are the sum of its children's, summed again when a tree loads
 // (the summaries of older files' internal nodes are read and replaced the same way); 4: adds
 // the neighbour view (its k, every sample's neighbour list), the views' losses and the
-// neighbours' majority label per sample, and the weights of the fused views — an older tree
+// neighbours' majority label per sample, the weights of the fused views (learned and default)
+// and the reviewers' verdicts per sample — an older tree
 // gains them when it loads: its neighbours are searched, the weights fitted and the views
 // re-scored (its atypicality and held-out models are kept).
 constexpr std::uint32_t kFormatVersion = 4;
@@ -235,6 +236,8 @@ void write_payload(Writer& w, const CoresetTreeParams& p, const CoresetTreeState
   w.put_vector(s.neighbours.index);
   w.put_vector(s.neighbours.similarity);
   w.put_array(s.view_weight.data(), s.view_weight.size());
+  w.put_array(s.base_view_weight.data(), s.base_view_weight.size());
+  w.put_vector(s.verdict);
 }
 
 // Smallest size in the file of one class name, fold model, node and matrix (lengths and
@@ -346,6 +349,12 @@ void read_payload(Reader& r, std::uint32_t version, CoresetTreeParams& p, Corese
                             "{}: corrupt tree file: view_weight has {} values (expected {})",
                             r.name(), weights.size(), s.view_weight.size());
   std::copy(weights.begin(), weights.end(), s.view_weight.begin());
+  const auto base = r.get_vector<double>("base_view_weight");
+  CORECLEAN_THROW_IF_NOT_AS(FormatError, base.size() == s.base_view_weight.size(),
+                            "{}: corrupt tree file: base_view_weight has {} values (expected {})",
+                            r.name(), base.size(), s.base_view_weight.size());
+  std::copy(base.begin(), base.end(), s.base_view_weight.begin());
+  s.verdict = r.get_vector<std::uint8_t>("verdict");
 }
 
 // Checks every invariant the tree's operations rely on. A file with a valid checksum can still
@@ -382,9 +391,15 @@ class StateCheck {
       if (!(std::abs(sim) <= 1.01f))
         reject(indexed("neighbours.similarity", q), sim, "a cosine similarity from -1 to 1");
     }
-    for (std::size_t v = 0; v < s_.view_weight.size(); ++v)
+    for (std::size_t v = 0; v < s_.view_weight.size(); ++v) {
       if (!(std::isfinite(s_.view_weight[v]) && s_.view_weight[v] >= 0.0))
         reject(indexed("view_weight", v), s_.view_weight[v], "finite and >= 0");
+      if (!(std::isfinite(s_.base_view_weight[v]) && s_.base_view_weight[v] >= 0.0))
+        reject(indexed("base_view_weight", v), s_.base_view_weight[v], "finite and >= 0");
+    }
+    length("verdict", s_.verdict.size(), n);
+    for (std::size_t i = 0; i < n; ++i)
+      if (s_.verdict[i] > 2) reject(indexed("verdict", i), s_.verdict[i], "0 (none), 1 (label right) or 2 (no class)");
   }
 
   void run(const CoresetTreeParams& p) {
@@ -497,6 +512,15 @@ class StateCheck {
         shape(at + ".class_weight", node.class_weight, k, 1);
         all_finite(at + ".class_weight", node.class_weight);
         shape(at + ".class_count", node.class_count, k, 1);
+        // The counts are those of the leaf's samples (with weight > 0): internal nodes are their
+        // sums, which a crafted count near 2³¹ would overflow.
+        Eigen::VectorXi counted = Eigen::VectorXi::Zero(k);
+        for (Eigen::Index i = node.begin; i < node.end; ++i)
+          if (s_.weight[static_cast<std::size_t>(i)] > 0.0) ++counted[s_.label[static_cast<std::size_t>(i)]];
+        for (Eigen::Index c = 0; c < k; ++c)
+          require(node.class_count[c] == counted[c], fmt::format("{}.class_count[{}]", at, c),
+                  node.class_count[c],
+                  fmt::format("{} (the leaf's samples of that class)", counted[c]));
         shape(at + ".gram", node.gram, r1, r1);
         all_finite(at + ".gram", node.gram);
         shape(at + ".moments", node.moments, r1, k);

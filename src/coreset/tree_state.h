@@ -67,7 +67,9 @@ class CoresetTreeState {
   std::vector<int> suggested;
   std::vector<double> ridge_loss, held_out_loss, neighbour_loss;
   std::vector<int> neighbour_label;
-  ViewWeights view_weight{};        // α of the fused views
+  ViewWeights view_weight{};        // α of the fused views (learned from verdicts when any)
+  ViewWeights base_view_weight{};   // α fitted to the labels alone
+  std::vector<std::uint8_t> verdict;  // per sample, a Verdict
   // Tree.
   Eigen::Index chunk = 0;
   std::vector<TreeNode> nodes;      // leaves first, root last

@@ -1,6 +1,7 @@
 #include "coreset/view_fusion.h"
 
 #include <Eigen/Cholesky>
+#include <Eigen/Eigenvalues>
 
 #include <algorithm>
 #include <cmath>
@@ -67,7 +68,7 @@ namespace {
 ViewWeights newton_fit(const std::array<Eigen::MatrixXd, kViewCount>& l, std::span<const int> y,
                        std::span<const double> w, ViewWeights alpha, Eigen::Index m, Eigen::Index k) {
   double loss = loss_of(l, y, w, alpha, m, k);
-  for (int iter = 0; iter < 50; ++iter) {
+  for (int iter = 0; iter < 100; ++iter) {
     // Gradient Σ w (E_p[L_v] − L_v,y) and Hessian Σ w Cov_p(L_u, L_v) of the loss in α.
     const Eigen::MatrixXd z = combine(l, alpha, m, k);
     Eigen::Matrix<double, kViewCount, 1> g = Eigen::Matrix<double, kViewCount, 1>::Zero();
@@ -124,7 +125,7 @@ ViewWeights newton_fit(const std::array<Eigen::MatrixXd, kViewCount>& l, std::sp
         break;
       }
     }
-    if (!improved || moved < 1e-6) break;
+    if (!improved || moved < 1e-12) break;  // to round-off: the result must not depend on the start
   }
   return alpha;
 }
@@ -158,6 +159,93 @@ ViewWeights fit_view_weights(const ViewScores& views, std::span<const int> y,
     const double threshold = order[static_cast<std::size_t>(std::min<std::ptrdiff_t>(cut, static_cast<std::ptrdiff_t>(order.size()) - 1))];
     for (Eigen::Index i = 0; i < m; ++i) trimmed[i] = misfit[i] < threshold ? w[i] : 0.0;
     alpha = newton_fit(l, y, trimmed, alpha, m, k);
+  }
+  return alpha;
+}
+
+namespace {
+
+double reviewed_objective(const std::array<Eigen::MatrixXd, kViewCount>& l, std::span<const int> y,
+                          std::span<const std::uint8_t> no_class, const ViewWeights& prior,
+                          const ViewWeights& alpha, Eigen::Index m, Eigen::Index k) {
+  const Eigen::MatrixXd z = combine(l, alpha, m, k);
+  double loss = 0.0;
+  for (Eigen::Index i = 0; i < m; ++i) {
+    const double top = z.row(i).maxCoeff();
+    const double log_total = top + std::log((z.row(i).array() - top).exp().sum());
+    const double log_p = z(i, y[i]) - log_total;
+    // −log(1 − p) = −log1p(−exp(log p)), kept finite when p rounds to 1.
+    loss += no_class[i] ? -std::log1p(-std::min(std::exp(log_p), 1.0 - 1e-12)) : -log_p;
+  }
+  double pull = 0.0;
+  for (int v = 0; v < kViewCount; ++v) pull += (alpha[v] - prior[v]) * (alpha[v] - prior[v]);
+  return loss + 0.5 * kReviewPrior * pull;
+}
+
+}  // namespace
+
+double reviewed_loss(const ViewScores& views, std::span<const int> y,
+                     std::span<const std::uint8_t> no_class, const ViewWeights& prior,
+                     const ViewWeights& alpha) {
+  return reviewed_objective(view_logits(views), y, no_class, prior, alpha, views.ridge.rows(),
+                            views.ridge.cols());
+}
+
+ViewWeights fit_reviewed_weights(const ViewScores& views, std::span<const int> y,
+                                 std::span<const std::uint8_t> no_class, const ViewWeights& prior) {
+  const auto l = view_logits(views);
+  const Eigen::Index m = views.ridge.rows(), k = views.ridge.cols();
+  ViewWeights alpha = prior;
+  if (m == 0) return alpha;
+  std::vector<int> present;
+  for (int v = 0; v < kViewCount; ++v)
+    if (l[v].size() > 0) present.push_back(v);
+  const auto f = [&](const ViewWeights& a) { return reviewed_objective(l, y, no_class, prior, a, m, k); };
+  // Projected Newton steps; the gradient and Hessian by central differences (three weights, m
+  // small: a few hundred objective evaluations in all).
+  double loss = f(alpha);
+  for (int iter = 0; iter < 100; ++iter) {
+    const auto n = static_cast<Eigen::Index>(present.size());
+    Eigen::VectorXd g(n);
+    Eigen::MatrixXd h(n, n);
+    const double e = 1e-4;
+    for (Eigen::Index a = 0; a < n; ++a) {
+      ViewWeights up = alpha, down = alpha;
+      up[present[a]] += e;
+      down[present[a]] -= e;
+      g[a] = (f(up) - f(down)) / (2 * e);
+      h(a, a) = (f(up) - 2 * loss + f(down)) / (e * e);
+      for (Eigen::Index b = 0; b < a; ++b) {
+        ViewWeights pp = alpha, pm = alpha, mp = alpha, mm = alpha;
+        pp[present[a]] += e, pp[present[b]] += e;
+        pm[present[a]] += e, pm[present[b]] -= e;
+        mp[present[a]] -= e, mp[present[b]] += e;
+        mm[present[a]] -= e, mm[present[b]] -= e;
+        h(a, b) = h(b, a) = (f(pp) - f(pm) - f(mp) + f(mm)) / (4 * e * e);
+      }
+    }
+    // −log(1 − p) is not convex in α: the Hessian's eigenvalues are raised to at least τ (the
+    // prior's own curvature), so that the step always descends.
+    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(h);
+    const Eigen::VectorXd lambda = eig.eigenvalues().cwiseMax(kReviewPrior);
+    const Eigen::VectorXd step =
+        eig.eigenvectors() * (eig.eigenvectors().transpose() * g).cwiseQuotient(lambda);
+    double t = 1.0;
+    bool improved = false;
+    double moved = 0.0;
+    for (int tries = 0; tries < 40; ++tries, t *= 0.5) {
+      ViewWeights trial = alpha;
+      for (Eigen::Index a = 0; a < n; ++a) trial[present[a]] = std::max(0.0, alpha[present[a]] - t * step[a]);
+      const double trial_loss = f(trial);
+      if (trial_loss < loss) {
+        for (int v = 0; v < kViewCount; ++v) moved = std::max(moved, std::abs(trial[v] - alpha[v]));
+        alpha = trial;
+        loss = trial_loss;
+        improved = true;
+        break;
+      }
+    }
+    if (!improved || moved < 1e-12) break;
   }
   return alpha;
 }

@@ -74,6 +74,26 @@ inline constexpr int kTrimRounds = 2;
 ViewWeights fit_view_weights(const ViewScores& views, std::span<const int> y,
                              std::span<const double> w, int trim_rounds = kTrimRounds);
 
+/// Strength τ of the pull of learned weights towards the default ones, in reviewed samples.
+inline constexpr double kReviewPrior = 20.0;
+
+/// Weights learned from reviewers' verdicts on m reviewed samples (rows of `views`): α ≥ 0
+/// minimising Σ_r ℓ_r + ½ τ ‖α − α₀‖², where ℓ_r = −log p_r,y_r when the reviewer confirmed
+/// label y_r (a keep, or a relabel to y_r) and ℓ_r = −log(1 − p_r,y_r) when no class fits the
+/// box (a deletion of a box labelled y_r); p_r = softmax(z_r) under α, and α₀ = `prior`, the
+/// weights fitted to the labels alone. The reviewed samples are the ones the fusion put first,
+/// so their verdicts say directly which views find errors on this data: a view that flagged
+/// boxes the reviewer kept loses weight, one that named the class a relabel chose gains it.
+/// With few verdicts α stays near α₀ (τ = 20 verdicts' worth of evidence). Views the scores do
+/// not have keep weight 0.
+ViewWeights fit_reviewed_weights(const ViewScores& views, std::span<const int> y,
+                                 std::span<const std::uint8_t> no_class, const ViewWeights& prior);
+
+/// The objective fit_reviewed_weights() minimises, at α (for tests).
+double reviewed_loss(const ViewScores& views, std::span<const int> y,
+                     std::span<const std::uint8_t> no_class, const ViewWeights& prior,
+                     const ViewWeights& alpha);
+
 /// The penalised loss Σ_i w_i (logsumexp(z_i) − z_i,yᵢ) + ½ μ ‖α‖² under α (for tests).
 double view_loss(const ViewScores& views, std::span<const int> y, std::span<const double> w,
                  const ViewWeights& alpha);

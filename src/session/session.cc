@@ -342,7 +342,27 @@ struct Session::State {
     for (std::size_t i = 0; i < ids.size(); ++i)
       if (seen[i]) seen_ids.push_back(ids[i]);
     tree.set_seen(seen_ids, true);
+    record_verdicts(context);
     coreset::save_tree(tree, tree_path());
+  }
+
+  // Gives a tree built afresh the reviewers' verdicts of every applied batch (a box's last
+  // decision counts), which the fusion learns from.
+  void record_verdicts(const Context& context) {
+    std::map<SampleId, coreset::Verdict> verdict;
+    Statement st = db->prepare(
+        "SELECT sample_id, decision FROM decisions WHERE applied = 1 ORDER BY batch, sample_id");
+    while (st.step())
+      verdict[st.int64(0)] = parse_decision_kind(st.text(1)) == DecisionKind::kDelete
+                                 ? coreset::Verdict::kNoClass
+                                 : coreset::Verdict::kLabelRight;
+    std::vector<SampleId> verdict_ids;
+    std::vector<coreset::Verdict> verdicts;
+    for (const auto& [id, v] : verdict) {
+      verdict_ids.push_back(id);
+      verdicts.push_back(v);
+    }
+    if (!verdict_ids.empty()) tree.record_verdicts(verdict_ids, verdicts, context);
   }
 
   // Brings the tree cache in line with the database (labels, deletions, seen flags). A sample
@@ -370,6 +390,8 @@ struct Session::State {
       tree.refresh(context);
       changed = true;
     }
+    // A tree older than the decisions also lacks their verdicts.
+    if (!relabel_ids.empty() || !remove_ids.empty()) record_verdicts(context);
     tree.set_seen(seen_ids, true);
     tree.set_seen(unseen_ids, false);
     if (changed) coreset::save_tree(tree, tree_path());
@@ -774,7 +796,10 @@ Session Session::open(const std::filesystem::path& dir, const Context& context) 
     s->tree.set_class_names(s->names);
   }
   s->reconcile_tree(seeded);
-  if (!loaded) coreset::save_tree(s->tree, s->tree_path());
+  if (!loaded) {
+    s->record_verdicts(seeded);
+    coreset::save_tree(s->tree, s->tree_path());
+  }
   return Session(std::move(s));
 }
 
@@ -1190,7 +1215,8 @@ ApplyReport Session::apply(const ApplyOptions& options, const Context& context) 
   const bool return_undecided = options.undecided == UndecidedPolicy::kReturn;
   Labels new_label = s.label;
   std::vector<double> new_weight = s.weight;
-  std::vector<SampleId> relabel_ids, delete_ids;
+  std::vector<SampleId> relabel_ids, delete_ids, verdict_ids;
+  std::vector<coreset::Verdict> verdicts;
   Labels relabel_to;
   IterationMetrics m;
   m.iteration = open->number;
@@ -1200,6 +1226,10 @@ ApplyReport Session::apply(const ApplyOptions& options, const Context& context) 
     if (f == final.end() && return_undecided) continue;
     ++m.reviewed;
     const DecisionKind kind = f == final.end() ? DecisionKind::kKeep : f->second.kind;
+    // What the fusion learns from: the box's label (after a relabel) is right, or no class fits.
+    verdict_ids.push_back(it.id);
+    verdicts.push_back(kind == DecisionKind::kDelete ? coreset::Verdict::kNoClass
+                                                     : coreset::Verdict::kLabelRight);
     if (kind == DecisionKind::kRelabel && f->second.new_label != s.label[i]) {
       new_label[i] = f->second.new_label;
       relabel_ids.push_back(it.id);
@@ -1223,6 +1253,7 @@ ApplyReport Session::apply(const ApplyOptions& options, const Context& context) 
   if (!relabel_ids.empty()) tree.update_targets(relabel_ids, relabel_to);
   if (!delete_ids.empty()) tree.remove_samples(delete_ids);
   if (tree.stale_updates() > 0) tree.refresh(seeded);
+  if (!verdict_ids.empty()) tree.record_verdicts(verdict_ids, verdicts, seeded);
   // A batch whose every box went back to the unseen pool reviewed nothing: it is closed
   // without an iteration, which would read as a review that gained nothing.
   if (m.reviewed > 0) {
@@ -1438,6 +1469,8 @@ std::vector<RevisionRecord> Session::revisions() const {
 SessionStatus Session::status() const {
   const State& s = *state_;
   SessionStatus st;
+  st.fusion = s.tree.fusion_weights();
+  st.fusion_default = s.tree.default_fusion_weights();
   st.class_of_interest = s.class_of_interest;
   st.confused_with = s.confused_with;
   st.samples = static_cast<std::int64_t>(s.ids.size());

@@ -209,7 +209,9 @@ TEST(CliTree, UpdateRefreshEqualsFreshBuild) {
   EXPECT_EQ(updated.stale_updates(), 0);
 
   write_features(dir / "fixed", relabel);
-  BuildOptions fresh_options{dir / "fixed", {}, 0, "cleaning", dir / "fresh.tree"};
+  BuildOptions fresh_options;
+  fresh_options.features = dir / "fixed";
+  fresh_options.out = dir / "fresh.tree";
   ASSERT_EQ(run_build(fresh_options, Context(), log), 0);
   const auto fresh = coreset::load_tree(fresh_options.out).scores();
   const auto got = updated.scores();
@@ -240,7 +242,10 @@ TEST(CliTree, BuildAppendAddsLeavesToTheTreeFile) {
     return fs;
   };
   const io::FeatureSet a = part(0, 180, dir / "a"), b = part(180, 300, dir / "b");
-  BuildOptions first{dir / "a", {}, 64, "cleaning", dir / "t.tree"};
+  BuildOptions first;
+  first.features = dir / "a";
+  first.chunk_size = 64;
+  first.out = dir / "t.tree";
   std::ostringstream log;
   ASSERT_EQ(run_build(first, Context(), log), 0);
   BuildOptions more;

@@ -136,7 +136,9 @@ TEST(CoresetTree, ScoresMatchBruteForce) {
     const Eigen::MatrixXd gi = (gc + lambda_c * Eigen::MatrixXd::Identity(r1, r1)).inverse();
     const double lev = w[i] * a.row(i) * gi * a.row(i).transpose();
     EXPECT_NEAR(scores[i].atypical, lev * wc / r1, 1e-6 * std::max(1.0, lev * wc / r1));
-    EXPECT_NEAR(scores[i].importance, scores[i].misfit + 0.05 * scores[i].atypical, 1e-12);
+    // importance = surprisal −log p(label) + 0.05 · atypicality.
+    EXPECT_NEAR(scores[i].importance,
+                -std::log(p[yi]) + 0.05 * scores[i].atypical, 1e-9 * std::max(1.0, scores[i].importance));
   }
 }
 
@@ -623,6 +625,9 @@ TEST(CoresetTreeFile, InconsistentStateRefusedNamingFieldAndValue) {
          s.fold_models[0].set_model(s.classes, RowMatrixXd::Zero(3, 2), Eigen::VectorXd::Zero(3));
        },
        "fold_models[0].coef is 2 columns (expected 5 (phi's width))"},
+      // A leaf count near 2³¹ overflowed the sum of its parent (found by fuzzing).
+      {TreeKind::kCleaning, [](auto&, auto& s) { s.nodes[1].class_count[0] = 2147483647; },
+       "nodes[1].class_count[0] is 2147483647 (expected "},
       // The neighbour view and the fused views (version 4).
       {TreeKind::kCleaning, [](auto&, auto& s) { s.neighbours.index[25] = 150; },
        "neighbours.index[25] is 150 (expected another sample's index from 0 to 149, or -1)"},
@@ -720,10 +725,10 @@ TEST(CoresetTreeFile, Version2FileStillLoads) {
   testing::TempDir dir;
   save_tree(old, dir / "v3.tree");
   // Without the internal nodes' summaries, the file is smaller than the version-2 one but for
-  // what version 4 adds: per sample 3 losses and a label (28 bytes), k neighbours (12 bytes
-  // each), and 9 lengths, two counts and 3 weights.
-  const auto added = static_cast<std::uintmax_t>(old.size() * (28 + 12 * old.params().neighbours) +
-                                                 9 * 8 + 2 * 4 + 3 * 8);
+  // what version 4 adds: per sample 3 losses, a label and a verdict (29 bytes), k neighbours
+  // (12 bytes each), and 11 lengths, two counts and 6 weights.
+  const auto added = static_cast<std::uintmax_t>(old.size() * (29 + 12 * old.params().neighbours) +
+                                                 11 * 8 + 2 * 4 + 6 * 8);
   EXPECT_LT(std::filesystem::file_size(dir / "v3.tree") - added,
             std::filesystem::file_size(data / "tree_v2" / "tree_v2.cct"));
   EXPECT_TRUE(load_tree(dir / "v3.tree") == old);
@@ -752,14 +757,16 @@ TEST(CoresetTreeFile, ClaimedSizesBoundedByTheFileBeforeAllocating) {
       refusal("ridges.tree", with(bytes, 12 + 8 + 1 + 4 + 16, std::uint64_t{1} << 61)),
       (dir / "ridges.tree").string() +
           ": corrupt tree file: misfit_ridges claims 2305843009213693952 items"));
-  // From the end: checksum (8), the version-4 fields (view weights 8 + 3 × 8; similarities and
+  // From the end: checksum (8), the version-4 fields (verdicts 8 + n; default and learned view
+  // weights 2 × (8 + 3 × 8); similarities and
   // indices of n × k neighbours 8 + 12 n k; k 4; neighbour labels 8 + 4 n; three losses
   // 3 × (8 + 8 n); neighbours 4), class_ready (3 + 8), the last class factor's values
   // (6 × 6 × 8) and its length (8), columns (8), rows (8).
   const CoresetTree loaded = load_tree(good);
   const auto n = static_cast<std::size_t>(loaded.size());
   const auto k = static_cast<std::size_t>(loaded.params().neighbours);
-  const std::size_t views = 8 + 3 * 8 + 16 + 12 * n * k + 4 + 8 + 4 * n + 3 * (8 + 8 * n) + 4;
+  const std::size_t views = (8 + n) + 2 * (8 + 3 * 8) + 16 + 12 * n * k + 4 + 8 + 4 * n +
+                            3 * (8 + 8 * n) + 4;
   const std::size_t rows_at = bytes.size() - 8 - views - 3 - 8 - 6 * 6 * 8 - 8 - 8 - 8;
   std::int64_t cols = 0;
   std::memcpy(&cols, bytes.data() + rows_at + 8, 8);

@@ -1,6 +1,7 @@
 // The neighbour view and the fusion of the views: neighbour lists and votes against brute force,
 // incremental updates against a fresh search, the approximate search's recall, and the view
 // weights against their definition.
+#include <coreclean/core/error.h>
 #include <coreclean/coreset/coreset_tree.h>
 
 #include <gtest/gtest.h>
@@ -14,6 +15,7 @@
 #include "coreset/neighbours.h"
 #include "coreset/view_fusion.h"
 #include "testing/data.h"
+#include "testing/helpers.h"
 
 namespace coreclean::coreset {
 namespace {
@@ -252,6 +254,113 @@ TEST(ViewFusion, WeightsMaximiseTheLikelihoodAndDropAnUninformativeView) {
   const ViewWeights beta = fit_view_weights(two, y, w);
   EXPECT_EQ(beta[1], 0.0);
   EXPECT_GT(beta[0], 0.0);
+}
+
+// A synthetic reviewer: view 0 predicts the given labels well, wrong ones included (it learned
+// the noise), view 2 points at the true class. Fitted to the labels alone, view 0 gets the larger
+// weight; after verdicts on reviewed samples (the wrong labels relabelled to the truth, some
+// right labels kept), the learned weights favour view 2 — the informative view is recovered —
+// and they minimise the reviewed objective (no perturbation does better). Without verdicts the
+// learned weights are the default ones.
+TEST(ViewFusion, WeightsLearnedFromReviewersRecoverTheInformativeView) {
+  std::mt19937_64 rng(17);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  const Eigen::Index m = 2000, k = 3;
+  std::vector<int> y(m), truth(m);
+  std::vector<double> w(m, 1.0);
+  ViewScores views;
+  views.ridge.resize(m, k);
+  views.votes.resize(m, k);
+  for (Eigen::Index i = 0; i < m; ++i) {
+    truth[i] = static_cast<int>(i % k);
+    y[i] = i % 8 == 0 ? (truth[i] + 1) % static_cast<int>(k) : truth[i];  // 1 in 8 wrong
+    for (Eigen::Index c = 0; c < k; ++c) {
+      views.ridge(i, c) = 0.5 * unit(rng) + (c == y[i] ? 1.0 : 0.0);   // follows the given label
+      views.votes(i, c) = 0.3 * unit(rng) + (c == truth[i] ? 0.5 : 0.0);  // follows the truth
+    }
+    views.votes.row(i) /= views.votes.row(i).sum();
+  }
+  const ViewWeights prior = fit_view_weights(views, y, w, 0);
+  EXPECT_GT(prior[0], prior[2]) << "fitted to the labels alone, the noise-following view wins";
+  // Review: 60 wrong labels (relabelled to the truth: the label is then right) and 60 right ones.
+  ViewScores reviewed;
+  reviewed.ridge.resize(120, k);
+  reviewed.votes.resize(120, k);
+  std::vector<int> verdict_label;
+  std::vector<std::uint8_t> no_class;
+  Eigen::Index r = 0;
+  for (Eigen::Index i = 0; i < m && r < 120; ++i) {
+    const bool wrong = y[i] != truth[i];
+    if ((wrong && r % 2 == 0) || (!wrong && r % 2 == 1)) {
+      // The reviewer's answer is the true class. The ridge view "followed the given label": its
+      // scores do not move with the relabel (they were computed before it).
+      reviewed.ridge.row(r) = views.ridge.row(i);
+      reviewed.votes.row(r) = views.votes.row(i);
+      verdict_label.push_back(truth[i]);
+      no_class.push_back(0);
+      ++r;
+    }
+  }
+  ASSERT_EQ(r, 120);
+  const ViewWeights learned = fit_reviewed_weights(reviewed, verdict_label, no_class, prior);
+  EXPECT_GT(learned[2] / std::max(learned[0], 1e-12), 2.0 * prior[2] / prior[0])
+      << "the informative view gains weight relative to the other";
+  const double best = reviewed_loss(reviewed, verdict_label, no_class, prior, learned);
+  for (int v : {0, 2})
+    for (double d : {-0.05, 0.05}) {
+      ViewWeights other = learned;
+      other[v] = std::max(0.0, other[v] + d);
+      EXPECT_GE(reviewed_loss(reviewed, verdict_label, no_class, prior, other), best - 1e-9)
+          << "view " << v << " moved by " << d;
+    }
+  // Deletions: "no class fits" pushes towards views that doubted the given label.
+  std::vector<std::uint8_t> deleted(120, 1);
+  std::vector<int> given(120);
+  for (Eigen::Index q = 0; q < 120; ++q) {
+    Eigen::Index at = 0;
+    reviewed.ridge.row(q).maxCoeff(&at);
+    given[q] = static_cast<int>(at);  // the label the box carried
+  }
+  const ViewWeights from_deletions = fit_reviewed_weights(reviewed, given, deleted, prior);
+  EXPECT_LT(from_deletions[0], prior[0]) << "the view that believed the deleted labels loses weight";
+  // No verdicts: the default weights.
+  const ViewScores none{Eigen::MatrixXd(0, k), Eigen::MatrixXd(), Eigen::MatrixXd(0, k)};
+  EXPECT_EQ(fit_reviewed_weights(none, {}, {}, prior), prior);
+}
+
+// In the tree: verdicts that the most important samples' labels are right make the learned
+// weights lower those samples' misfits; the default weights stay; the verdicts and both sets of
+// weights survive a save and load; forgetting every verdict restores the default weights.
+TEST(NeighbourView, RecordedVerdictsTeachTheFusion) {
+  const auto data = testing::make_blobs(600, 6, 3, 1.0, 0.1, 31);
+  CoresetTree tree(neighbour_params(10));
+  tree.build(data.x, data.y);
+  const FusionWeights before = tree.fusion_weights();
+  ImportantSamplesQuery q;
+  q.size = 30;
+  q.mark_seen = false;
+  const ImportantSamples top = tree.important_samples(q);
+  double misfit_before = 0.0;
+  for (SampleId id : top.ids) misfit_before += tree.score(id).misfit;
+  const std::vector<Verdict> right(top.ids.size(), Verdict::kLabelRight);
+  tree.record_verdicts(top.ids, right);
+  double misfit_after = 0.0;
+  for (SampleId id : top.ids) misfit_after += tree.score(id).misfit;
+  EXPECT_LT(misfit_after, misfit_before);
+  const FusionWeights learned = tree.fusion_weights(), base = tree.default_fusion_weights();
+  EXPECT_EQ(base.ridge, before.ridge);
+  EXPECT_EQ(base.neighbour, before.neighbour);
+  EXPECT_NE(learned.neighbour, before.neighbour);
+  testing::TempDir dir;
+  save_tree(tree, dir / "t.tree");
+  const CoresetTree loaded = load_tree(dir / "t.tree");
+  EXPECT_TRUE(loaded == tree);
+  EXPECT_EQ(loaded.fusion_weights().neighbour, learned.neighbour);
+  const std::vector<Verdict> forget(top.ids.size(), Verdict::kNone);
+  tree.record_verdicts(top.ids, forget);
+  EXPECT_EQ(tree.fusion_weights().neighbour, before.neighbour);
+  EXPECT_THROW(tree.record_verdicts(std::vector<SampleId>{99999}, std::vector<Verdict>{Verdict::kNoClass}),
+               InvalidArgument);
 }
 
 }  // namespace

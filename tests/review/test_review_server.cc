@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <cmath>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
@@ -117,8 +119,11 @@ TEST_F(ReviewServerTest, StateListsTheOpenBatchAndTheSessionClasses) {
     EXPECT_EQ(it.at("label_name"), "five");
     EXPECT_TRUE(it.at("decision").is_null());
     EXPECT_TRUE(it.at("images").is_null()) << "the session has no images";
-    EXPECT_NEAR(it.at("importance").get<double>(),
-                it.at("misfit").get<double>() + 0.05 * it.at("atypical").get<double>(), 1e-9);
+    // importance = −log(1 − misfit) + 0.05 · atypical (the surprisal of the label).
+    const double misfit = it.at("misfit").get<double>(), importance = it.at("importance").get<double>();
+    if (misfit < 1.0 - 1e-12)
+      EXPECT_NEAR(importance, -std::log1p(-misfit) + 0.05 * it.at("atypical").get<double>(),
+                  1e-6 * std::max(1.0, importance));
     // The held-out model's classes, most probable first, with the session's names.
     const json& probs = it.at("probabilities");
     ASSERT_EQ(probs.size(), 3u);

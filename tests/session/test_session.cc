@@ -448,6 +448,33 @@ TEST(Session, ApplyRefusesUndecidedBoxesUnlessToldWhatTheyMean) {
   }
 }
 
+// Applied decisions are verdicts the fusion learns from: the weights in use move away from the
+// ones fitted to the labels alone, status shows both, and they are the same after the session
+// is opened again — from the saved tree, or rebuilt from the decisions when the tree file is gone.
+TEST(Session, AppliedDecisionsTeachTheFusion) {
+  Fixture f;
+  Session s = Session::create(f.dir / "s", f.options());
+  const SessionStatus fresh = s.status();
+  EXPECT_EQ(fresh.fusion.neighbour, fresh.fusion_default.neighbour) << "no verdicts yet";
+  const Batch b = s.next_batch(8);
+  for (std::size_t j = 0; j < b.items.size(); ++j) {
+    const DecisionKind kind = j < 3 ? DecisionKind::kRelabel : j < 4 ? DecisionKind::kDelete : DecisionKind::kKeep;
+    s.record_decision({b.items[j].id, kind, kind == DecisionKind::kRelabel ? 2 : 0, "ana"});
+  }
+  s.apply();
+  const SessionStatus st = s.status();
+  EXPECT_TRUE(st.fusion.ridge != st.fusion_default.ridge ||
+              st.fusion.held_out != st.fusion_default.held_out ||
+              st.fusion.neighbour != st.fusion_default.neighbour);
+  const SessionStatus reopened = Session::open(f.dir / "s").status();
+  EXPECT_EQ(reopened.fusion.neighbour, st.fusion.neighbour);
+  EXPECT_EQ(reopened.fusion.held_out, st.fusion.held_out);
+  std::filesystem::remove(f.dir / "s" / "tree.bin");
+  const SessionStatus rebuilt = Session::open(f.dir / "s").status();
+  EXPECT_NEAR(rebuilt.fusion.neighbour, st.fusion.neighbour, 1e-6);
+  EXPECT_NEAR(rebuilt.fusion.held_out, st.fusion.held_out, 1e-6);
+}
+
 // apply without a CSV reads the open batch's own review.csv when the reviewer filled it in;
 // a review.csv left empty is not a decision.
 TEST(Session, ApplyReadsTheBatchsOwnReviewCsv) {

@@ -262,14 +262,15 @@
     keep: { text: 'Kept', cls: 'keep' }
   };
 
-  // The scores' scales (README, "coreclean build"): misfit in [0, 1], atypical relative to its
-  // class average, importance = misfit + w · atypical.
+  // The scores' scales (README, "coreclean build"): misfit = 1 − p(label) in [0, 1], atypical
+  // relative to its class average, importance = −log(1 − misfit) + w · atypical.
   var scoreInfo = data.scores && typeof data.scores === 'object' ? data.scores : {};
   var ATYPICAL_WEIGHT = isNum(scoreInfo.atypical_weight) ? scoreInfo.atypical_weight : 0.05;
   function fmtWeight(w) { return String(Math.round(w * 1e4) / 1e4); }
-  var IMPORTANCE_RULE = 'Importance = misfit + ' + fmtWeight(ATYPICAL_WEIGHT) + ' \u00d7 atypical.';
-  var MISFIT_SCALE = 'Misfit: 0 = a held-out model confidently agrees with the label, ' +
-    '1 = it confidently names another class.';
+  var IMPORTANCE_RULE = 'Importance = \u2212log(1 \u2212 misfit) + ' + fmtWeight(ATYPICAL_WEIGHT) +
+    ' \u00d7 atypical: how surprising the label is, plus how odd the box is for its class.';
+  var MISFIT_SCALE = 'Misfit: 1 \u2212 p(label) of the fused held-out views; 0 = they confidently ' +
+    'agree with the label, 1 = they confidently name another class.';
   var ATYPICAL_SCALE = 'Atypical: the box\u2019s ridge leverage within its labelled class, scaled so that the ' +
     'class average is about 1 (shown as \u00d7 class average).';
 
@@ -339,12 +340,11 @@
     }
     body.appendChild(labels);
 
-    // importance = misfit + w · atypical: split it into the misfit part and the
-    // weighted atypical part.
+    // importance = −log(1 − misfit) + w · atypical: the weighted atypical part is w · atypical.
     var imp = isNum(x.importance) ? x.importance : null;
     var mis = isNum(x.misfit) ? x.misfit : null;
     var aty = isNum(x.atypical) ? x.atypical : null;
-    var atyPart = imp !== null && mis !== null ? Math.max(0, imp - mis) : null;
+    var atyPart = aty !== null ? ATYPICAL_WEIGHT * aty : null;
     var scores = el('dl', 'cc-scores');
     function score(label, value, cls, title) {
       var d = el('div', 'cc-score ' + (cls || ''));

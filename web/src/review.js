@@ -503,14 +503,16 @@
     const misfit = Math.max(0, Number(it.misfit) || 0);
     const atyp = Math.max(0, Number(it.atypical) || 0);
     const atypPart = 0.05 * atyp;
-    const total = misfit + atypPart;
-    // the bar's full width is the largest importance of the batch (at least 1, misfit's maximum)
+    // importance = −log(1 − misfit) + 0.05 · atypical: the bar shows the label's surprisal and
+    // the atypical part, on the scale of the batch's largest importance (at least 1)
+    const surprisal = Math.max(0, (Number(it.importance) || 0) - atypPart);
+    const total = surprisal + atypPart;
     const scale = Math.max(1, ...st.items.map((x) => Number(x.importance) || 0));
-    ui.whyMisfit.style.width = (100 * misfit) / scale + '%';
+    ui.whyMisfit.style.width = (100 * surprisal) / scale + '%';
     ui.whyAtypical.style.width = (100 * atypPart) / scale + '%';
     ui.importance.replaceChildren('importance ', el('b', null, fmt2(it.importance)), ` · rank ${st.current + 1}`);
     ui.whyBar.setAttribute('aria-label',
-      `Importance ${fmt2(it.importance)}: misfit ${fmt2(misfit)} plus atypical ${fmt2(atypPart)}`);
+      `Importance ${fmt2(it.importance)}: surprisal of the label ${fmt2(surprisal)} (misfit ${fmt2(misfit)}) plus atypical ${fmt2(atypPart)}`);
 
     ui.whyLegend.replaceChildren();
     const legend = (color, label, value, extra, title) => {
@@ -523,7 +525,7 @@
       ui.whyLegend.appendChild(span);
     };
     legend('var(--misfit)', 'misfit', fmt2(misfit), null,
-      'How badly a model that did not see this box disagrees with its label: 0 when it agrees confidently, 1 when it confidently names another class.');
+      'How badly models that did not see this box disagree with its label (a ridge classifier, logistic regressions and its nearest neighbours, fused): 0 when they agree confidently, 1 when they confidently name another class. Counts as \u2212log(1 \u2212 misfit) towards the importance.');
     legend('var(--atypical)', 'atypical', atyp.toFixed(1) + '×', `class average (+${atypPart.toFixed(2)})`,
       'How unusual the box looks for its class (the class average is 1×). High values point to boxes that miss their object or span two objects. Counts 0.05 × towards the importance.');
 

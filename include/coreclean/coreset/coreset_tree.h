@@ -40,8 +40,9 @@
 ///   misfit_i = 1 − softmax(z_i)_{y_i},  z_i = α_r F₋ᵢ + α_h log(p̂₋f + ε) + α_n log(v_i + ε),
 ///     the views pooled log-linearly with weights α ≥ 0 that maximise the likelihood of the
 ///     current labels (src/coreset/view_fusion.h explains why); α is fitted at build and by
-///     refresh() (on at most 65,536 samples drawn uniformly) and kept by updates. The suggested
-///     label is argmax z_i.
+///     refresh() (on at most 16,384 samples drawn uniformly) and kept by updates. Reviewers'
+///     verdicts (record_verdicts) then teach α which views find this data's errors. The
+///     suggested label is argmax z_i.
 ///
 ///   atypical_i = a_i · W_c / r̃, a_i = w_i φ̃_iᵀ (G_c + λ_a·D)⁻¹ φ̃_i
 ///     the ridge leverage of the sample within its labelled class c (G_c: class-c Gram, W_c: its
@@ -50,7 +51,10 @@
 ///     geometric score; alone it ranks label errors poorly, next to misfit it breaks ties and
 ///     surfaces boxes that are wrong in ways no other class explains.
 ///
-///   importance_i = misfit_i + atypical_weight · atypical_i   (0 for deleted samples)
+///   importance_i = −log(1 − misfit_i) + atypical_weight · atypical_i   (0 for deleted samples)
+///     the surprisal of the label (computed in log space): it orders samples as the misfit
+///     does, but where the fused views are confident the misfit crowds at 1 and the
+///     atypicality would decide among the likeliest errors.
 ///
 /// Both parts depend on global sums only, so importances are comparable across leaves and
 /// classes. For training (optimized_for = training) the importance is a sensitivity bound that
@@ -165,6 +169,13 @@ struct FusionWeights {
   double ridge = 0.0;
   double held_out = 0.0;
   double neighbour = 0.0;
+};
+
+/// A reviewer's verdict on a sample's label, which the fusion learns from.
+enum class Verdict : std::uint8_t {
+  kNone = 0,        ///< not reviewed
+  kLabelRight = 1,  ///< the current label is right (a keep, or a relabel once applied)
+  kNoClass = 2,     ///< no class fits the box (a deletion)
 };
 
 /// A sample's neighbour in the neighbour view.
@@ -373,8 +384,19 @@ class CoresetTree {
   /// The sample's nearest neighbours in the neighbour view, most similar first (empty without
   /// that view). Throws InvalidArgument for an unknown id.
   [[nodiscard]] std::vector<Neighbour> neighbours(SampleId id) const;
-  /// The weights of the fused views.
+  /// The weights of the fused views: learned from the reviewers' verdicts once there are any
+  /// (record_verdicts), else default_fusion_weights().
   [[nodiscard]] FusionWeights fusion_weights() const;
+  /// The weights fitted to the labels alone (at build and by refresh()).
+  [[nodiscard]] FusionWeights default_fusion_weights() const;
+  /// Records reviewers' verdicts (apply relabels and removals first: a relabelled sample's
+  /// verdict is kLabelRight for its new label; a deleted one's kNoClass) and learns the view
+  /// weights from every verdict recorded so far, pulled towards the default weights while they
+  /// are few (src/coreset/view_fusion.h: fit_reviewed_weights); every sample's views are then
+  /// fused again with them (its atypicality kept). kNone forgets a verdict. Throws
+  /// InvalidArgument, changing nothing, on an unknown id or mismatched lengths.
+  void record_verdicts(std::span<const SampleId> ids, std::span<const Verdict> verdicts,
+                       const Context& context = Context());
 
   /// The weighted coreset of the nodes at `level` above the root (0 = the root's coreset; larger
   /// levels union the coresets of that many levels down). Training trees only.

@@ -16,6 +16,7 @@
 #include <coreclean/core/context.h>
 #include <coreclean/core/error.h>
 #include <coreclean/core/types.h>
+#include <coreclean/coreset/coreset_tree.h>
 #include <coreclean/io/feature_set.h>
 #include <coreclean/linear/class_selection.h>
 
@@ -233,6 +234,9 @@ struct SessionStatus {
   /// fixed (relabelled or deleted).
   std::int64_t flagged = 0, flagged_reviewed = 0, flagged_fixed = 0;
   std::vector<IterationMetrics> iterations;
+  /// The weights of the tree's fused views: in use (learned from the reviewers' verdicts once
+  /// batches were applied) and fitted to the labels alone.
+  coreset::FusionWeights fusion, fusion_default;
   /// True when the AUC gained less than `plateau_gain` over the last `plateau_window`
   /// iterations (the rule is in the message of `status`).
   bool plateaued = false;
