@@ -9,6 +9,24 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def result_path(out, name):
+    """(stamp, path): the run's UTC stamp, and `out` or bench/results/NAME-STAMP.json (its folder
+    created)."""
+    stamp = datetime.datetime.utcnow().strftime("%Y%m%dT%H%M%SZ")
+    path = out or os.path.join(REPO, "bench", "results", f"{name}-{stamp}.json")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    return stamp, path
+
+
+def write_effect_inputs(folder, x, y_noisy, y_clean):
+    """The inputs of `coreclean_bench_coreset effect` in FOLDER: X.npy (float32), y.npy (the
+    labels with the injected errors), y_true.npy."""
+    os.makedirs(folder, exist_ok=True)
+    np.save(os.path.join(folder, "X.npy"), np.ascontiguousarray(x, np.float32))
+    np.save(os.path.join(folder, "y.npy"), y_noisy)
+    np.save(os.path.join(folder, "y_true.npy"), y_clean)
+
+
 def write_result(name, report, summary):
     """Writes report to bench/results/NAME-STAMP.json, prints summary and the path."""
     import json

@@ -67,7 +67,6 @@ Targets (from the product issue, reported honestly, not tuned for):
 """
 
 import argparse
-import datetime
 import gzip
 import json
 import math
@@ -80,7 +79,7 @@ import time
 
 import numpy as np
 
-from bench_common import provenance
+from bench_common import provenance, result_path, write_effect_inputs
 
 SCRIPT = os.path.abspath(__file__)
 REPO = os.path.dirname(os.path.dirname(SCRIPT))
@@ -199,9 +198,7 @@ def main():
     ap.add_argument("--sklearn-cv", action="store_true",
                     help="add scikit-learn's CV self-confidence as an extra static column")
     a = ap.parse_args()
-    stamp = datetime.datetime.utcnow().strftime("%Y%m%dT%H%M%SZ")
-    out_path = a.out or os.path.join(REPO, "bench", "results", f"coreset_effectiveness-{stamp}.json")
-    os.makedirs(os.path.dirname(out_path), exist_ok=True)
+    stamp, out_path = result_path(a.out, "coreset_effectiveness")
     rates = [float(r) for r in a.rates.split(",")]
     seeds = [int(s) for s in a.seeds.split(",")]
 
@@ -247,10 +244,7 @@ def main():
                     is_err = (y_clean[in_c] != tgt).astype(np.int64)
                     for fname, x in feats.items():
                         ddir = os.path.join(tmp, f"{ds}-{fname}-{rate}-{seed}")
-                        os.makedirs(ddir, exist_ok=True)
-                        np.save(os.path.join(ddir, "X.npy"), np.ascontiguousarray(x, np.float32))
-                        np.save(os.path.join(ddir, "y.npy"), y_noisy)
-                        np.save(os.path.join(ddir, "y_true.npy"), y_clean)
+                        write_effect_inputs(ddir, x, y_noisy, y_clean)
                         odir = os.path.join(ddir, "out")
                         extra = (["--cv-tol", str(a.cv_tol)] + (["--check-cvp"] if a.check_cvp else [])
 )

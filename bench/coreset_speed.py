@@ -47,7 +47,6 @@ JSON); load averages at start and end (and around each timed step) are recorded.
 """
 
 import argparse
-import datetime
 import json
 import math
 import os
@@ -59,7 +58,7 @@ import time
 
 import numpy as np
 
-from bench_common import generate, provenance
+from bench_common import generate, provenance, result_path
 
 SCRIPT = os.path.abspath(__file__)
 REPO = os.path.dirname(os.path.dirname(SCRIPT))
@@ -168,9 +167,7 @@ def main():
     ap.add_argument("--skip-baselines", action="store_true")
     ap.add_argument("--skip-scaling", action="store_true")
     a = ap.parse_args()
-    stamp = datetime.datetime.utcnow().strftime("%Y%m%dT%H%M%SZ")
-    out_path = a.out or os.path.join(REPO, "bench", "results", f"coreset_speed-{stamp}.json")
-    os.makedirs(os.path.dirname(out_path), exist_ok=True)
+    stamp, out_path = result_path(a.out, "coreset_speed")
 
     import sklearn
     report = {"started": stamp, "loadavg_start": loadavg(), "host": platform.node(),

@@ -54,15 +54,13 @@ import argparse
 import datetime
 import gzip
 import json
-import math
 import os
-import sys
 import tempfile
 import time
 
 import numpy as np
 
-from bench_common import provenance
+from bench_common import provenance, result_path, write_effect_inputs
 from coreset_effectiveness import (FASHION, FASHION_NAMES, confused_pair, load_digits,
                                    loadavg, ranking_metrics, review_summary, run_tool)
 
@@ -149,9 +147,7 @@ def main():
     ap.add_argument("--noise", default="asym0.1,asym0.2,multi0.1")
     ap.add_argument("--seeds", default="0,1,2")
     a = ap.parse_args()
-    stamp = datetime.datetime.utcnow().strftime("%Y%m%dT%H%M%SZ")
-    out_path = a.out or os.path.join(REPO, "bench", "results", f"finding_errors-{stamp}.json")
-    os.makedirs(os.path.dirname(out_path), exist_ok=True)
+    stamp, out_path = result_path(a.out, "finding_errors")
     from sklearn.decomposition import PCA
     report = {"started": stamp, "loadavg_start": loadavg(), "protocol": __doc__, "runs": [],
               "datasets": {}}
@@ -201,10 +197,7 @@ def main():
                     budget = int(((y_noisy == tgt) & (y_clean != tgt)).sum())
                     for fname, x in feats.items():
                         ddir = os.path.join(tmp, f"{ds}-{fname}-{noise}-{seed}")
-                        os.makedirs(ddir, exist_ok=True)
-                        np.save(os.path.join(ddir, "X.npy"), np.ascontiguousarray(x, np.float32))
-                        np.save(os.path.join(ddir, "y.npy"), y_noisy)
-                        np.save(os.path.join(ddir, "y_true.npy"), y_clean)
+                        write_effect_inputs(ddir, x, y_noisy, y_clean)
                         odir = os.path.join(ddir, "out")
                         t0 = time.perf_counter()
                         res = run_tool(a.tool, ddir, odir, review_target, review_source,

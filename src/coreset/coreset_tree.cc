@@ -1690,6 +1690,11 @@ FusionWeights CoresetTree::fusion_weights() const {
   return {s.view_weight[0], s.view_weight[1], s.view_weight[2]};
 }
 
+Verdict CoresetTree::verdict(SampleId id) const {
+  const State& s = built(state_);
+  return static_cast<Verdict>(s.verdict[s.require_index(id)]);
+}
+
 FusionWeights CoresetTree::default_fusion_weights() const {
   const State& s = built(state_);
   return {s.base_view_weight[0], s.base_view_weight[1], s.base_view_weight[2]};

@@ -346,9 +346,9 @@ struct Session::State {
     coreset::save_tree(tree, tree_path());
   }
 
-  // Gives a tree built afresh the reviewers' verdicts of every applied batch (a box's last
-  // decision counts), which the fusion learns from.
-  void record_verdicts(const Context& context) {
+  // The reviewers' verdicts of every applied batch (a box's last decision counts), which the
+  // fusion learns from.
+  std::map<SampleId, coreset::Verdict> applied_verdicts() const {
     std::map<SampleId, coreset::Verdict> verdict;
     Statement st = db->prepare(
         "SELECT sample_id, decision FROM decisions WHERE applied = 1 ORDER BY batch, sample_id");
@@ -356,13 +356,23 @@ struct Session::State {
       verdict[st.int64(0)] = parse_decision_kind(st.text(1)) == DecisionKind::kDelete
                                  ? coreset::Verdict::kNoClass
                                  : coreset::Verdict::kLabelRight;
+    return verdict;
+  }
+
+  // Gives the tree every applied verdict when it lacks one (a tree built afresh, or saved
+  // before a batch was applied); returns whether it did.
+  bool record_verdicts(const Context& context) {
+    const std::map<SampleId, coreset::Verdict> verdict = applied_verdicts();
+    bool missing = false;
     std::vector<SampleId> verdict_ids;
     std::vector<coreset::Verdict> verdicts;
     for (const auto& [id, v] : verdict) {
       verdict_ids.push_back(id);
       verdicts.push_back(v);
+      missing = missing || tree.verdict(id) != v;
     }
-    if (!verdict_ids.empty()) tree.record_verdicts(verdict_ids, verdicts, context);
+    if (missing) tree.record_verdicts(verdict_ids, verdicts, context);
+    return missing;
   }
 
   // Brings the tree cache in line with the database (labels, deletions, seen flags). A sample
@@ -390,8 +400,9 @@ struct Session::State {
       tree.refresh(context);
       changed = true;
     }
-    // A tree older than the decisions also lacks their verdicts.
-    if (!relabel_ids.empty() || !remove_ids.empty()) record_verdicts(context);
+    // A tree older than the decisions also lacks their verdicts (a batch of keeps changes no
+    // label, but its verdicts teach the fusion).
+    if (record_verdicts(context)) changed = true;
     tree.set_seen(seen_ids, true);
     tree.set_seen(unseen_ids, false);
     if (changed) coreset::save_tree(tree, tree_path());
@@ -796,10 +807,7 @@ Session Session::open(const std::filesystem::path& dir, const Context& context) 
     s->tree.set_class_names(s->names);
   }
   s->reconcile_tree(seeded);
-  if (!loaded) {
-    s->record_verdicts(seeded);
-    coreset::save_tree(s->tree, s->tree_path());
-  }
+  if (!loaded) coreset::save_tree(s->tree, s->tree_path());
   return Session(std::move(s));
 }
 

@@ -397,6 +397,8 @@ class CoresetTree {
   /// InvalidArgument, changing nothing, on an unknown id or mismatched lengths.
   void record_verdicts(std::span<const SampleId> ids, std::span<const Verdict> verdicts,
                        const Context& context = Context());
+  /// The verdict recorded for a sample. Throws InvalidArgument for an unknown id.
+  [[nodiscard]] Verdict verdict(SampleId id) const;
 
   /// The weighted coreset of the nodes at `level` above the root (0 = the root's coreset; larger
   /// levels union the coresets of that many levels down). Training trees only.
