@@ -61,7 +61,7 @@ import time
 import numpy as np
 
 from bench_common import provenance, result_path, write_effect_inputs
-from coreset_effectiveness import (FASHION, FASHION_NAMES, confused_pair, load_digits,
+from coreset_effectiveness import (FASHION, FASHION_NAMES, load_digits,
                                    loadavg, ranking_metrics, review_summary, run_tool)
 
 SCRIPT = os.path.abspath(__file__)
@@ -126,12 +126,24 @@ def in_sample_loss(x, y):
     return 1.0 - p[np.arange(len(y)), np.searchsorted(np.unique(y), y)]
 
 
-def most_confused(y_clean, pred, k):
+def confusion(x, y, k):
+    """From one 5-fold out-of-fold logistic regression on clean labels (the folds and model of
+    coreset_effectiveness.confused_pair): the most confused pair (A, C) — the largest
+    off-diagonal cell of the confusion normalised by true class —, each class's most confused
+    partner, and the out-of-fold accuracy."""
+    import warnings
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pred = cross_val_predict(LogisticRegression(C=1.0, max_iter=200), x, y,
+                                 cv=StratifiedKFold(5, shuffle=True, random_state=0))
     cm = np.zeros((k, k))
-    np.add.at(cm, (y_clean, pred), 1.0)
+    np.add.at(cm, (y, pred), 1.0)
     cm /= np.maximum(cm.sum(axis=1, keepdims=True), 1.0)
     np.fill_diagonal(cm, -1.0)
-    return cm.argmax(axis=1)
+    src, tgt = np.unravel_index(int(cm.argmax()), cm.shape)
+    return int(src), int(tgt), cm.argmax(axis=1), float((pred == y).mean())
 
 
 BASELINES = ["cv_self_confidence", "confident_learning", "neighbour_disagreement", "in_sample_loss"]
@@ -158,16 +170,7 @@ def main():
             loader, n_pca = loaders[ds]
             x_raw, y_clean, names = loader()
             k = int(y_clean.max()) + 1
-            src, tgt, oof_acc, top = confused_pair(x_raw, y_clean, names)
-            # Each class's most confused partner, for the multi-class noise.
-            from sklearn.linear_model import LogisticRegression
-            from sklearn.model_selection import StratifiedKFold, cross_val_predict
-            import warnings
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                pred = cross_val_predict(LogisticRegression(C=1.0, max_iter=200), x_raw, y_clean,
-                                         cv=StratifiedKFold(5, shuffle=True, random_state=0))
-            partner = most_confused(y_clean, pred, k)
+            src, tgt, partner, oof_acc = confusion(x_raw, y_clean, k)
             x_pca = PCA(n_components=n_pca, svd_solver="full").fit_transform(x_raw).astype(np.float32)
             feats = {"raw": x_raw, f"pca{n_pca}": x_pca}
             report["datasets"][ds] = {"n": int(len(y_clean)), "d": int(x_raw.shape[1]), "A": int(src),
