@@ -11,6 +11,7 @@
 // bindings cannot rule out (a non-contiguous view) is refused where a buffer is kept (FloatMatrix
 // checks in Session.create).
 
+#include <coreclean/core/blas.h>
 #include <coreclean/core/context.h>
 #include <coreclean/coreset/coreset_tree.h>
 #include <coreclean/core/error.h>
@@ -79,6 +80,7 @@ class Call {
   /// becomes that exception.
   template <typename F>
   auto run(F&& f) {
+    const ScopedSingleThreadedBlas blas;  // coreclean parallelises its own loops
     try {
       if constexpr (std::is_void_v<decltype(f())>) {
         {
@@ -115,9 +117,11 @@ coreset::CoresetTreeParams tree_params(const std::string& optimized_for, Eigen::
                                        double atypical_weight, int cross_fit_folds,
                                        double cross_fit_c);
 
-/// Runs `f` with the GIL released (a call that touches no Python object and reports no progress).
+/// Runs `f` with the GIL released (a call that touches no Python object and reports no
+/// progress), BLAS single-threaded as in Call::run.
 template <typename F>
 auto without_gil(F&& f) {
+  const ScopedSingleThreadedBlas blas;
   py::gil_scoped_release free;
   return f();
 }

@@ -9,6 +9,7 @@
 // OpenBLAS's run-time settings (cblas.h of OpenBLAS; declared here so the header of whichever
 // BLAS development package is installed does not matter).
 extern "C" void openblas_set_num_threads(int num_threads);
+extern "C" int openblas_get_num_threads(void);
 extern "C" char* openblas_get_corename(void);
 
 namespace coreclean {
@@ -20,6 +21,21 @@ bool use_single_threaded_blas_unless_configured() {
     return false;
   set_blas_threads(1);
   return true;
+}
+
+ScopedSingleThreadedBlas::ScopedSingleThreadedBlas() {
+  if (std::getenv("OPENBLAS_NUM_THREADS") != nullptr || std::getenv("GOTO_NUM_THREADS") != nullptr)
+    return;
+  previous_ = openblas_get_num_threads();
+  if (previous_ > 1) {
+    set_blas_threads(1);
+  } else {
+    previous_ = 0;
+  }
+}
+
+ScopedSingleThreadedBlas::~ScopedSingleThreadedBlas() {
+  if (previous_ > 1) set_blas_threads(previous_);
 }
 
 std::string blas_core_name() {

@@ -103,13 +103,10 @@ void exact_search_all(const RowMatrixXf& q, std::span<const Eigen::Index> querie
   });
 }
 
-// Approximate search for large n: rows are grouped into ⌈√n⌉ cells by spherical k-means
-// (faiss, trained on at most 65,536 rows drawn with the seed), and the rows of each cell are
-// searched exactly, in one blocked product, among the rows of the kNeighbourProbes cells whose
-// centroids are nearest the cell's. A cell's rows share their candidates, so the search runs at
-// matrix-product speed; a row near the border of its cell still finds its neighbours in the
-// adjacent cells the probes cover.
-void approximate_search(const RowMatrixXf& q, int k, NeighbourLists& lists, const Context& context) {
+}  // namespace
+
+CellGroups group_into_cells(const RowMatrixXf& q, int probes, const Context& context,
+                            std::string_view what) {
   const Eigen::Index n = q.rows(), r = q.cols();
   const auto cells = static_cast<Eigen::Index>(std::ceil(std::sqrt(static_cast<double>(n))));
   constexpr Eigen::Index kTrainRows = 65536;
@@ -131,7 +128,7 @@ void approximate_search(const RowMatrixXf& q, int k, NeighbourLists& lists, cons
   cp.max_points_per_centroid = static_cast<int>(std::max<Eigen::Index>(1, m / cells) + 1);
   faiss::Clustering clustering(static_cast<int>(r), static_cast<std::size_t>(cells), cp);
   faiss::IndexFlatIP centroid_index(static_cast<faiss::Index::idx_t>(r));
-  context.report_progress(0, 1, "neighbours: cells");
+  context.report_progress(0, 1, what);
   clustering.train(static_cast<faiss::Index::idx_t>(m), train.data(), centroid_index);
   train.resize(0, 0);
   // Every row's cell.
@@ -140,26 +137,45 @@ void approximate_search(const RowMatrixXf& q, int k, NeighbourLists& lists, cons
     std::vector<float> unused(static_cast<std::size_t>(n));
     centroid_index.search(static_cast<faiss::Index::idx_t>(n), q.data(), 1, unused.data(), cell.data());
   }
-  // Each cell's probes: the kNeighbourProbes centroids nearest its own (itself first).
-  const auto probes = static_cast<faiss::Index::idx_t>(std::min<Eigen::Index>(kNeighbourProbes, cells));
-  std::vector<float> probe_sim(static_cast<std::size_t>(cells * probes));
-  std::vector<faiss::Index::idx_t> probe(static_cast<std::size_t>(cells * probes));
-  centroid_index.search(static_cast<faiss::Index::idx_t>(cells), clustering.centroids.data(), probes,
-                        probe_sim.data(), probe.data());
-  std::vector<std::vector<Eigen::Index>> members(static_cast<std::size_t>(cells));
-  for (Eigen::Index i = 0; i < n; ++i) members[static_cast<std::size_t>(cell[i])].push_back(i);
+  CellGroups groups;
+  groups.probes = static_cast<int>(std::min<Eigen::Index>(probes, cells));
+  // Each cell's probes: the centroids nearest its own (itself first).
+  std::vector<float> probe_sim(static_cast<std::size_t>(cells * groups.probes));
+  std::vector<faiss::Index::idx_t> probe(static_cast<std::size_t>(cells * groups.probes));
+  centroid_index.search(static_cast<faiss::Index::idx_t>(cells), clustering.centroids.data(),
+                        groups.probes, probe_sim.data(), probe.data());
+  groups.probe.assign(probe.begin(), probe.end());
+  groups.members.resize(static_cast<std::size_t>(cells));
+  for (Eigen::Index i = 0; i < n; ++i) groups.members[static_cast<std::size_t>(cell[i])].push_back(i);
+  return groups;
+}
+
+std::vector<Eigen::Index> CellGroups::candidates(Eigen::Index cell) const {
+  std::vector<Eigen::Index> out;
+  for (int p = 0; p < probes; ++p) {
+    const std::int64_t other = probe[static_cast<std::size_t>(cell * probes + p)];
+    if (other < 0) continue;
+    const auto& rows = members[static_cast<std::size_t>(other)];
+    out.insert(out.end(), rows.begin(), rows.end());
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+namespace {
+
+// Approximate search for large n: the rows of each cell (group_into_cells) are searched
+// exactly, in one blocked product, among the rows of the cells it probes. A cell's rows share
+// their candidates, so the search runs at matrix-product speed; a row near the border of its
+// cell still finds its neighbours in the adjacent cells the probes cover.
+void approximate_search(const RowMatrixXf& q, int k, NeighbourLists& lists, const Context& context) {
+  const CellGroups groups = group_into_cells(q, kNeighbourProbes, context, "neighbours: cells");
+  const auto cells = static_cast<std::int64_t>(groups.members.size());
   detail::parallel_blocks(cells, context, "neighbours: searching", [&](std::int64_t c) {
-    const auto& queries = members[static_cast<std::size_t>(c)];
+    const auto& queries = groups.members[static_cast<std::size_t>(c)];
     if (queries.empty()) return;
-    std::vector<Eigen::Index> candidates;
-    for (faiss::Index::idx_t p = 0; p < probes; ++p) {
-      const faiss::Index::idx_t other = probe[static_cast<std::size_t>(c * probes + p)];
-      if (other < 0) continue;
-      const auto& rows = members[static_cast<std::size_t>(other)];
-      candidates.insert(candidates.end(), rows.begin(), rows.end());
-    }
-    std::sort(candidates.begin(), candidates.end());
-    candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+    const std::vector<Eigen::Index> candidates = groups.candidates(c);
     for (std::size_t b = 0; b < queries.size(); b += kQueryBlock) {
       const std::size_t e = std::min(queries.size(), b + kQueryBlock);
       exact_search(q, std::span(queries).subspan(b, e - b), candidates, k, lists);

@@ -3,15 +3,17 @@
 
 // The neighbour view of the coreset tree: every sample's k nearest other samples by cosine
 // similarity of φ, searched with faiss. Exact (blocked inner products over the row-normalised
-// φ) up to kExactNeighbourRows samples; beyond, an inverted-file index (IndexIVFFlat over
-// ⌈4√n⌉ k-means cells, trained on at most 65,536 rows, kNeighbourProbes cells probed per query),
-// whose recall@10 against the exact search bench/neighbour_recall.py measures.
+// φ) up to kExactNeighbourRows samples; beyond, approximate: ⌈√n⌉ cells of spherical k-means
+// (trained on at most 65,536 rows), each cell's rows searched exactly among the rows of the
+// kNeighbourProbes cells nearest it. bench/neighbour_recall.py measures its recall@10 against
+// the exact search and its time.
 
 #include <coreclean/core/context.h>
 #include <coreclean/core/types.h>
 
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
 
 namespace coreclean::coreset {
@@ -66,6 +68,22 @@ void research_rows(const RowMatrixXf& phi, bool sketched, std::span<const Eigen:
 /// against every row; older lists are unchanged.
 void extend_neighbours(const RowMatrixXf& phi, bool sketched, NeighbourLists& lists,
                        const Context& context);
+
+/// Rows grouped for an approximate search: ⌈√n⌉ cells of spherical k-means over the rows of q
+/// (which should have unit length; trained on at most 65,536 of them, drawn with context.seed),
+/// each cell with the `probes` cells whose centroids are nearest its own.
+struct CellGroups {
+  std::vector<std::vector<Eigen::Index>> members;  ///< rows of each cell, ascending
+  std::vector<std::int64_t> probe;                 ///< cells × probes, the cell itself first
+  int probes = 0;
+
+  /// The rows of the cells `cell` probes, ascending: its rows' candidates.
+  [[nodiscard]] std::vector<Eigen::Index> candidates(Eigen::Index cell) const;
+};
+
+/// Groups the rows of q into cells (see CellGroups); `what` names the step in progress reports.
+CellGroups group_into_cells(const RowMatrixXf& q, int probes, const Context& context,
+                            std::string_view what);
 
 }  // namespace coreclean::coreset
 

@@ -5,6 +5,7 @@
 
 #include <coreclean/core/error.h>
 #include <coreclean/coreset/coreset_tree.h>
+#include <coreclean/coreset/near_duplicates.h>
 #include <coreclean/detect/box_checks.h>
 #include <coreclean/detect/box_table.h>
 #include <coreclean/detect/coco.h>
@@ -167,10 +168,10 @@ BatchSelection selection_of(const std::string& name) {
 }
 
 // Findings come first in a findings batch in this order: boxes that cannot be right at all,
-// then duplicates, then the rest.
+// then pairs (duplicate boxes, near-identical boxes with conflicting labels), then the rest.
 int finding_rank(const std::string& check) {
   if (check == "degenerate") return 0;
-  if (check == "duplicate") return 1;
+  if (check == "duplicate" || check == "conflicting_labels") return 1;
   return 2;
 }
 
@@ -636,6 +637,32 @@ Session Session::create_in(const std::filesystem::path& dir, const SessionOption
       if (s->index_of.contains(f.annotation_id)) box_findings.push_back(std::move(f));
 
   const RowMatrixXf x = s->session_features();
+  // Boxes of different images with near-identical embeddings and different labels: one of the
+  // two labels is very likely wrong (coreset/near_duplicates.h). Images from the COCO file,
+  // else from the features' box table; a box of unknown image is in an image of its own.
+  std::vector<coreset::NearDuplicateFinding> conflicts;
+  {
+    std::vector<std::optional<std::int64_t>> images(s->ids.size());
+    const std::optional<RowMatrixXd> table =
+        coco ? std::nullopt : detect::read_box_table(options.features, features.x_train.rows());
+    for (std::size_t i = 0; i < s->ids.size(); ++i) {
+      if (coco) {
+        if (const auto a = coco->annotation_index(s->ids[i])) images[i] = coco->annotations[*a].image_id;
+      } else if (table) {
+        images[i] = static_cast<std::int64_t>((*table)(s->rows[i], 0));
+      }
+    }
+    std::vector<std::int64_t> group(s->ids.size());
+    std::map<std::int64_t, std::int64_t> group_of;
+    for (std::size_t i = 0; i < s->ids.size(); ++i)
+      group[i] = images[i] ? group_of.emplace(*images[i], static_cast<std::int64_t>(group_of.size())).first->second
+                           : -1 - static_cast<std::int64_t>(i);
+    const double threshold = coreset::relative_near_duplicate_cosine(x, coreset::kNearDuplicateShare, context);
+    const auto pairs = coreset::find_near_duplicates(x, group, threshold, context);
+    coreset::NearDuplicateSamples samples{s->ids, s->label, images, {}, &s->names};
+    for (coreset::NearDuplicateFinding& f : coreset::describe_near_duplicates(pairs, samples))
+      if (f.kind == coreset::NearDuplicateKind::kConflictingLabels) conflicts.push_back(std::move(f));
+  }
   s->tree.build(x, s->label, {}, s->ids, context);
   s->tree.set_class_names(s->names);
 
@@ -697,6 +724,15 @@ Session Session::create_in(const std::filesystem::path& dir, const SessionOption
       st.bind(1, f.annotation_id).bind(2, detect::box_check_name(f.check));
       st.bind(3, std::string_view(f.detail));
       if (f.other_annotation_id) st.bind(4, *f.other_annotation_id); else st.bind_null(4);
+      st.run();
+    }
+  }
+  {
+    Statement st = s->db->prepare(
+        "INSERT INTO findings(sample_id, check_name, detail, other_id) VALUES(?, ?, ?, ?)");
+    for (const coreset::NearDuplicateFinding& f : conflicts) {
+      st.bind(1, f.id).bind(2, coreset::near_duplicate_kind_name(f.kind));
+      st.bind(3, std::string_view(f.detail)).bind(4, f.other);
       st.run();
     }
   }
@@ -1091,12 +1127,13 @@ std::vector<BoxIssue> Session::findings(SampleId id) const {
       "other_id = ?1 ORDER BY rowid");
   st.bind(1, id);
   std::vector<BoxIssue> out = read_findings(st);
-  // A duplicate is stored once, on the later box: the earlier one sees it from its side too.
+  // A pair is stored once, on the later box: the earlier one sees it from its side too (a
+  // conflicting pair's detail names both boxes already).
   for (BoxIssue& f : out) {
     if (f.id == id) continue;
     f.other = f.id;
     f.id = id;
-    f.detail = fmt::format("box {} duplicates it: {}", *f.other, f.detail);
+    if (f.check == "duplicate") f.detail = fmt::format("box {} duplicates it: {}", *f.other, f.detail);
   }
   return out;
 }

@@ -7,6 +7,12 @@
 #include <sstream>
 #include <string>
 
+#include <coreclean/io/feature_set.h>
+#include <coreclean/io/npy.h>
+
+#include <map>
+#include <random>
+
 #include "check.h"
 #include "testing/helpers.h"
 
@@ -153,13 +159,123 @@ TEST(CliCheck, HostileCocoFilesExitWith2) {
                                               "character"));
 }
 
+// A features directory of 200 boxes in 40 dimensions (20 clusters, labels 0/1/2 by cluster) with
+// planted copies: 120 ← 7 (another image, another label), 121 ← 8 (another image, same label),
+// 122 ← 9 (the same image as 9: not reported), and test row 0 ← train row 10 (same label).
+// Ids 1000 + row, test ids 5000 + row; image of train row i: i / 2.
+void write_planted_features(const fs::path& dir) {
+  std::mt19937_64 rng(17);
+  std::normal_distribution<double> g(0.0, 1.0);
+  RowMatrixXf centres(20, 40);
+  for (Eigen::Index i = 0; i < centres.size(); ++i) centres.data()[i] = static_cast<float>(3.0 * g(rng));
+  io::FeatureSet fs;
+  RowMatrixXf x(200, 40), xt(10, 40);
+  Labels y(200), yt(10);
+  for (int i = 0; i < 200; ++i) {
+    for (int c = 0; c < 40; ++c) x(i, c) = centres(i % 20, c) + static_cast<float>(g(rng));
+    y[i] = (i % 20) % 3;
+  }
+  for (int i = 0; i < 10; ++i) {
+    for (int c = 0; c < 40; ++c) xt(i, c) = centres(i % 20, c) + static_cast<float>(g(rng));
+    yt[i] = (i % 20) % 3;
+  }
+  auto copy = [&](RowMatrixXf& to, int row, int from) {
+    for (int c = 0; c < 40; ++c) to(row, c) = x(from, c) * (1.0f + 0.001f * static_cast<float>(g(rng)));
+  };
+  copy(x, 120, 7);
+  y[120] = (y[7] + 1) % 3;
+  copy(x, 121, 8);
+  y[121] = y[8];
+  copy(x, 122, 9);
+  y[122] = (y[9] + 1) % 3;
+  copy(xt, 0, 10);
+  yt[0] = y[10];
+  fs.x_train = io::SampleMatrix(x);
+  fs.y_train = y;
+  fs.x_test = io::SampleMatrix(xt);
+  fs.y_test = yt;
+  for (int i = 0; i < 200; ++i) fs.ids.push_back(1000 + i);
+  fs.class_names = {{0, "cat"}, {1, "dog"}, {2, "owl"}};
+  io::save_feature_set(dir, fs);
+  std::vector<std::int64_t> test_ids;
+  for (int i = 0; i < 10; ++i) test_ids.push_back(5000 + i);
+  io::write_npy(dir / "ids_test.npy", test_ids);
+  // boxes.npy: image_id, x, y, w, h per training row; row 122 sits in row 9's image.
+  std::vector<double> boxes;
+  for (int i = 0; i < 200; ++i)
+    for (double v : {static_cast<double>(i == 122 ? 9 / 2 : i / 2), 0.0, 0.0, 10.0, 10.0}) boxes.push_back(v);
+  const std::int64_t shape[] = {200, 5};
+  io::write_npy(dir / "boxes.npy", io::DType::kFloat64, shape, boxes.data());
+}
+
+// check --features: the planted pairs of different images, and nothing else, as
+// conflicting_labels or leakage on the later box, naming the earlier one; a copy within one
+// image is left to the box checks; --min-cosine replaces the relative threshold; bad values and
+// no input at all exit with 2.
+TEST(CliCheck, NearDuplicateEmbeddings) {
+  testing::TempDir dir;
+  const fs::path features = dir / "features";
+  write_planted_features(features);
+  CheckOptions options;
+  options.features = features;
+  options.json = true;
+  std::ostringstream out;
+  ASSERT_EQ(run_check(options, Context(), out), 0);
+  const nlohmann::json j = nlohmann::json::parse(out.str());
+  ASSERT_EQ(j.size(), 3u) << j.dump(1);
+  std::map<std::int64_t, nlohmann::json> by_id;
+  for (const auto& f : j) by_id[f.at("annotation_id").get<std::int64_t>()] = f;
+  ASSERT_TRUE(by_id.contains(1120) && by_id.contains(1121) && by_id.contains(5000)) << j.dump(1);
+  EXPECT_EQ(by_id[1120].at("check"), "conflicting_labels");
+  EXPECT_EQ(by_id[1120].at("other_annotation_id"), 1007);
+  EXPECT_EQ(by_id[1120].at("image_id"), 60);
+  EXPECT_GT(by_id[1120].at("cosine").get<double>(), 0.99);
+  EXPECT_TRUE(testing::contains(by_id[1120].at("detail").get<std::string>(), "labelled dog and owl"))
+      << by_id[1120].at("detail");
+  EXPECT_EQ(by_id[1121].at("check"), "leakage");
+  EXPECT_EQ(by_id[1121].at("other_annotation_id"), 1008);
+  EXPECT_TRUE(testing::contains(by_id[1121].at("detail").get<std::string>(), "if the two land in different splits"));
+  EXPECT_EQ(by_id[5000].at("check"), "leakage");
+  EXPECT_EQ(by_id[5000].at("other_annotation_id"), 1010);
+  EXPECT_TRUE(by_id[5000].at("image_id").is_null()) << "test rows' images are unknown";
+  EXPECT_TRUE(testing::contains(by_id[5000].at("detail").get<std::string>(),
+                                "leaks between the training and the test split"));
+
+  // A fixed cosine low enough to take in whole clusters reports far more.
+  options.min_cosine = 0.5;
+  std::ostringstream loose;
+  ASSERT_EQ(run_check(options, Context(), loose), 0);
+  EXPECT_GT(nlohmann::json::parse(loose.str()).size(), 100u);
+
+  // Text: the threshold used and a count per kind.
+  options.min_cosine = 0.0;
+  options.json = false;
+  std::ostringstream text;
+  ASSERT_EQ(run_check(options, Context(), text), 0);
+  EXPECT_TRUE(testing::contains(text.str(), "(0.2 of the median distance to the nearest box)")) << text.str();
+  EXPECT_TRUE(testing::contains(text.str(), "conflicting_labels        1\n")) << text.str();
+  EXPECT_TRUE(testing::contains(text.str(), "leakage                   2\n")) << text.str();
+
+  const std::string f = " --features " + testing::shell_quote(features.string());
+  auto r = testing::run_command(cli() + " check" + f + " --share 0");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(testing::contains(r.output, "--share must be in (0, 1], got 0"));
+  r = testing::run_command(cli() + " check");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(testing::contains(r.output, "give --coco (box checks), --features"));
+  r = testing::run_command(cli() + " check --features " + testing::shell_quote((dir / "nope").string()));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(testing::contains(r.output, "nope is not a directory"));
+}
+
 // --help explains every check.
 TEST(CliCheck, HelpExplainsEachCheck) {
   const auto r = testing::run_command(cli() + " check --help");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   for (const char* name :
        {"degenerate", "tiny", "outside", "aspect", "duplicate", "missing_image", "unknown_category",
-        "--min-side", "--max-aspect", "--iou", "--images", "--json"}) {
+        "--min-side", "--max-aspect", "--iou", "--images", "--json", "conflicting_labels",
+        "leakage", "--features", "--share", "--min-cosine"}) {
     EXPECT_TRUE(testing::contains(r.output, name));
   }
 }

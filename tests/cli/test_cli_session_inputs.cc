@@ -258,5 +258,46 @@ TEST(CliSessionInputs, FindingsJoinTheReview) {
                                 "every flagged box has been reviewed"));
 }
 
+// Two boxes of different images with near-identical embeddings and different labels join the
+// review at init as a conflicting_labels finding (stored on the later box, seen from both), and
+// a findings batch offers both.
+TEST(CliSessionInputs, ConflictingNearDuplicatesJoinTheReview) {
+  Data d;
+  io::FeatureSet fs = io::load_feature_set(d.features);
+  // Row 2 (image 2) is copied onto the first later row of another image and another label.
+  Eigen::Index copy = -1;
+  for (Eigen::Index i = 3; i < fs.x_train.rows() && copy < 0; ++i)
+    if (i % 4 != 2 && fs.y_train[i] != fs.y_train[2]) copy = i;
+  ASSERT_GE(copy, 0);
+  RowMatrixXf x = fs.x_train.view();
+  x.row(copy) = x.row(2) * 1.0001f;
+  fs.x_train = io::SampleMatrix(x);
+  io::save_feature_set(d.features, fs);
+  const SampleId a = fs.ids[2], b = fs.ids[static_cast<std::size_t>(copy)];
+
+  const std::filesystem::path s = d.dir / "s";
+  ASSERT_EQ(cli(d.init_args(s)).exit_code, 0);
+  {
+    const session::Session session = session::Session::open(s);
+    std::vector<session::BoxIssue> conflicts;
+    for (const session::BoxIssue& f : session.findings())
+      if (f.check == "conflicting_labels") conflicts.push_back(f);
+    ASSERT_EQ(conflicts.size(), 1u) << "only the planted pair";
+    EXPECT_EQ(conflicts[0].id, b);
+    EXPECT_EQ(conflicts[0].other, a);
+    EXPECT_TRUE(testing::contains(conflicts[0].detail, "one label is likely wrong")) << conflicts[0].detail;
+    ASSERT_EQ(session.findings(a).size(), 1u) << "the earlier box sees the pair too";
+    EXPECT_EQ(session.findings(a)[0].other, b);
+  }
+  const std::string sq = q(s);
+  const testing::CommandResult r = cli("next " + sq + " --findings -n 10");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const io::CsvTable sheet = io::read_csv(s / "batches" / "001" / "review.csv");
+  std::set<std::string> ids;
+  for (const auto& row : sheet.rows) ids.insert(row[0]);
+  EXPECT_EQ(ids, (std::set<std::string>{std::to_string(a), std::to_string(b)}));
+  EXPECT_TRUE(testing::contains(sheet.rows[0][7], "conflicting_labels: ")) << sheet.rows[0][7];
+}
+
 }  // namespace
 }  // namespace coreclean::cli

@@ -1,0 +1,245 @@
+#include <coreclean/coreset/near_duplicates.h>
+
+#include <coreclean/core/error.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include <fmt/format.h>
+
+#include <faiss/impl/AuxIndexStructures.h>
+#include <faiss/utils/distances.h>
+
+#include "core/check.h"
+#include "core/parallel.h"
+#include "coreset/neighbours.h"
+
+namespace coreclean::coreset {
+namespace {
+
+// Query rows per block of the candidate search.
+constexpr Eigen::Index kQueryBlock = 1024;
+// Query rows of the nearest-neighbour distances the relative threshold is the median of: the
+// sample median of 2,000 draws lies within about ±2 percentiles of the median of all rows.
+constexpr Eigen::Index kMedianRows = 2000;
+
+// The rows scaled to unit length (rows of norm 0, which have no direction, left at 0).
+struct UnitRows {
+  RowMatrixXf u;
+  std::vector<std::uint8_t> zero;
+};
+
+UnitRows unit_rows(MatrixRef x) {
+  const Eigen::Index n = x.rows();
+  UnitRows out{RowMatrixXf(x), std::vector<std::uint8_t>(static_cast<std::size_t>(n), 0)};
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const double norm = out.u.row(i).cast<double>().norm();
+    if (norm > 0.0) {
+      out.u.row(i) = (out.u.row(i).cast<double>() / norm).cast<float>();
+    } else {
+      out.zero[static_cast<std::size_t>(i)] = 1;
+    }
+  }
+  return out;
+}
+
+// The pairs (i, j) of one block of queries among their candidates that are confirmed, smaller row
+// first:
+// different groups and a cosine ≥ t over every column.
+void confirm(const faiss::RangeSearchResult& hits, std::span<const Eigen::Index> queries,
+             std::span<const Eigen::Index> candidates, const UnitRows& rows,
+             std::span<const std::int64_t> group, double t, std::vector<NearDuplicatePair>& out) {
+  for (std::size_t a = 0; a < queries.size(); ++a) {
+    const Eigen::Index i = queries[a];
+    for (std::size_t h = hits.lims[a]; h < hits.lims[a + 1]; ++h) {
+      const auto at = static_cast<std::size_t>(hits.labels[h]);
+      const Eigen::Index j = candidates.empty() ? static_cast<Eigen::Index>(at) : candidates[at];
+      if (j == i) continue;
+      if (!group.empty() && group[static_cast<std::size_t>(i)] == group[static_cast<std::size_t>(j)])
+        continue;
+      if (rows.zero[static_cast<std::size_t>(i)] || rows.zero[static_cast<std::size_t>(j)]) continue;
+      double cosine = 0.0;
+      const float* p = rows.u.row(i).data();
+      const float* q = rows.u.row(j).data();
+      for (Eigen::Index c = 0; c < rows.u.cols(); ++c)
+        cosine += static_cast<double>(p[c]) * static_cast<double>(q[c]);
+      if (cosine >= t) out.push_back({std::min(i, j), std::max(i, j), std::min(cosine, 1.0)});
+    }
+  }
+}
+
+// Range search of `queries` (rows of u) among `candidates` (all rows when empty): the pairs
+// whose inner product (in float, blocked products) exceeds `floor`.
+faiss::RangeSearchResult range_search(const RowMatrixXf& u, std::span<const Eigen::Index> queries,
+                                      std::span<const Eigen::Index> candidates, float floor) {
+  const Eigen::Index d = u.cols();
+  RowMatrixXf qx(static_cast<Eigen::Index>(queries.size()), d);
+  for (std::size_t j = 0; j < queries.size(); ++j) qx.row(static_cast<Eigen::Index>(j)) = u.row(queries[j]);
+  RowMatrixXf gathered;
+  const float* base = u.data();
+  auto ny = static_cast<std::size_t>(u.rows());
+  if (!candidates.empty()) {
+    ny = candidates.size();
+    gathered.resize(static_cast<Eigen::Index>(ny), d);
+    for (std::size_t j = 0; j < ny; ++j) gathered.row(static_cast<Eigen::Index>(j)) = u.row(candidates[j]);
+    base = gathered.data();
+  }
+  faiss::RangeSearchResult hits(static_cast<faiss::Index::idx_t>(queries.size()));
+  faiss::range_search_inner_product(qx.data(), base, static_cast<std::size_t>(d), queries.size(), ny,
+                                    floor, &hits);
+  return hits;
+}
+
+}  // namespace
+
+std::vector<NearDuplicatePair> find_near_duplicates(MatrixRef x, std::span<const std::int64_t> group,
+                                                    double min_cosine, const Context& context,
+                                                    Eigen::Index exact_rows) {
+  CORECLEAN_THROW_IF_NOT(min_cosine > 0.0 && min_cosine <= 1.0,
+                         "near-duplicates: the cosine threshold must be in (0, 1], got {}",
+                         min_cosine);
+  const Eigen::Index n = x.rows();
+  CORECLEAN_THROW_IF_NOT(group.empty() || static_cast<Eigen::Index>(group.size()) == n,
+                         "near-duplicates: {} groups for {} rows", group.size(), n);
+  if (n < 2) return {};
+  const UnitRows rows = unit_rows(x);
+  // Candidates from float products, a little below the threshold (float rounding of a d-term
+  // sum), each confirmed in double precision.
+  const auto floor = static_cast<float>(min_cosine - 1e-4);
+
+  std::vector<std::vector<NearDuplicatePair>> found;
+  if (n <= exact_rows) {
+    // Block b's queries against the rows from its own first row on: each pair once.
+    const Eigen::Index blocks = (n + kQueryBlock - 1) / kQueryBlock;
+    found.resize(static_cast<std::size_t>(blocks));
+    std::vector<Eigen::Index> all(static_cast<std::size_t>(n));
+    std::iota(all.begin(), all.end(), 0);
+    detail::parallel_blocks(blocks, context, n > 20000 ? "near-duplicates: searching" : "",
+                            [&](std::int64_t b) {
+      const Eigen::Index begin = b * kQueryBlock, end = std::min(n, begin + kQueryBlock);
+      const std::span<const Eigen::Index> queries(all.data() + begin, static_cast<std::size_t>(end - begin));
+      const std::span<const Eigen::Index> later(all.data() + begin, static_cast<std::size_t>(n - begin));
+      const faiss::RangeSearchResult hits = range_search(rows.u, queries, later, floor);
+      confirm(hits, queries, later, rows, group, min_cosine, found[static_cast<std::size_t>(b)]);
+    });
+  } else {
+    // Cells of the rows' directions: near-identical rows share a cell or sit in cells that
+    // probe each other.
+    const CellGroups cells = group_into_cells(rows.u, kNeighbourProbes, context,
+                                              "near-duplicates: cells");
+    found.resize(cells.members.size());
+    detail::parallel_blocks(static_cast<std::int64_t>(cells.members.size()), context,
+                            "near-duplicates: searching", [&](std::int64_t c) {
+      const auto& members = cells.members[static_cast<std::size_t>(c)];
+      if (members.empty()) return;
+      const std::vector<Eigen::Index> candidates = cells.candidates(c);
+      for (std::size_t b = 0; b < members.size(); b += kQueryBlock) {
+        const std::span<const Eigen::Index> queries =
+            std::span(members).subspan(b, std::min<std::size_t>(kQueryBlock, members.size() - b));
+        const faiss::RangeSearchResult hits = range_search(rows.u, queries, candidates, floor);
+        confirm(hits, queries, candidates, rows, group, min_cosine, found[static_cast<std::size_t>(c)]);
+      }
+    });
+  }
+  std::vector<NearDuplicatePair> pairs;
+  for (auto& part : found) pairs.insert(pairs.end(), part.begin(), part.end());
+  std::sort(pairs.begin(), pairs.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : a.second < b.second;
+  });
+  // A pair whose rows sit in cells that probe each other is found from both.
+  pairs.erase(std::unique(pairs.begin(), pairs.end(),
+                          [](const auto& a, const auto& b) { return a.first == b.first && a.second == b.second; }),
+              pairs.end());
+  return pairs;
+}
+
+double relative_near_duplicate_cosine(MatrixRef x, double share, const Context& context) {
+  CORECLEAN_THROW_IF_NOT(share > 0.0 && share <= 1.0,
+                         "near-duplicates: the share of the median distance must be in (0, 1], got {}",
+                         share);
+  const Eigen::Index n = x.rows();
+  if (n < 2) return 1.0;
+  const UnitRows rows = unit_rows(x);
+  // The query rows: all, or kMedianRows drawn with the seed.
+  std::vector<Eigen::Index> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  const Eigen::Index m = std::min(n, kMedianRows);
+  std::mt19937_64 rng(context.seed ^ 0x6d656469616eULL);
+  for (Eigen::Index j = 0; j < m; ++j) {
+    std::uniform_int_distribution<Eigen::Index> pick(j, n - 1);
+    std::swap(order[static_cast<std::size_t>(j)], order[static_cast<std::size_t>(pick(rng))]);
+  }
+  order.resize(static_cast<std::size_t>(m));
+  std::sort(order.begin(), order.end());
+  std::vector<double> distance(static_cast<std::size_t>(m));
+  const Eigen::Index blocks = (m + kQueryBlock - 1) / kQueryBlock;
+  detail::parallel_blocks(blocks, context, "", [&](std::int64_t b) {
+    const Eigen::Index begin = b * kQueryBlock, end = std::min(m, begin + kQueryBlock);
+    RowMatrixXf queries(end - begin, rows.u.cols());
+    for (Eigen::Index j = begin; j < end; ++j) queries.row(j - begin) = rows.u.row(order[static_cast<std::size_t>(j)]);
+    std::vector<float> sim(static_cast<std::size_t>((end - begin) * 2));
+    std::vector<faiss::Index::idx_t> hit(static_cast<std::size_t>((end - begin) * 2));
+    faiss::knn_inner_product(queries.data(), rows.u.data(), static_cast<std::size_t>(rows.u.cols()),
+                             static_cast<std::size_t>(end - begin), static_cast<std::size_t>(n), 2,
+                             sim.data(), hit.data());
+    for (Eigen::Index j = begin; j < end; ++j) {
+      // The best hit other than the row itself (an exact copy may come first instead of it).
+      const auto at = static_cast<std::size_t>(2 * (j - begin));
+      const bool self_first = hit[at] == order[static_cast<std::size_t>(j)];
+      const double cosine = std::clamp(static_cast<double>(sim[self_first ? at + 1 : at]), -1.0, 1.0);
+      distance[static_cast<std::size_t>(j)] = 1.0 - cosine;
+    }
+  });
+  const auto mid = distance.begin() + static_cast<std::ptrdiff_t>(distance.size() / 2);
+  std::nth_element(distance.begin(), mid, distance.end());
+  return 1.0 - share * std::max(0.0, *mid);
+}
+
+std::string_view near_duplicate_kind_name(NearDuplicateKind kind) {
+  return kind == NearDuplicateKind::kLeakage ? "leakage" : "conflicting_labels";
+}
+
+std::vector<NearDuplicateFinding> describe_near_duplicates(std::span<const NearDuplicatePair> pairs,
+                                                           const NearDuplicateSamples& samples) {
+  auto name = [&](Eigen::Index row) {
+    const Label l = samples.labels[static_cast<std::size_t>(row)];
+    return samples.names ? class_name(*samples.names, l) : std::to_string(l);
+  };
+  auto where = [&](Eigen::Index row) {
+    std::string out;
+    if (!samples.images.empty() && samples.images[static_cast<std::size_t>(row)])
+      out = fmt::format("image {}", *samples.images[static_cast<std::size_t>(row)]);
+    if (!samples.in_test.empty() && samples.in_test[static_cast<std::size_t>(row)])
+      out += out.empty() ? "test split" : ", test split";
+    return out.empty() ? std::string() : " (" + out + ")";
+  };
+  std::vector<NearDuplicateFinding> out;
+  out.reserve(pairs.size());
+  for (const NearDuplicatePair& p : pairs) {
+    NearDuplicateFinding f;
+    f.id = samples.ids[static_cast<std::size_t>(p.second)];
+    f.other = samples.ids[static_cast<std::size_t>(p.first)];
+    f.cosine = p.cosine;
+    const bool conflict = samples.labels[static_cast<std::size_t>(p.first)] !=
+                          samples.labels[static_cast<std::size_t>(p.second)];
+    f.kind = conflict ? NearDuplicateKind::kConflictingLabels : NearDuplicateKind::kLeakage;
+    const bool across = !samples.in_test.empty() && samples.in_test[static_cast<std::size_t>(p.first)] !=
+                                                        samples.in_test[static_cast<std::size_t>(p.second)];
+    const std::string pair = fmt::format("boxes {}{} and {}{} look the same (cosine {:.4f} of their embeddings)",
+                                         f.other, where(p.first), f.id, where(p.second), p.cosine);
+    if (conflict) {
+      f.detail = fmt::format("{} but are labelled {} and {}: one label is likely wrong", pair,
+                             name(p.first), name(p.second));
+    } else {
+      f.detail = fmt::format("{}, both labelled {}: {}", pair, name(p.first),
+                             across ? "the copy leaks between the training and the test split"
+                                    : "a copy that leaks if the two land in different splits");
+    }
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+}  // namespace coreclean::coreset
