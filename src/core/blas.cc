@@ -16,6 +16,8 @@ namespace coreclean {
 
 void set_blas_threads(int threads) { openblas_set_num_threads(threads < 1 ? 1 : threads); }
 
+int blas_threads() { return openblas_get_num_threads(); }
+
 bool use_single_threaded_blas_unless_configured() {
   if (std::getenv("OPENBLAS_NUM_THREADS") != nullptr || std::getenv("GOTO_NUM_THREADS") != nullptr)
     return false;

@@ -1,4 +1,5 @@
-// The BLAS library's kernels: the advice to restart with OPENBLAS_CORETYPE.
+// The BLAS library's kernels: the advice to restart with OPENBLAS_CORETYPE; its threads during a
+// library call from a host process.
 #include <coreclean/core/blas.h>
 
 #include <gtest/gtest.h>
@@ -31,6 +32,27 @@ class ScopedEnv {
   const char* name_;
   std::optional<std::string> old_;
 };
+
+// One BLAS thread while the guard lives, the host's threads back after; the user's
+// OPENBLAS_NUM_THREADS is never overridden.
+TEST(Blas, ScopedSingleThreadedBlasGivesTheThreadsBack) {
+  const int before = blas_threads();
+  set_blas_threads(2);
+  {
+    const ScopedEnv keep_openblas("OPENBLAS_NUM_THREADS", ""), keep_goto("GOTO_NUM_THREADS", "");
+    ::unsetenv("OPENBLAS_NUM_THREADS");  // the ScopedEnvs put the user's values back
+    ::unsetenv("GOTO_NUM_THREADS");
+    const ScopedSingleThreadedBlas guard;
+    EXPECT_EQ(blas_threads(), 1);
+  }
+  EXPECT_EQ(blas_threads(), 2);
+  {
+    const ScopedEnv user("OPENBLAS_NUM_THREADS", "2");
+    const ScopedSingleThreadedBlas guard;
+    EXPECT_EQ(blas_threads(), 2);
+  }
+  set_blas_threads(before);
+}
 
 TEST(Blas, CoreNameIsOpenBlassOwn) { EXPECT_FALSE(blas_core_name().empty()); }
 

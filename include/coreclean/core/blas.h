@@ -25,6 +25,8 @@ namespace coreclean {
 /// Sets the BLAS library's threads for the whole process (1 = BLAS runs in the calling thread).
 void set_blas_threads(int threads);
 
+/// The BLAS library's threads for the whole process.
+int blas_threads();
 /// Calls set_blas_threads(1) unless the environment sets OPENBLAS_NUM_THREADS or
 /// GOTO_NUM_THREADS (then the user's choice stands; OMP_NUM_THREADS sets coreclean's own
 /// loops, not BLAS). Returns true when it set 1.
