@@ -373,7 +373,11 @@ json report_data_of(const session::Session& s, const session::SessionStatus& st,
                           {"fixed_share", r.fixed_share ? json(*r.fixed_share) : json(nullptr)},
                           {"cumulative_reviewed", r.cumulative_reviewed},
                           {"cumulative_fixed", r.cumulative_fixed},
-                          {"seconds", r.m->seconds}});
+                          {"seconds", r.m->seconds},
+                          {"fusion", r.m->fusion ? json{{"ridge", r.m->fusion->ridge},
+                                                        {"held_out", r.m->fusion->held_out},
+                                                        {"neighbour", r.m->fusion->neighbour}}
+                                                 : json(nullptr)}});
   json baselines = json::array();
   for (const Baseline& b : o.baselines) {
     json x = {{"name", b.name}, {"cumulative_found", b.cumulative_found}};

@@ -124,7 +124,8 @@ CREATE TABLE iterations(
   reviewed INTEGER NOT NULL, relabelled INTEGER NOT NULL, deleted INTEGER NOT NULL,
   kept INTEGER NOT NULL, seconds REAL NOT NULL,
   importance BLOB NOT NULL,        -- float64 importances of the class of interest
-  created_at TEXT NOT NULL);
+  created_at TEXT NOT NULL,
+  fusion TEXT);                    -- {"ridge", "held_out", "neighbour"} weights after it (schema 4)
 )sql";
 
 // Tables added by schema 3 (created by create(), added to older sessions by migrate()).
@@ -412,10 +413,19 @@ struct Session::State {
   void insert_iteration(const IterationMetrics& m) {
     Statement st = db->prepare(
         "INSERT OR REPLACE INTO iterations(iteration, auc, reviewed, relabelled, deleted, kept, "
-        "seconds, importance, created_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "seconds, importance, created_at, fusion) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     st.bind(1, m.iteration).bind(2, m.auc).bind(3, m.reviewed).bind(4, m.relabelled);
     st.bind(5, m.deleted).bind(6, m.kept).bind(7, m.seconds).bind(8, as_bytes(m.importance));
     st.bind(9, std::string_view(now_utc()));
+    if (m.fusion) {
+      const std::string fusion = nlohmann::json{{"ridge", m.fusion->ridge},
+                                                {"held_out", m.fusion->held_out},
+                                                {"neighbour", m.fusion->neighbour}}
+                                     .dump();
+      st.bind(10, std::string_view(fusion));
+    } else {
+      st.bind_null(10);
+    }
     st.run();
   }
 
@@ -670,6 +680,7 @@ Session Session::create_in(const std::filesystem::path& dir, const SessionOption
   first.iteration = 0;
   first.auc = s->cross_validated_auc(s->tree.map_features(x), s->label, s->weight, context);
   first.importance = s->interest_importances();
+  first.fusion = s->tree.fusion_weights();
 
   fs::create_directories(dir);
   const fs::path db_path = dir / "session.db";
@@ -766,6 +777,7 @@ void migrate(Database& db) {
   if (from >= kSchemaVersion) return;
   if (from < 2) db.exec("ALTER TABLE batches ADD COLUMN selection TEXT NOT NULL DEFAULT 'importance'");
   if (from < 3) db.exec(kSchema3);
+  if (from < 4) db.exec("ALTER TABLE iterations ADD COLUMN fusion TEXT");
   Statement st = db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'");
   st.bind(1, std::string_view(std::to_string(kSchemaVersion)));
   st.run();
@@ -1307,6 +1319,7 @@ ApplyReport Session::apply(const ApplyOptions& options, const Context& context) 
     std::swap(s.tree, tree);
     m.importance = s.interest_importances();
     std::swap(s.tree, tree);
+    m.fusion = tree.fusion_weights();
   }
 
   // 4. One transaction: decisions, labels, weights, metrics, the batch closed.
@@ -1559,8 +1572,8 @@ SessionStatus Session::status() const {
     st.pending = static_cast<std::int64_t>(pending_decisions().size());
   }
   Statement q = s.db->prepare(
-      "SELECT iteration, auc, reviewed, relabelled, deleted, kept, seconds, importance FROM "
-      "iterations ORDER BY iteration");
+      "SELECT iteration, auc, reviewed, relabelled, deleted, kept, seconds, importance, fusion "
+      "FROM iterations ORDER BY iteration");
   while (q.step()) {
     IterationMetrics m;
     m.iteration = static_cast<int>(q.int64(0));
@@ -1571,6 +1584,15 @@ SessionStatus Session::status() const {
     m.kept = q.int64(5);
     m.seconds = q.real(6);
     m.importance = to_doubles(q.blob(7));
+    if (!q.is_null(8)) {
+      // Written by this code; a cell edited into something else is ignored, not fatal.
+      const nlohmann::json j = nlohmann::json::parse(q.text(8), nullptr, false);
+      if (j.is_object() && j.value("ridge", nlohmann::json()).is_number() &&
+          j.value("held_out", nlohmann::json()).is_number() &&
+          j.value("neighbour", nlohmann::json()).is_number())
+        m.fusion = coreset::FusionWeights{j["ridge"].get<double>(), j["held_out"].get<double>(),
+                                          j["neighbour"].get<double>()};
+    }
     st.reviewed += m.reviewed;
     st.iterations.push_back(std::move(m));
   }

@@ -248,6 +248,7 @@ TEST(Session, OpensAndMigratesASchemaOneSession) {
     ASSERT_EQ(sqlite3_open((f.dir / "s" / "session.db").c_str(), &db), SQLITE_OK);
     // Schema 1 had neither the batch selection nor the tables of schema 3.
     ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE batches DROP COLUMN selection; DROP TABLE revisions; "
+                               "ALTER TABLE iterations DROP COLUMN fusion; "
                                "DROP TABLE outputs; DROP TABLE findings; DROP TABLE outside; "
                                "DELETE FROM meta WHERE key IN ('confusion', 'coco_stamp'); "
                                "UPDATE meta SET value = '1' WHERE key = 'schema_version'",
@@ -264,6 +265,13 @@ TEST(Session, OpensAndMigratesASchemaOneSession) {
   EXPECT_EQ(s.next_batch(3, Context(), BatchSelection::kRandom).selection, BatchSelection::kRandom);
   // The tables of schema 3 work: a revision, a recorded output, no findings, no confusion.
   s.apply(testing::keep_undecided());
+  // Schema 4's view weights per iteration: unknown for the iteration recorded before, kept for
+  // those applied since.
+  const SessionStatus migrated = s.status();
+  ASSERT_EQ(migrated.iterations.size(), 3u);
+  EXPECT_FALSE(migrated.iterations[0].fusion.has_value());
+  ASSERT_TRUE(migrated.iterations[2].fusion.has_value());
+  EXPECT_EQ(migrated.iterations[2].fusion->held_out, migrated.fusion.held_out);
   EXPECT_EQ(s.revise({{open->items[0].id, DecisionKind::kDelete, 0, "x"}}).revised, 1);
   EXPECT_EQ(s.revisions().size(), 1u);
   EXPECT_TRUE(s.findings().empty());
@@ -466,6 +474,16 @@ TEST(Session, AppliedDecisionsTeachTheFusion) {
   EXPECT_TRUE(st.fusion.ridge != st.fusion_default.ridge ||
               st.fusion.held_out != st.fusion_default.held_out ||
               st.fusion.neighbour != st.fusion_default.neighbour);
+  // Each iteration keeps the weights it left: the label-fitted ones at the start, those learned
+  // from the verdicts after the batch (the report's table shows how they moved).
+  ASSERT_EQ(st.iterations.size(), 2u);
+  ASSERT_TRUE(st.iterations[0].fusion && st.iterations[1].fusion);
+  EXPECT_EQ(st.iterations[0].fusion->ridge, fresh.fusion.ridge);
+  EXPECT_EQ(st.iterations[0].fusion->held_out, fresh.fusion.held_out);
+  EXPECT_EQ(st.iterations[0].fusion->neighbour, fresh.fusion.neighbour);
+  EXPECT_EQ(st.iterations[1].fusion->ridge, st.fusion.ridge);
+  EXPECT_EQ(st.iterations[1].fusion->held_out, st.fusion.held_out);
+  EXPECT_EQ(st.iterations[1].fusion->neighbour, st.fusion.neighbour);
   const SessionStatus reopened = Session::open(f.dir / "s").status();
   EXPECT_EQ(reopened.fusion.neighbour, st.fusion.neighbour);
   EXPECT_EQ(reopened.fusion.held_out, st.fusion.held_out);

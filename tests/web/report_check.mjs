@@ -69,7 +69,7 @@ const fail = (msg) => problems.push(msg);
 // Runs in the page: measures the charts, the gallery, the table and the layout.
 function inspectPage(chartIds) {
   const out = { charts: {}, overflow: 0, examplesExpected: null, examplesShown: 0, iterationsExpected: null,
-    tableRows: 0, brokenImages: [], errorBox: null, dataError: null };
+    tableRows: 0, fusionCells: [], brokenImages: [], errorBox: null, dataError: null };
   for (const id of chartIds) {
     const host = document.getElementById(id);
     const c = { exists: !!host, canvas: false, width: 0, height: 0, drawn: false };
@@ -100,6 +100,8 @@ function inspectPage(chartIds) {
   }
   out.examplesShown = document.querySelectorAll('#report .cc-gallery > .cc-example').length;
   out.tableRows = document.querySelectorAll('#report table.cc-iterations > tbody > tr').length;
+  out.fusionCells = Array.from(document.querySelectorAll('#report table.cc-iterations td.cc-col-fusion'))
+    .map((td) => td.textContent.trim());
   document.querySelectorAll('#report .cc-gallery img').forEach((img, i) => {
     if (!img.complete || img.naturalWidth === 0) out.brokenImages.push(img.alt || `image ${i}`);
   });
@@ -193,6 +195,13 @@ function checkContent(info, reportFile) {
       if (!lines[0].startsWith('batch,id,decision,')) fail(`${file}: unexpected header ${lines[0]}`);
       if (lines.length !== d.expected + 1) fail(`${file} has ${lines.length - 1} rows, the page ${d.expected}`);
     }
+  }
+  // The view weights after every iteration: "r / h / n", each with two decimals.
+  if (!info.fusionCells || !info.fusionCells.length) fail('the iteration table has no view weights column');
+  else {
+    info.fusionCells.forEach((t, i) => {
+      if (!/^\d+\.\d{2} \/ \d+\.\d{2} \/ \d+\.\d{2}$/.test(t)) fail(`iteration ${i}: view weights "${t}" are not "r / h / n"`);
+    });
   }
   for (const c2 of info.captions) fail(`a chart names a baseline more than once: ${c2}`);
   info.examples.forEach((x, i) => {

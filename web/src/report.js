@@ -184,7 +184,10 @@
 
   function renderTable() {
     var sec = section('iterations', 'Iterations',
-      'Iteration 0 is the starting point before any review. Fixed = relabelled + deleted.');
+      'Iteration 0 is the starting point before any review. Fixed = relabelled + deleted. ' +
+      'View weights: how much the ranking trusts the ridge, held-out and neighbour views after ' +
+      'the iteration; iteration 0 has the weights fitted to the labels, later ones move towards ' +
+      'the views that agreed with the reviewer\u2019s verdicts.');
     if (!iterations.length) {
       sec.appendChild(el('p', 'cc-empty', 'No iterations yet.'));
       return sec;
@@ -207,7 +210,8 @@
       ['Share fixed', 'fixed_share'],
       ['Reviewed (total)', 'cumulative_reviewed'],
       ['Fixed (total)', 'cumulative_fixed'],
-      ['Time', 'seconds']
+      ['Time', 'seconds'],
+      ['View weights (ridge / held-out / neighbours)', 'fusion']
     ];
     var thead = el('thead');
     var hr = el('tr');
@@ -230,6 +234,11 @@
           case 'dauc': text = prev && isNum(prev.auc) && isNum(it.auc) ? fmtSigned(it.auc - prev.auc, 4) : '\u2014'; break;
           case 'fixed_share': text = fmtPct(it.fixed_share); break;
           case 'seconds': text = fmtSeconds(it.seconds); break;
+          case 'fusion':
+            text = it.fusion && isNum(it.fusion.ridge) && isNum(it.fusion.held_out) && isNum(it.fusion.neighbour)
+              ? [it.fusion.ridge, it.fusion.held_out, it.fusion.neighbour].map(function (v) { return fmtFixed(v, 2); }).join(' / ')
+              : '\u2014';
+            break;
           default: text = fmtInt(it[key]);
         }
         var cell;

@@ -143,6 +143,9 @@ struct IterationMetrics {
   std::int64_t kept = 0;
   double seconds = 0.0;   ///< wall time of the apply (0 for iteration 0)
   std::vector<double> importance;  ///< importances of the class of interest after the iteration
+  /// The fusion's view weights in use after the iteration (learned from the verdicts so far);
+  /// nullopt for iterations recorded by a version that did not keep them.
+  std::optional<coreset::FusionWeights> fusion;
 };
 
 /// What apply() does with boxes of the batch that have no decision.
@@ -389,7 +392,7 @@ class Session {
 };
 
 /// Schema version written by this build; open() migrates older ones and refuses newer ones.
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 }  // namespace coreclean::session
 
