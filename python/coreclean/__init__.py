@@ -20,7 +20,7 @@ from ._coreclean import (CorecleanError, FormatError, InvalidArgumentError, IoEr
                          UndecidedBoxesError, blas_core_name as _blas_core_name,
                          recommended_blas_core as _recommended_blas_core)
 from .models import LogisticRegression, cross_val_auc, select_class_to_clean, stratified_kfold
-from .issues import find_label_issues, label_quality_scores
+from .issues import find_label_issues, label_quality_scores, near_duplicates
 from .service import CoresetTreeServiceLG
 from .session import Features, Session, check_boxes, embed, read_coco
 
@@ -36,7 +36,8 @@ if _recommended_blas_core():
         RuntimeWarning, stacklevel=2)
 
 __all__ = [
-    "CoresetTreeServiceLG", "find_label_issues", "label_quality_scores", "Session", "read_coco",
+    "CoresetTreeServiceLG", "find_label_issues", "label_quality_scores", "near_duplicates",
+    "Session", "read_coco",
     "check_boxes", "embed", "Features", "select_class_to_clean", "cross_val_auc", "stratified_kfold",
     "LogisticRegression", "CorecleanError", "InvalidArgumentError", "FormatError", "IoError",
     "UndecidedBoxesError",

@@ -81,3 +81,30 @@ def label_quality_scores(features, labels, *, ids=None, method="self_confidence"
         return np.clip(1.0 - c["misfit"], 0.0, 1.0)
     top = c["importance"].max()
     return 1.0 - c["importance"] / top if top > 0 else np.ones_like(c["importance"])
+
+
+def near_duplicates(features, labels, *, ids=None, groups=None, share=0.2, min_cosine=None,
+                    random_state=0, threads=0, progress=False):
+    """Pairs of samples whose embeddings are near-identical — the same object seen twice — as
+    `coreclean check --features` reports them.
+
+    features: n × d; labels: n integer labels; ids: n ids (default 0..n-1); groups: n group ids
+    (e.g. image ids: pairs within one group are not reported) or None. A pair is near-identical
+    when 1 − cosine is below `share` × the median distance of a sample to its nearest other
+    sample, or, with min_cosine, when its cosine is at least that.
+
+    Returns (findings, threshold): findings is a list of dicts {annotation_id,
+    other_annotation_id, check, cosine, detail}, one per pair on its later sample, check =
+    "conflicting_labels" (different labels: one is likely wrong) or "leakage" (same label);
+    threshold is the cosine used.
+    """
+    from . import _coreclean, _progress
+    x = _arrays.features(features, "features")
+    y = _arrays.int_vector(labels, "labels", len(x))
+    idv = None if ids is None else _arrays.int_vector(ids, "ids", len(x))
+    gv = None if groups is None else _arrays.int_vector(groups, "groups", len(x))
+    if min_cosine is not None and not (0.0 < float(min_cosine) <= 1.0):
+        raise InvalidArgumentError(f"min_cosine = {min_cosine!r} (must be in (0, 1])")
+    return _coreclean.near_duplicates(x, y, idv, gv, float(share),
+                                      0.0 if min_cosine is None else float(min_cosine),
+                                      _progress.resolve(progress), int(random_state), int(threads))

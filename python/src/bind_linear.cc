@@ -2,6 +2,7 @@
 
 #include <coreclean/core/error.h>
 #include <coreclean/coreset/coreset_tree.h>
+#include <coreclean/coreset/near_duplicates.h>
 #include <coreclean/linear/class_selection.h>
 #include <coreclean/linear/logistic_regression.h>
 #include <coreclean/linear/metrics.h>
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -137,6 +139,52 @@ CoresetTree tree_from_bytes(const py::bytes& bytes) {
 }  // namespace
 
 void bind_linear(py::module_& m) {
+  m.def(
+      "near_duplicates",
+      [](const FloatMatrix& x, const py::object& labels, const py::object& ids,
+         const py::object& groups, double share, double min_cosine, const py::object& progress,
+         std::uint64_t seed, int threads) {
+        const auto xv = matrix_view(x, "X");
+        const auto yv = int_span(labels, "labels");
+        const auto iv = int_span(ids, "ids");
+        const auto gv = int_span(groups, "groups");
+        require_length(yv.size(), xv.rows(), "labels");
+        if (!iv.empty()) require_length(iv.size(), xv.rows(), "ids");
+        if (!gv.empty()) require_length(gv.size(), xv.rows(), "groups");
+        Call call(progress, seed, threads);
+        const auto [threshold, pairs] = call.run([&] {
+          const double t = min_cosine > 0.0
+                               ? min_cosine
+                               : coreset::relative_near_duplicate_cosine(xv, share, call.context());
+          return std::make_pair(t, coreset::find_near_duplicates(xv, gv, t, call.context()));
+        });
+        std::vector<SampleId> default_ids;
+        if (iv.empty()) {
+          default_ids.resize(static_cast<std::size_t>(xv.rows()));
+          std::iota(default_ids.begin(), default_ids.end(), 0);
+        }
+        std::vector<std::optional<std::int64_t>> images;
+        for (const std::int64_t g : gv) images.emplace_back(g);
+        coreset::NearDuplicateSamples samples{iv.empty() ? std::span<const SampleId>(default_ids) : iv,
+                                              yv, images, {}, nullptr};
+        py::list out;
+        for (const coreset::NearDuplicateFinding& f : coreset::describe_near_duplicates(pairs, samples)) {
+          py::dict d;
+          d["annotation_id"] = f.id;
+          d["other_annotation_id"] = f.other;
+          d["check"] = std::string(coreset::near_duplicate_kind_name(f.kind));
+          d["cosine"] = f.cosine;
+          d["detail"] = f.detail;
+          out.append(std::move(d));
+        }
+        return py::make_tuple(out, threshold);
+      },
+      py::arg("X"), py::arg("labels"), py::arg("ids").none(true), py::arg("groups").none(true),
+      py::arg("share") = coreset::kNearDuplicateShare, py::arg("min_cosine") = 0.0,
+      py::arg("progress") = py::none(), py::arg("seed") = 0, py::arg("threads") = 0,
+      "Pairs of rows of different groups with near-identical embeddings (see near_duplicates.h): "
+      "([{annotation_id, other_annotation_id, check, cosine, detail}], threshold).");
+
   // ---- CoresetTree -------------------------------------------------------------------------
   py::class_<CoresetTree>(m, "CoresetTree",
                           "The coreset tree (coreclean/coreset/coreset_tree.h). Use "

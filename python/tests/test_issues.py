@@ -64,3 +64,36 @@ def test_ranked_ids_and_scores():
     assert auroc >= 0.9, auroc
     with pytest.raises(coreclean.InvalidArgumentError, match="needs num_issues"):
         coreclean.find_label_issues(x, y, filter_by="importance")
+
+
+def test_near_duplicates_against_numpy(digits):
+    """Planted copies of digits (tiny noise), some relabelled, in other groups: the pairs and the
+    threshold against numpy's brute force (all rows count for the median: n < 2,000)."""
+    x, y = digits
+    rng = np.random.default_rng(3)
+    src = rng.choice(len(y), 30, replace=False)
+    copies = x[src] * (1 + 0.002 * rng.standard_normal((30, x.shape[1])))
+    labels = np.concatenate([y, np.where(np.arange(30) < 10, (y[src] + 1) % 10, y[src])])
+    xx = np.vstack([x, copies]).astype(np.float32)
+    groups = np.arange(len(xx)) // 2                     # two boxes per "image"
+    found, threshold = coreclean.near_duplicates(xx, labels, groups=groups)
+
+    u = xx.astype(np.float64) / np.linalg.norm(xx, axis=1, keepdims=True)
+    sim = u @ u.T
+    np.fill_diagonal(sim, -np.inf)
+    nearest = np.sort(1 - sim.max(axis=1))
+    assert threshold == pytest.approx(1 - 0.2 * nearest[len(nearest) // 2], abs=1e-6)
+    sim[groups[:, None] == groups[None, :]] = -np.inf
+    i, j = np.nonzero(np.triu(sim >= threshold, 1))
+    expected = {(int(a), int(b)) for a, b in zip(i, j)}
+    got = {(d["other_annotation_id"], d["annotation_id"]) for d in found}
+    assert got == expected
+    planted = {(int(s), len(y) + k) for k, s in enumerate(src)}
+    assert planted <= got
+    kinds = {(d["other_annotation_id"], d["annotation_id"]): d["check"] for d in found}
+    for k, s in enumerate(src):
+        assert kinds[(int(s), len(y) + k)] == ("conflicting_labels" if k < 10 else "leakage")
+    with pytest.raises(coreclean.InvalidArgumentError):
+        coreclean.near_duplicates(xx, labels, share=0)
+    with pytest.raises(coreclean.InvalidArgumentError):
+        coreclean.near_duplicates(xx, labels[:-1])
