@@ -8,11 +8,12 @@ A benchmark, never a test: it reports, asserts nothing. Debian's interpreter (nu
     # quick look: --datasets fashion
 
 Up to 50,000 samples the tree searches its neighbours exactly; beyond, approximately (cells of
-spherical k-means, each searched among the 24 cells nearest it; src/coreset/neighbours.h). For
-each data set the tree is built in this process (CoresetTreeServiceLG, default parameters), and
-for 1,000 samples drawn with seed 0 their lists are compared with the exact 10 nearest by cosine
-over the same columns the tree searches (the 64 leading columns of its PCA sketch φ, numpy,
-float64): recall@10 = |tree's ∩ exact| / 10, averaged.
+spherical k-means, each searched among the 24–64 cells nearest it, as many as 500 calibration
+rows say the data needs for recall 0.97; src/coreset/neighbours.h). For each data set the tree
+is built in this process (CoresetTreeServiceLG, default parameters), and for 1,000 samples drawn
+with seed 0 their lists are compared with the exact 10 nearest by cosine over the same columns
+the tree searches (the 64 leading columns of its PCA sketch φ when the features are wider than
+256, else all of φ = x − μ; numpy, float64): recall@10 = |tree's ∩ exact| / 10, averaged.
 
 Data:
   * fashion: Fashion-MNIST, both splits (Debian's dataset-fashion-mnist), 70,000 × 784 raw
@@ -45,6 +46,7 @@ REPO = os.path.dirname(os.path.dirname(SCRIPT))
 QUERIES = 1000
 K = 10
 SEARCH_DIMS = 64
+SKETCH_DIM = 256  # the tree's default: wider features are sketched by PCA
 
 
 def coco_priors(classes):
@@ -63,10 +65,11 @@ def load_fashion():
     return np.vstack(xs).astype(np.float32) / np.float32(255.0), np.concatenate(ys)
 
 
-def recall_at_k(tree, phi, rng):
+def recall_at_k(tree, phi, sketched, rng):
     """Mean recall@K of the tree's lists for QUERIES random samples, against numpy's exact
-    search over the leading SEARCH_DIMS columns of φ."""
-    q = phi[:, :SEARCH_DIMS].astype(np.float64)
+    search over the columns the tree searches: the leading SEARCH_DIMS of a PCA sketch, all of
+    φ = x − μ otherwise."""
+    q = (phi[:, :SEARCH_DIMS] if sketched else phi).astype(np.float64)
     norms = np.linalg.norm(q, axis=1)
     q /= np.where(norms > 0, norms, 1.0)[:, None]
     picks = rng.choice(len(q), QUERIES, replace=False)
@@ -127,7 +130,8 @@ def main():
             svc.build(x, y)
             build_seconds = time.perf_counter() - t0
             tree = svc._tree
-            recall = recall_at_k(tree, np.asarray(tree.features()), rng)
+            phi = np.asarray(tree.features())
+            recall = recall_at_k(tree, phi, x.shape[1] > SKETCH_DIM, rng)
             run = {"dataset": name, "n": int(len(y)), "d": int(x.shape[1]),
                    "recall_at_10": recall, "python_build_seconds": build_seconds}
             print(f"{name}: {len(y)} x {x.shape[1]}  recall@10 {recall:.4f}  "

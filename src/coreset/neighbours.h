@@ -4,9 +4,10 @@
 // The neighbour view of the coreset tree: every sample's k nearest other samples by cosine
 // similarity of φ, searched with faiss. Exact (blocked inner products over the row-normalised
 // φ) up to kExactNeighbourRows samples; beyond, approximate: ⌈√n⌉ cells of spherical k-means
-// (trained on at most 65,536 rows), each cell's rows searched exactly among the rows of the
-// kNeighbourProbes cells nearest it. bench/neighbour_recall.py measures its recall@10 against
-// the exact search and its time.
+// (trained on at most 65,536 rows), each cell's rows searched exactly among the rows of the cells
+// nearest it — at least kNeighbourProbes, as many as the data needs for recall@k ≥ 0.97 on 500
+// sampled rows (exactly searched for the calibration), at most kMaxNeighbourProbes.
+// bench/neighbour_recall.py measures its recall@10 against the exact search and its time.
 
 #include <coreclean/core/context.h>
 #include <coreclean/core/types.h>
@@ -20,8 +21,10 @@ namespace coreclean::coreset {
 
 /// Samples up to which the search is exact.
 inline constexpr Eigen::Index kExactNeighbourRows = 50000;
-/// Cells an approximate search probes per query.
+/// Cells an approximate search probes per query, at least and at most (the search's cost grows
+/// with them).
 inline constexpr int kNeighbourProbes = 24;
+inline constexpr int kMaxNeighbourProbes = 64;
 /// Columns of a PCA sketch the search uses (its leading components).
 inline constexpr Eigen::Index kNeighbourSearchDims = 64;
 /// Bytes of work a searching thread holds: faiss's block of inner products (4,096 × 1,024
@@ -79,6 +82,8 @@ struct CellGroups {
 
   /// The rows of the cells `cell` probes, ascending: its rows' candidates.
   [[nodiscard]] std::vector<Eigen::Index> candidates(Eigen::Index cell) const;
+  /// Keeps each cell's first `count` probes (nothing changes when it has no more).
+  void keep_probes(int count);
 };
 
 /// Groups the rows of q into cells (see CellGroups); `what` names the step in progress reports.
