@@ -8,7 +8,7 @@ A benchmark, never a test: it reports, asserts nothing. Debian's interpreter (nu
     # quick look: --datasets fashion
 
 Up to 50,000 samples the tree searches its neighbours exactly; beyond, approximately (cells of
-spherical k-means, each searched among the 24–64 cells nearest it, as many as 500 calibration
+spherical k-means, each searched among the 24–32 cells nearest it, as many as 500 calibration
 rows say the data needs for recall 0.97; src/coreset/neighbours.h). For each data set the tree
 is built in this process (CoresetTreeServiceLG, default parameters), and for 1,000 samples drawn
 with seed 0 their lists are compared with the exact 10 nearest by cosine over the same columns

@@ -7,9 +7,10 @@ A benchmark, never a test: it reports, asserts nothing. Debian's interpreter:
     PYTHONPATH=BUILD/python /usr/bin/python3 bench/update_speed.py --cli BUILD/apps/cli/coreclean
 
 In process (CoresetTreeServiceLG, default parameters: ridge, held-out and neighbour views):
-30 updates of 60 decisions each — 50 relabels (update_targets) and 10 removals (remove_samples)
-of samples drawn with seed 0 — timed one by one, without the refresh that refits the held-out
-models (the session's `apply` refreshes after; `update --no-refresh` is this step alone). The
+30 updates of 60 decisions each — 50 relabels and 10 removals of samples drawn with seed 0, one
+apply_review call each, as a session's apply makes it — timed one by one, without the refresh
+that refits the held-out models (the session's `apply` refreshes after; `update --no-refresh` is
+this step alone). The
 median against one build of the same tree. Whole process: `coreclean update --no-refresh` of a
 60-row decision CSV under /usr/bin/time -v (reading and writing the tree file included), against
 `coreclean build` of the same features directory.
@@ -72,8 +73,7 @@ def main():
             pick = rng.choice(alive, 60, replace=False)
             relabel, remove = pick[:50], pick[50:]
             t0 = time.perf_counter()
-            svc._tree.update_targets(relabel, 1 - y[relabel])
-            svc._tree.remove_samples(remove)
+            svc._tree.apply_review(relabel, 1 - y[relabel], remove)
             times.append(time.perf_counter() - t0)
             y[relabel] = 1 - y[relabel]
             alive = np.setdiff1d(alive, remove)

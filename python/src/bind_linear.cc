@@ -266,6 +266,18 @@ void bind_linear(py::module_& m) {
           },
           py::arg("indices"), py::arg("y"))
       .def(
+          "apply_review",
+          [](CoresetTree& tree, const py::object& relabel_ids, const py::object& labels,
+             const py::object& remove_ids) {
+            const auto rv = int_span(relabel_ids, "relabel_indices");
+            const auto yv = int_span(labels, "y");
+            const auto dv = int_span(remove_ids, "remove_indices");
+            const coreset::UpdateReport r =
+                without_gil([&] { return tree.apply_review(rv, yv, dv); });
+            return update_report(r);
+          },
+          py::arg("relabel_indices"), py::arg("y"), py::arg("remove_indices"))
+      .def(
           "remove_samples",
           [](CoresetTree& tree, const py::object& ids) {
             const auto iv = int_span(ids, "indices");

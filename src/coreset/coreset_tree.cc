@@ -1431,28 +1431,32 @@ void require_unique(std::span<const SampleId> ids) {
 
 UpdateReport CoresetTree::update_targets(std::span<const SampleId> ids,
                                          std::span<const Label> labels) {
-  built(state_);  // throws before the state is dereferenced
-  State& s = *state_;
-  CORECLEAN_THROW_IF_NOT(ids.size() == labels.size(),
-                         "coreset tree update: {} ids but {} labels", ids.size(), labels.size());
-  require_unique(ids);
-  std::vector<SampleChange> changes;
-  for (std::size_t j = 0; j < ids.size(); ++j) {
-    const Eigen::Index i = s.require_index(ids[j]);
-    const int c = s.class_index(labels[j]);
-    CORECLEAN_THROW_IF_NOT(c >= 0, "coreset tree update: label {} of sample {} is not a class of "
-                           "the tree", labels[j], ids[j]);
-    changes.push_back({i, c, s.weight[i], std::nullopt});
-  }
-  return apply_changes(s, params_, changes);
+  return apply_review(ids, labels, {});
 }
 
 UpdateReport CoresetTree::remove_samples(std::span<const SampleId> ids) {
+  return apply_review({}, {}, ids);
+}
+
+UpdateReport CoresetTree::apply_review(std::span<const SampleId> relabel_ids,
+                                       std::span<const Label> labels,
+                                       std::span<const SampleId> remove_ids) {
   built(state_);  // throws before the state is dereferenced
   State& s = *state_;
-  require_unique(ids);
+  CORECLEAN_THROW_IF_NOT(relabel_ids.size() == labels.size(),
+                         "coreset tree update: {} ids but {} labels", relabel_ids.size(), labels.size());
+  std::vector<SampleId> all(relabel_ids.begin(), relabel_ids.end());
+  all.insert(all.end(), remove_ids.begin(), remove_ids.end());
+  require_unique(all);
   std::vector<SampleChange> changes;
-  for (SampleId id : ids) {
+  for (std::size_t j = 0; j < relabel_ids.size(); ++j) {
+    const Eigen::Index i = s.require_index(relabel_ids[j]);
+    const int c = s.class_index(labels[j]);
+    CORECLEAN_THROW_IF_NOT(c >= 0, "coreset tree update: label {} of sample {} is not a class of "
+                           "the tree", labels[j], relabel_ids[j]);
+    changes.push_back({i, c, s.weight[i], std::nullopt});
+  }
+  for (SampleId id : remove_ids) {
     const Eigen::Index i = s.require_index(id);
     changes.push_back({i, s.label[i], 0.0, std::nullopt});
   }

@@ -24,7 +24,7 @@ inline constexpr Eigen::Index kExactNeighbourRows = 50000;
 /// Cells an approximate search probes per query, at least and at most (the search's cost grows
 /// with them).
 inline constexpr int kNeighbourProbes = 24;
-inline constexpr int kMaxNeighbourProbes = 64;
+inline constexpr int kMaxNeighbourProbes = 32;
 /// Columns of a PCA sketch the search uses (its leading components).
 inline constexpr Eigen::Index kNeighbourSearchDims = 64;
 /// Bytes of work a searching thread holds: faiss's block of inner products (4,096 × 1,024

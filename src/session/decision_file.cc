@@ -151,9 +151,7 @@ TreeDecisions apply_decision_file(const std::filesystem::path& csv, coreset::Cor
   done.relabelled = relabel_ids.size();
   done.deleted = delete_ids.size();
   done.kept = file.decisions.size() - relabel_ids.size() - delete_ids.size();
-  // Relabels first, then removals (two statements: the order of a sum's operands is unspecified).
-  done.nodes_touched = tree.update_targets(relabel_ids, relabel_to).nodes_touched;
-  done.nodes_touched += tree.remove_samples(delete_ids).nodes_touched;
+  done.nodes_touched = tree.apply_review(relabel_ids, relabel_to, delete_ids).nodes_touched;
   return done;
 }
 

@@ -396,8 +396,7 @@ struct Session::State {
       if (!seen[i] && s.seen) unseen_ids.push_back(ids[i]);
     }
     bool changed = !seen_ids.empty() || !unseen_ids.empty();
-    if (!relabel_ids.empty()) tree.update_targets(relabel_ids, relabel_to);
-    if (!remove_ids.empty()) tree.remove_samples(remove_ids);
+    if (!relabel_ids.empty() || !remove_ids.empty()) tree.apply_review(relabel_ids, relabel_to, remove_ids);
     if (tree.stale_updates() > 0) {
       tree.refresh(context);
       changed = true;
@@ -1307,8 +1306,7 @@ ApplyReport Session::apply(const ApplyOptions& options, const Context& context) 
   Context seeded(context);
   seeded.seed = s.seed;
   coreset::CoresetTree tree = s.tree;
-  if (!relabel_ids.empty()) tree.update_targets(relabel_ids, relabel_to);
-  if (!delete_ids.empty()) tree.remove_samples(delete_ids);
+  if (!relabel_ids.empty() || !delete_ids.empty()) tree.apply_review(relabel_ids, relabel_to, delete_ids);
   if (tree.stale_updates() > 0) tree.refresh(seeded);
   if (!verdict_ids.empty()) tree.record_verdicts(verdict_ids, verdicts, seeded);
   // A batch whose every box went back to the unseen pool reviewed nothing: it is closed

@@ -250,6 +250,51 @@ TEST(CoresetTree, IncrementalUpdatesEqualFreshBuild) {
   EXPECT_EQ(a.score(removed[0]).importance, 0.0);
 }
 
+// A reviewed batch in one update (apply_review) gives the tree that relabelling and then removing
+// give, with the summaries of a fresh build, counted as one stale update; an id in both lists,
+// or an unknown one, changes nothing.
+TEST(CoresetTree, ApplyReviewEqualsRelabelsThenRemovals) {
+  const auto data = testing::make_blobs(400, 6, 3, 1.2, 0.1, 11);
+  CoresetTree one(small_params(50)), two(small_params(50));
+  one.build(data.x, data.y);
+  two.build(data.x, data.y);
+  const std::vector<SampleId> relabel{10, 20, 250};
+  const Labels to{data.y[10] == 2 ? 5 : 2, data.y[20] == 8 ? 2 : 8, data.y[250] == 5 ? 8 : 5};
+  const std::vector<SampleId> removed{7, 399};
+  const UpdateReport r = one.apply_review(relabel, to, removed);
+  EXPECT_EQ(r.samples_changed, 5);
+  EXPECT_EQ(one.stale_updates(), 1);
+  two.update_targets(relabel, to);
+  two.remove_samples(removed);
+  expect_same_summaries(one, two);
+  // Before a refresh the changed samples' atypicality is the one place they differ: the
+  // relabelled ones are re-scored against the model after every change here, after the relabels
+  // only there. Every other sample, and every sample after refresh(), scores the same.
+  auto sa = one.scores(), sb = two.scores();
+  for (std::size_t i = 0; i < sa.size(); ++i) {
+    if (i != 10 && i != 20 && i != 250) {
+      EXPECT_NEAR(sa[i].importance, sb[i].importance, 1e-9 * std::max(1.0, sb[i].importance)) << i;
+    }
+    EXPECT_NEAR(sa[i].misfit, sb[i].misfit, 1e-9) << i;
+    EXPECT_EQ(sa[i].label, sb[i].label);
+    EXPECT_EQ(sa[i].weight, sb[i].weight);
+  }
+  one.refresh();
+  two.refresh();
+  sa = one.scores();
+  sb = two.scores();
+  for (std::size_t i = 0; i < sa.size(); ++i)
+    EXPECT_NEAR(sa[i].importance, sb[i].importance, 1e-9 * std::max(1.0, sb[i].importance)) << i;
+  const auto before = one.scores();
+  EXPECT_THROW(one.apply_review(std::vector<SampleId>{30}, Labels{2}, std::vector<SampleId>{30}),
+               InvalidArgument);
+  EXPECT_THROW(one.apply_review(std::vector<SampleId>{30}, Labels{2}, std::vector<SampleId>{4000}),
+               InvalidArgument);
+  EXPECT_THROW(one.apply_review(std::vector<SampleId>{30}, Labels{}, {}), InvalidArgument);
+  const auto after = one.scores();
+  for (std::size_t i = 0; i < after.size(); ++i) EXPECT_EQ(after[i].label, before[i].label);
+}
+
 // With cross-fitting on, refresh() also re-deals the folds by the current labels and refits the
 // fold models: the refreshed tree scores exactly like a fresh build.
 TEST(CoresetTree, RefreshWithCrossFittingEqualsFreshBuild) {

@@ -153,9 +153,11 @@ TEST(DecisionFile, AppliesToATreeOrChangesNothing) {
   EXPECT_EQ(done.deleted, 1u);
   EXPECT_EQ(done.kept, 2u);
   coreset::CoresetTree by_hand = original;
-  const Eigen::Index touched = by_hand.update_targets(std::vector<SampleId>{3}, Labels{new_label}).nodes_touched +
-                               by_hand.remove_samples(std::vector<SampleId>{7}).nodes_touched;
+  // One update for the batch: samples 3 and 7 share a leaf, so its path is touched once.
+  const Eigen::Index touched =
+      by_hand.apply_review(std::vector<SampleId>{3}, Labels{new_label}, std::vector<SampleId>{7}).nodes_touched;
   EXPECT_EQ(done.nodes_touched, touched);
+  EXPECT_EQ(touched, 3);
   EXPECT_TRUE(tree == by_hand);
   EXPECT_FALSE(tree == original);
 

@@ -346,6 +346,12 @@ class CoresetTree {
   UpdateReport update_targets(std::span<const SampleId> ids, std::span<const Label> labels);
   /// Removes samples: their weight becomes 0, they keep their slot and are never returned.
   UpdateReport remove_samples(std::span<const SampleId> ids);
+  /// A reviewed batch in one update: relabels (`relabel_ids` to `labels`) and removals
+  /// (`remove_ids`) together, so that the pass that re-scores every sample runs once (the same
+  /// tree as update_targets then remove_samples, to rounding). Throws, changing nothing, on an
+  /// unknown id or class, or an id named twice (also once in each list).
+  UpdateReport apply_review(std::span<const SampleId> relabel_ids, std::span<const Label> labels,
+                            std::span<const SampleId> remove_ids);
   /// Replaces the features of samples (x: ids.size() × d, the build's width).
   UpdateReport update_features(std::span<const SampleId> ids, MatrixRef x);
   /// Adds samples without a rebuild (the data arrived later, or in parts): x (m × d, the
