@@ -2,6 +2,7 @@
 import datetime
 import math
 import os
+import re
 import subprocess
 
 import numpy as np
@@ -102,3 +103,15 @@ def generate(path, n, d, classes, priors, seed, rank=64, chunk=20000, x_name="X.
     np.save(os.path.join(path, y_name), y)
     return {"n": n, "d": d, "classes": classes, "priors": list(map(float, priors)), "seed": seed,
             "rank": rank, "noise": noise, "mean_separation_sd": 2.0}
+
+
+def time_command(cmd):
+    """Runs cmd under /usr/bin/time -v: (wall seconds, peak RSS in KiB). Raises RuntimeError with
+    the end of its error output when it fails."""
+    proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-2000:])
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", proc.stderr).group(1)
+    seconds = sum(float(p) * 60 ** i for i, p in enumerate(reversed(wall.split(":"))))
+    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
+    return seconds, rss

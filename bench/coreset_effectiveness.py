@@ -95,12 +95,16 @@ def load_digits():
     return x, y, [str(i) for i in range(10)]
 
 
-def load_fashion():
-    with gzip.open(os.path.join(FASHION, "t10k-images-idx3-ubyte.gz")) as f:
-        x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784)
-    with gzip.open(os.path.join(FASHION, "t10k-labels-idx1-ubyte.gz")) as f:
-        y = np.frombuffer(f.read(), np.uint8, offset=8).astype(np.int64)
-    return x.astype(np.float32) / np.float32(255.0), y, FASHION_NAMES
+def load_fashion(split="test"):
+    """Fashion-MNIST from Debian's package: the 10k test split, or both splits ("all", 70,000
+    rows); pixels / 255 as float32, labels, class names."""
+    xs, ys = [], []
+    for part in ["t10k"] if split == "test" else ["train", "t10k"]:
+        with gzip.open(os.path.join(FASHION, f"{part}-images-idx3-ubyte.gz")) as f:
+            xs.append(np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784))
+        with gzip.open(os.path.join(FASHION, f"{part}-labels-idx1-ubyte.gz")) as f:
+            ys.append(np.frombuffer(f.read(), np.uint8, offset=8).astype(np.int64))
+    return np.vstack(xs).astype(np.float32) / np.float32(255.0), np.concatenate(ys), FASHION_NAMES
 
 
 DATASETS = {"digits": (load_digits, 32), "fashion": (load_fashion, 64)}

@@ -52,7 +52,6 @@ the fixed fusion, and ≥ 5 × random.
 
 import argparse
 import datetime
-import gzip
 import json
 import os
 import tempfile
@@ -61,23 +60,12 @@ import time
 import numpy as np
 
 from bench_common import provenance, result_path, write_effect_inputs
-from coreset_effectiveness import (FASHION, FASHION_NAMES, load_digits,
-                                   loadavg, ranking_metrics, review_summary, run_tool)
+from coreset_effectiveness import (load_digits, load_fashion, loadavg, ranking_metrics,
+                                   review_summary, run_tool)
 
 SCRIPT = os.path.abspath(__file__)
 REPO = os.path.dirname(os.path.dirname(SCRIPT))
 K_NEIGHBOURS = 10
-
-
-def load_fashion(split):
-    parts = ["t10k"] if split == "test" else ["train", "t10k"]
-    xs, ys = [], []
-    for part in parts:
-        with gzip.open(os.path.join(FASHION, f"{part}-images-idx3-ubyte.gz")) as f:
-            xs.append(np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784))
-        with gzip.open(os.path.join(FASHION, f"{part}-labels-idx1-ubyte.gz")) as f:
-            ys.append(np.frombuffer(f.read(), np.uint8, offset=8).astype(np.int64))
-    return np.vstack(xs).astype(np.float32) / np.float32(255.0), np.concatenate(ys), FASHION_NAMES
 
 
 def confident_learning(p, y):

@@ -18,28 +18,15 @@ Writes bench/results/held_out_rows-STAMP.json.
 """
 
 import argparse
-import gzip
 import json
 import os
-import re
 import subprocess
 import tempfile
 
 import numpy as np
 
-from bench_common import provenance, write_result
-
-FASHION = "/usr/share/datasets/fashion-mnist"
-
-
-def load_fashion():
-    xs, ys = [], []
-    for split in ("train", "t10k"):
-        with gzip.open(os.path.join(FASHION, f"{split}-images-idx3-ubyte.gz")) as f:
-            xs.append(np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784))
-        with gzip.open(os.path.join(FASHION, f"{split}-labels-idx1-ubyte.gz")) as f:
-            ys.append(np.frombuffer(f.read(), np.uint8, offset=8).astype(np.int64))
-    return np.vstack(xs).astype(np.float32) / np.float32(255.0), np.concatenate(ys)
+from bench_common import provenance, time_command, write_result
+from coreset_effectiveness import load_fashion
 
 
 def partners(x, y):
@@ -65,14 +52,8 @@ def auroc(score, positive):
 
 
 def timed_build(cli, features, tree, limit):
-    proc = subprocess.run(["/usr/bin/time", "-v", cli, "build", "--features", features, "--out",
-                           tree, "--held-out-rows", str(limit)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr[-2000:])
-    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (.+)", proc.stderr).group(1)
-    seconds = sum(float(p) * 60 ** i for i, p in enumerate(reversed(wall.split(":"))))
-    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
-    return seconds, rss
+    return time_command([cli, "build", "--features", features, "--out", tree, "--held-out-rows",
+                         str(limit)])
 
 
 def main():
@@ -81,7 +62,7 @@ def main():
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--limits", default="50000,0")
     a = ap.parse_args()
-    x, y = load_fashion()
+    x, y, _ = load_fashion("all")
     partner = partners(x, y)
     work = tempfile.mkdtemp(prefix="coreclean-held-out-")
     rows = []

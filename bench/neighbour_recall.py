@@ -28,18 +28,15 @@ Writes bench/results/neighbour_recall-STAMP.json and prints a table.
 """
 
 import argparse
-import gzip
 import json
 import os
-import re
-import subprocess
 import tempfile
 import time
 
 import numpy as np
 
-from bench_common import generate, provenance, result_path
-from coreset_effectiveness import FASHION, loadavg
+from bench_common import generate, provenance, result_path, time_command
+from coreset_effectiveness import load_fashion, loadavg
 
 SCRIPT = os.path.abspath(__file__)
 REPO = os.path.dirname(os.path.dirname(SCRIPT))
@@ -53,16 +50,6 @@ def coco_priors(classes):
     # One class 31 %, the others ∝ k^-1.2 (COCO 2017's box counts per class, roughly).
     rest = np.arange(1, classes) ** -1.2
     return np.concatenate([[0.31], 0.69 * rest / rest.sum()])
-
-
-def load_fashion():
-    xs, ys = [], []
-    for part in ("train", "t10k"):
-        with gzip.open(os.path.join(FASHION, f"{part}-images-idx3-ubyte.gz")) as f:
-            xs.append(np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784))
-        with gzip.open(os.path.join(FASHION, f"{part}-labels-idx1-ubyte.gz")) as f:
-            ys.append(np.frombuffer(f.read(), np.uint8, offset=8).astype(np.int64))
-    return np.vstack(xs).astype(np.float32) / np.float32(255.0), np.concatenate(ys)
 
 
 def recall_at_k(tree, phi, sketched, rng):
@@ -86,14 +73,9 @@ def recall_at_k(tree, phi, sketched, rng):
 
 
 def timed_build(cli, features, tree_file, neighbours):
-    """Whole-process `coreclean build` under /usr/bin/time -v: wall seconds, peak RSS (GiB)."""
-    cmd = ["/usr/bin/time", "-v", cli, "-q", "build", "--features", features, "--out", tree_file,
-           "--neighbours", str(neighbours)]
-    r = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", r.stderr).group(1)
-    parts = [float(p) for p in wall.split(":")]
-    seconds = sum(p * 60 ** (len(parts) - 1 - k) for k, p in enumerate(parts))
-    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", r.stderr).group(1))
+    """Whole-process `coreclean build`: wall seconds, peak RSS (GiB)."""
+    seconds, rss = time_command([cli, "-q", "build", "--features", features, "--out", tree_file,
+                                 "--neighbours", str(neighbours)])
     return {"seconds": seconds, "peak_rss_gib": rss / 2 ** 20}
 
 
@@ -115,7 +97,7 @@ def main():
         for name in a.datasets.split(","):
             rng = np.random.default_rng(0)
             if name == "fashion":
-                x, y = load_fashion()
+                x, y, _ = load_fashion("all")
                 folder = None
             else:
                 n = 200000 if name == "synthetic200k" else 847970

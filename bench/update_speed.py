@@ -21,14 +21,12 @@ Writes bench/results/update_speed-STAMP.json and prints both ratios.
 import argparse
 import json
 import os
-import re
-import subprocess
 import tempfile
 import time
 
 import numpy as np
 
-from bench_common import generate, provenance, result_path
+from bench_common import generate, provenance, result_path, time_command
 from coreset_effectiveness import loadavg
 
 SCRIPT = os.path.abspath(__file__)
@@ -37,11 +35,7 @@ UPDATES = 30
 
 
 def wall_and_rss(cmd):
-    r = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, check=True)
-    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", r.stderr).group(1)
-    parts = [float(p) for p in wall.split(":")]
-    seconds = sum(p * 60 ** (len(parts) - 1 - k) for k, p in enumerate(parts))
-    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", r.stderr).group(1))
+    seconds, rss = time_command(cmd)
     return seconds, rss / 2 ** 20
 
 
