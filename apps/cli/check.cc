@@ -36,9 +36,10 @@ struct Finding {
 };
 
 // Near-duplicate findings of a features directory: its training rows and, when it has them,
-// its test rows (ids from ids_test.npy, else "test row" numbers after the training ids).
-// Images come from the COCO file when one is given, else from boxes.npy (training rows);
-// rows of unknown image count as each in an image of its own.
+// its test rows (ids from ids_test.npy, else numbers after the training ids). Images come from
+// boxes.npy (training rows) and from the COCO file when one is given (every row with an
+// annotation id); rows of unknown image count as each in an image of its own — so without
+// --coco, two boxes of one test image may be paired.
 // `cosine`: set to the threshold used.
 std::vector<Finding> near_duplicate_findings(const CheckOptions& options,
                                              const std::optional<detect::CocoDataset>& coco,
@@ -50,10 +51,12 @@ std::vector<Finding> near_duplicate_findings(const CheckOptions& options,
   std::vector<SampleId> ids(features.ids.begin(), features.ids.end());
   Labels labels(features.y_train.begin(), features.y_train.end());
   std::vector<std::uint8_t> in_test(static_cast<std::size_t>(n), 0);
+  bool test_ids_given = false;
   if (n_test > 0) {
     const fs::path test_ids = options.features / "ids_test.npy";
     std::vector<SampleId> tid;
-    if (fs::exists(test_ids)) {
+    test_ids_given = fs::exists(test_ids);
+    if (test_ids_given) {
       tid = io::to_labels(io::read_npy(test_ids), test_ids.string());
       CORECLEAN_CLI_REQUIRE(static_cast<Eigen::Index>(tid.size()) == n_test,
                             "{}: {} ids for {} test rows", test_ids.string(), tid.size(), n_test);
@@ -65,14 +68,18 @@ std::vector<Finding> near_duplicate_findings(const CheckOptions& options,
     labels.insert(labels.end(), features.y_test.begin(), features.y_test.end());
     std::fill(in_test.begin() + n_train, in_test.end(), 1);
   }
+  // Images: the box table's for training rows, the COCO file's (when given) for every row whose
+  // id is an annotation id — not for test rows numbered here for want of ids_test.npy.
   std::vector<std::optional<std::int64_t>> images(static_cast<std::size_t>(n));
-  if (coco) {
-    for (Eigen::Index i = 0; i < n; ++i)
-      if (const auto a = coco->annotation_index(ids[static_cast<std::size_t>(i)]))
-        images[static_cast<std::size_t>(i)] = coco->annotations[*a].image_id;
-  } else if (const auto table = detect::read_box_table(options.features, n_train)) {
+  if (const auto table = detect::read_box_table(options.features, n_train)) {
     for (Eigen::Index i = 0; i < n_train; ++i)
       images[static_cast<std::size_t>(i)] = static_cast<std::int64_t>((*table)(i, 0));
+  }
+  if (coco) {
+    const Eigen::Index with_ids = test_ids_given ? n : n_train;
+    for (Eigen::Index i = 0; i < with_ids; ++i)
+      if (const auto a = coco->annotation_index(ids[static_cast<std::size_t>(i)]))
+        images[static_cast<std::size_t>(i)] = coco->annotations[*a].image_id;
   }
   // Rows of one known image form a group; a row of unknown image is a group of its own.
   std::vector<std::int64_t> group(static_cast<std::size_t>(n));
@@ -154,8 +161,9 @@ CLI::App* add_check_command(CLI::App& app, CheckOptions& options) {
       "                    once per pair, on the later annotation, naming the earlier one\n"
       "  missing_image     image_id is not in 'images', or (with --images) its file is absent\n"
       "  unknown_category  category_id is not in 'categories'\n"
-      "With --features (pairs of boxes of different images, images from --coco, else from the\n"
-      "directory's boxes.npy; train and test rows together; near-duplicates: 1 - cosine of the\n"
+      "With --features (pairs of boxes of different images: images from the directory's\n"
+      "boxes.npy (training rows) and --coco (every box; without it, boxes of one test image may\n"
+      "be paired); train and test rows together; near-duplicates: 1 - cosine of the\n"
       "embeddings below --share times the median distance of a box to its nearest other box,\n"
       "or cosine >= --min-cosine):\n"
       "  conflicting_labels  a near-duplicate box of another image carries another label:\n"

@@ -4,6 +4,7 @@
 #include <array>
 #include <cctype>
 #include <cstdlib>
+#include <mutex>
 #include <string_view>
 
 // OpenBLAS's run-time settings (cblas.h of OpenBLAS; declared here so the header of whichever
@@ -25,19 +26,33 @@ bool use_single_threaded_blas_unless_configured() {
   return true;
 }
 
+namespace {
+
+// Calls inside a ScopedSingleThreadedBlas, and the threads BLAS had before the first of them:
+// host threads (Python releases its lock during a call) may run calls at once, and BLAS's thread
+// count must not change while one of them is inside BLAS — the first sets 1, the last gives the
+// threads back.
+std::mutex blas_scope_mutex;
+int blas_scope_depth = 0;
+int blas_scope_saved = 0;
+
+}  // namespace
+
 ScopedSingleThreadedBlas::ScopedSingleThreadedBlas() {
   if (std::getenv("OPENBLAS_NUM_THREADS") != nullptr || std::getenv("GOTO_NUM_THREADS") != nullptr)
     return;
-  previous_ = openblas_get_num_threads();
-  if (previous_ > 1) {
-    set_blas_threads(1);
-  } else {
-    previous_ = 0;
+  const std::lock_guard<std::mutex> lock(blas_scope_mutex);
+  if (blas_scope_depth++ == 0) {
+    blas_scope_saved = openblas_get_num_threads();
+    if (blas_scope_saved > 1) set_blas_threads(1);
   }
+  counted_ = true;
 }
 
 ScopedSingleThreadedBlas::~ScopedSingleThreadedBlas() {
-  if (previous_ > 1) set_blas_threads(previous_);
+  if (!counted_) return;
+  const std::lock_guard<std::mutex> lock(blas_scope_mutex);
+  if (--blas_scope_depth == 0 && blas_scope_saved > 1) set_blas_threads(blas_scope_saved);
 }
 
 std::string blas_core_name() {

@@ -21,71 +21,70 @@ namespace {
 
 // Query rows per block of the candidate search.
 constexpr Eigen::Index kQueryBlock = 1024;
+// Rounding of a cosine computed in double precision: a pair this far below the threshold counts.
+constexpr double kDoubleSlack = 1e-12;
 // Query rows of the nearest-neighbour distances the relative threshold is the median of: the
 // sample median of 2,000 draws lies within about ±2 percentiles of the median of all rows.
 constexpr Eigen::Index kMedianRows = 2000;
 
-// The rows scaled to unit length (rows of norm 0, which have no direction, left at 0).
+// The rows scaled to unit length (rows of norm 0, which have no direction, left at 0), and the
+// rows' norms in double precision.
 struct UnitRows {
   RowMatrixXf u;
-  std::vector<std::uint8_t> zero;
+  std::vector<double> norm;
 };
 
 UnitRows unit_rows(MatrixRef x) {
   const Eigen::Index n = x.rows();
-  UnitRows out{RowMatrixXf(x), std::vector<std::uint8_t>(static_cast<std::size_t>(n), 0)};
+  UnitRows out{RowMatrixXf(x), std::vector<double>(static_cast<std::size_t>(n), 0.0)};
   for (Eigen::Index i = 0; i < n; ++i) {
     const double norm = out.u.row(i).cast<double>().norm();
-    if (norm > 0.0) {
-      out.u.row(i) = (out.u.row(i).cast<double>() / norm).cast<float>();
-    } else {
-      out.zero[static_cast<std::size_t>(i)] = 1;
-    }
+    out.norm[static_cast<std::size_t>(i)] = norm;
+    if (norm > 0.0) out.u.row(i) = (out.u.row(i).cast<double>() / norm).cast<float>();
   }
   return out;
 }
 
-// The pairs (i, j) of one block of queries among their candidates that are confirmed, smaller row
-// first:
-// different groups and a cosine ≥ t over every column.
+// The rows a pair's cosine is confirmed on: the samples as given, and their norms.
+struct Confirmation {
+  MatrixRef x;
+  const std::vector<double>& norm;
+  std::span<const std::int64_t> group;
+  double t;
+};
+
+// The pairs (i, j) of one block of queries among their candidates that are confirmed — different
+// groups and a cosine ≥ t, computed in double precision from the samples themselves (so that an
+// exact copy has cosine 1 to rounding of a double, not of a float) — smaller row first.
+// `candidate(h)` names the row of hit label h.
+template <typename Candidate>
 void confirm(const faiss::RangeSearchResult& hits, std::span<const Eigen::Index> queries,
-             std::span<const Eigen::Index> candidates, const UnitRows& rows,
-             std::span<const std::int64_t> group, double t, std::vector<NearDuplicatePair>& out) {
+             Candidate candidate, const Confirmation& c, std::vector<NearDuplicatePair>& out) {
   for (std::size_t a = 0; a < queries.size(); ++a) {
     const Eigen::Index i = queries[a];
     for (std::size_t h = hits.lims[a]; h < hits.lims[a + 1]; ++h) {
-      const auto at = static_cast<std::size_t>(hits.labels[h]);
-      const Eigen::Index j = candidates.empty() ? static_cast<Eigen::Index>(at) : candidates[at];
+      const Eigen::Index j = candidate(hits.labels[h]);
       if (j == i) continue;
-      if (!group.empty() && group[static_cast<std::size_t>(i)] == group[static_cast<std::size_t>(j)])
+      if (!c.group.empty() && c.group[static_cast<std::size_t>(i)] == c.group[static_cast<std::size_t>(j)])
         continue;
-      if (rows.zero[static_cast<std::size_t>(i)] || rows.zero[static_cast<std::size_t>(j)]) continue;
-      double cosine = 0.0;
-      const float* p = rows.u.row(i).data();
-      const float* q = rows.u.row(j).data();
-      for (Eigen::Index c = 0; c < rows.u.cols(); ++c)
-        cosine += static_cast<double>(p[c]) * static_cast<double>(q[c]);
-      if (cosine >= t) out.push_back({std::min(i, j), std::max(i, j), std::min(cosine, 1.0)});
+      const double ni = c.norm[static_cast<std::size_t>(i)], nj = c.norm[static_cast<std::size_t>(j)];
+      if (ni == 0.0 || nj == 0.0) continue;  // no direction
+      double dot = 0.0;
+      for (Eigen::Index k = 0; k < c.x.cols(); ++k)
+        dot += static_cast<double>(c.x(i, k)) * static_cast<double>(c.x(j, k));
+      const double cosine = std::min(dot / ni / nj, 1.0);
+      if (cosine >= c.t - kDoubleSlack) out.push_back({std::min(i, j), std::max(i, j), cosine});
     }
   }
 }
 
-// Range search of `queries` (rows of u) among `candidates` (all rows when empty): the pairs
-// whose inner product (in float, blocked products) exceeds `floor`.
+// Range search of `queries` (rows of u) among `ny` rows starting at `base`: the pairs whose
+// inner product (in float, blocked products) exceeds `floor`.
 faiss::RangeSearchResult range_search(const RowMatrixXf& u, std::span<const Eigen::Index> queries,
-                                      std::span<const Eigen::Index> candidates, float floor) {
+                                      const float* base, std::size_t ny, float floor) {
   const Eigen::Index d = u.cols();
   RowMatrixXf qx(static_cast<Eigen::Index>(queries.size()), d);
   for (std::size_t j = 0; j < queries.size(); ++j) qx.row(static_cast<Eigen::Index>(j)) = u.row(queries[j]);
-  RowMatrixXf gathered;
-  const float* base = u.data();
-  auto ny = static_cast<std::size_t>(u.rows());
-  if (!candidates.empty()) {
-    ny = candidates.size();
-    gathered.resize(static_cast<Eigen::Index>(ny), d);
-    for (std::size_t j = 0; j < ny; ++j) gathered.row(static_cast<Eigen::Index>(j)) = u.row(candidates[j]);
-    base = gathered.data();
-  }
   faiss::RangeSearchResult hits(static_cast<faiss::Index::idx_t>(queries.size()));
   faiss::range_search_inner_product(qx.data(), base, static_cast<std::size_t>(d), queries.size(), ny,
                                     floor, &hits);
@@ -105,9 +104,12 @@ std::vector<NearDuplicatePair> find_near_duplicates(MatrixRef x, std::span<const
                          "near-duplicates: {} groups for {} rows", group.size(), n);
   if (n < 2) return {};
   const UnitRows rows = unit_rows(x);
-  // Candidates from float products, a little below the threshold (float rounding of a d-term
-  // sum), each confirmed in double precision.
-  const auto floor = static_cast<float>(min_cosine - 1e-4);
+  // Candidates from float products of the unit rows, taken from below the threshold by more than
+  // their rounding can be (each of the d terms of a product of unit rows, and the rows' own
+  // scaling, err by at most a few float epsilons), each confirmed in double precision.
+  const Eigen::Index d = x.cols();
+  const auto floor = static_cast<float>(min_cosine - 1e-4 - 4.0 * static_cast<double>(d) * 0x1p-24);
+  const Confirmation check{x, rows.norm, group, min_cosine};
 
   std::vector<std::vector<NearDuplicatePair>> found;
   if (n <= exact_rows) {
@@ -120,9 +122,10 @@ std::vector<NearDuplicatePair> find_near_duplicates(MatrixRef x, std::span<const
                             [&](std::int64_t b) {
       const Eigen::Index begin = b * kQueryBlock, end = std::min(n, begin + kQueryBlock);
       const std::span<const Eigen::Index> queries(all.data() + begin, static_cast<std::size_t>(end - begin));
-      const std::span<const Eigen::Index> later(all.data() + begin, static_cast<std::size_t>(n - begin));
-      const faiss::RangeSearchResult hits = range_search(rows.u, queries, later, floor);
-      confirm(hits, queries, later, rows, group, min_cosine, found[static_cast<std::size_t>(b)]);
+      const faiss::RangeSearchResult hits = range_search(
+          rows.u, queries, rows.u.data() + begin * d, static_cast<std::size_t>(n - begin), floor);
+      confirm(hits, queries, [&](std::int64_t h) { return begin + h; }, check,
+              found[static_cast<std::size_t>(b)]);
     });
   } else {
     // Cells of the rows' directions: near-identical rows share a cell or sit in cells that
@@ -135,11 +138,16 @@ std::vector<NearDuplicatePair> find_near_duplicates(MatrixRef x, std::span<const
       const auto& members = cells.members[static_cast<std::size_t>(c)];
       if (members.empty()) return;
       const std::vector<Eigen::Index> candidates = cells.candidates(c);
+      RowMatrixXf gathered(static_cast<Eigen::Index>(candidates.size()), d);
+      for (std::size_t j = 0; j < candidates.size(); ++j)
+        gathered.row(static_cast<Eigen::Index>(j)) = rows.u.row(candidates[j]);
       for (std::size_t b = 0; b < members.size(); b += kQueryBlock) {
         const std::span<const Eigen::Index> queries =
             std::span(members).subspan(b, std::min<std::size_t>(kQueryBlock, members.size() - b));
-        const faiss::RangeSearchResult hits = range_search(rows.u, queries, candidates, floor);
-        confirm(hits, queries, candidates, rows, group, min_cosine, found[static_cast<std::size_t>(c)]);
+        const faiss::RangeSearchResult hits =
+            range_search(rows.u, queries, gathered.data(), candidates.size(), floor);
+        confirm(hits, queries, [&](std::int64_t h) { return candidates[static_cast<std::size_t>(h)]; },
+                check, found[static_cast<std::size_t>(c)]);
       }
     });
   }

@@ -265,8 +265,8 @@ std::string shell_word(const std::string& word) {
   return quoted + "'";
 }
 
-// Counts of the box checks' findings per check (a duplicate pair is one finding), and how many
-// flagged boxes were reviewed and fixed.
+// Counts of the findings per check (the box checks' and the near-duplicate search's; a pair is one
+// finding), and how many flagged boxes were reviewed and fixed.
 json findings_json(const session::Session& s, const session::SessionStatus& st) {
   std::map<std::string, std::int64_t> per_check;
   for (const session::BoxIssue& f : s.findings()) ++per_check[f.check];
@@ -275,7 +275,9 @@ json findings_json(const session::Session& s, const session::SessionStatus& st) 
                    [](const auto& a, const auto& b) { return a.second > b.second; });
   json checks = json::array();
   for (const auto& [check, n] : sorted) checks.push_back({{"check", check}, {"findings", n}});
-  return {{"checked", !s.coco_path().empty()},
+  // Checked: the box checks ran (the session has a COCO file), or the near-duplicate search
+  // found something (it runs on every session's features).
+  return {{"checked", !s.coco_path().empty() || !per_check.empty()},
           {"flagged", st.flagged},
           {"reviewed", st.flagged_reviewed},
           {"fixed", st.flagged_fixed},

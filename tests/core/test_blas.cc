@@ -44,6 +44,13 @@ TEST(Blas, ScopedSingleThreadedBlasGivesTheThreadsBack) {
     ::unsetenv("GOTO_NUM_THREADS");
     const ScopedSingleThreadedBlas guard;
     EXPECT_EQ(blas_threads(), 1);
+    {
+      // An overlapping call (another host thread): BLAS stays single-threaded until the last
+      // one ends.
+      const ScopedSingleThreadedBlas overlapping;
+      EXPECT_EQ(blas_threads(), 1);
+    }
+    EXPECT_EQ(blas_threads(), 1);
   }
   EXPECT_EQ(blas_threads(), 2);
   {

@@ -181,6 +181,29 @@ TEST(NearDuplicates, RelativeThresholdIsShareOfMedianNeighbourDistance) {
   EXPECT_THROW(relative_near_duplicate_cosine(data.x, std::nan(""), Context{}), InvalidArgument);
 }
 
+// Exact copies have cosine 1 to double rounding: a threshold of 1 finds every one of them
+// (float unit rows would put about half of them just below 1), and only them.
+TEST(NearDuplicates, ThresholdOneFindsEveryExactCopy) {
+  std::mt19937_64 rng(21);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  RowMatrixXf x(400, 256);
+  for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = g(rng);
+  for (int c = 0; c < 100; ++c) x.row(300 + c) = x.row(3 * c);
+  const auto pairs = find_near_duplicates(x, {}, 1.0, Context{});
+  ASSERT_EQ(pairs.size(), 100u);
+  for (int c = 0; c < 100; ++c) {
+    EXPECT_EQ(pairs[static_cast<std::size_t>(c)].first, 3 * c);
+    EXPECT_EQ(pairs[static_cast<std::size_t>(c)].second, 300 + c);
+  }
+  // More than half the rows duplicated: the median distance to the nearest row is 0, the
+  // relative threshold 1, and the copies are still found.
+  RowMatrixXf many(300, 256);
+  for (int i = 0; i < 100; ++i)
+    for (int r = 0; r < 3; ++r) many.row(3 * i + r) = x.row(i);
+  EXPECT_EQ(relative_near_duplicate_cosine(many, kNearDuplicateShare, Context{}), 1.0);
+  EXPECT_EQ(find_near_duplicates(many, {}, 1.0, Context{}).size(), 300u);
+}
+
 TEST(NearDuplicates, IdenticalRowsAndBadInput) {
   // Every row the same: all are duplicates of each other.
   RowMatrixXf same = RowMatrixXf::Constant(6, 40, 0.5f);

@@ -528,14 +528,16 @@
     aspect: 'Odd aspect ratio',
     duplicate: 'Duplicate (lies on another box of the image)',
     missing_image: 'Missing image',
-    unknown_category: 'Unknown category'
+    unknown_category: 'Unknown category',
+    conflicting_labels: 'Conflicting labels (a near-identical box of another image has another label)'
   };
 
   function renderFindings() {
     var f = data.findings;
     if (!f || typeof f !== 'object' || !f.checked) return null;
     var sec = section('findings', 'Box checks',
-      'Model-free checks of every box of the COCO file, run when the session was created.');
+      'Model-free checks of every box of the COCO file, and pairs of boxes of different images ' +
+      'whose embeddings are near-identical but whose labels differ, found when the session was created.');
     var flagged = isNum(f.flagged) ? f.flagged : 0;
     if (!(flagged > 0)) {
       sec.appendChild(el('p', 'cc-empty', 'The box checks flagged no box.'));

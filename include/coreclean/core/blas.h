@@ -35,6 +35,7 @@ bool use_single_threaded_blas_unless_configured();
 /// Runs BLAS single-threaded while it lives, unless the environment sets OPENBLAS_NUM_THREADS
 /// or GOTO_NUM_THREADS, and gives BLAS back the threads it had: for library calls made from a
 /// host process (Python), whose own BLAS work (numpy) keeps its threads between the calls.
+/// Scopes may overlap across threads: the first sets one thread, the last gives them back.
 /// A 60-decision update of a 12,073-sample tree from Python took ~50 ms with OpenBLAS's
 /// threads spinning between its small products, ~20 ms without them.
 class ScopedSingleThreadedBlas {
@@ -45,7 +46,7 @@ class ScopedSingleThreadedBlas {
   ScopedSingleThreadedBlas& operator=(const ScopedSingleThreadedBlas&) = delete;
 
  private:
-  int previous_ = 0;  // BLAS threads before; 0 = left alone
+  bool counted_ = false;  // this scope counts (BLAS threads not configured by the user)
 };
 
 /// The kernel family OpenBLAS chose for this CPU, as OpenBLAS names it ("SkylakeX", "Haswell",
