@@ -81,33 +81,18 @@ std::vector<Finding> near_duplicate_findings(const CheckOptions& options,
       if (const auto a = coco->annotation_index(ids[static_cast<std::size_t>(i)]))
         images[static_cast<std::size_t>(i)] = coco->annotations[*a].image_id;
   }
-  // Rows of one known image form a group; a row of unknown image is a group of its own.
-  std::vector<std::int64_t> group(static_cast<std::size_t>(n));
-  {
-    std::map<std::int64_t, std::int64_t> group_of;
-    for (Eigen::Index i = 0; i < n; ++i) {
-      const auto& image = images[static_cast<std::size_t>(i)];
-      group[static_cast<std::size_t>(i)] =
-          image ? group_of.emplace(*image, static_cast<std::int64_t>(group_of.size())).first->second
-                : -1 - static_cast<std::int64_t>(i);
-    }
-  }
   RowMatrixXf x(n, features.x_train.cols());
   x.topRows(n_train) = features.x_train.view();
   if (n_test > 0) x.bottomRows(n_test) = features.x_test->view();
-  cosine = options.min_cosine > 0 ? options.min_cosine
-                                  : coreset::relative_near_duplicate_cosine(x, options.share, context);
-  const std::vector<coreset::NearDuplicatePair> pairs =
-      coreset::find_near_duplicates(x, group, cosine, context);
-  coreset::NearDuplicateSamples samples{ids, labels, images, in_test, &features.class_names};
+  const coreset::NearDuplicateSamples samples{ids, labels, images, in_test, &features.class_names};
+  coreset::NearDuplicateReport report =
+      coreset::near_duplicate_findings(x, samples, options.share, options.min_cosine, context);
+  cosine = report.cosine;
   std::vector<Finding> out;
-  std::vector<coreset::NearDuplicateFinding> described = coreset::describe_near_duplicates(pairs, samples);
-  for (std::size_t k = 0; k < described.size(); ++k) {
-    coreset::NearDuplicateFinding& f = described[k];  // on the pair's second row
-    out.push_back({f.id, images[static_cast<std::size_t>(pairs[k].second)],
+  for (coreset::NearDuplicateFinding& f : report.findings)
+    out.push_back({f.id, images[static_cast<std::size_t>(f.row)],
                    std::string(coreset::near_duplicate_kind_name(f.kind)), std::move(f.detail),
                    f.other, f.cosine});
-  }
   return out;
 }
 

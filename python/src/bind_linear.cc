@@ -151,24 +151,19 @@ void bind_linear(py::module_& m) {
         require_length(yv.size(), xv.rows(), "labels");
         if (!iv.empty()) require_length(iv.size(), xv.rows(), "ids");
         if (!gv.empty()) require_length(gv.size(), xv.rows(), "groups");
-        Call call(progress, seed, threads);
-        const auto [threshold, pairs] = call.run([&] {
-          const double t = min_cosine > 0.0
-                               ? min_cosine
-                               : coreset::relative_near_duplicate_cosine(xv, share, call.context());
-          return std::make_pair(t, coreset::find_near_duplicates(xv, gv, t, call.context()));
-        });
         std::vector<SampleId> default_ids;
         if (iv.empty()) {
           default_ids.resize(static_cast<std::size_t>(xv.rows()));
           std::iota(default_ids.begin(), default_ids.end(), 0);
         }
-        std::vector<std::optional<std::int64_t>> images;
-        for (const std::int64_t g : gv) images.emplace_back(g);
-        coreset::NearDuplicateSamples samples{iv.empty() ? std::span<const SampleId>(default_ids) : iv,
-                                              yv, images, {}, nullptr};
+        std::vector<std::optional<std::int64_t>> images(gv.begin(), gv.end());
+        const coreset::NearDuplicateSamples samples{
+            iv.empty() ? std::span<const SampleId>(default_ids) : iv, yv, images, {}, nullptr};
+        Call call(progress, seed, threads);
+        const coreset::NearDuplicateReport report = call.run(
+            [&] { return coreset::near_duplicate_findings(xv, samples, share, min_cosine, call.context()); });
         py::list out;
-        for (const coreset::NearDuplicateFinding& f : coreset::describe_near_duplicates(pairs, samples)) {
+        for (const coreset::NearDuplicateFinding& f : report.findings) {
           py::dict d;
           d["annotation_id"] = f.id;
           d["other_annotation_id"] = f.other;
@@ -177,7 +172,7 @@ void bind_linear(py::module_& m) {
           d["detail"] = f.detail;
           out.append(std::move(d));
         }
-        return py::make_tuple(out, threshold);
+        return py::make_tuple(out, report.cosine);
       },
       py::arg("X"), py::arg("labels"), py::arg("ids").none(true), py::arg("groups").none(true),
       py::arg("share") = coreset::kNearDuplicateShare, py::arg("min_cosine") = 0.0,

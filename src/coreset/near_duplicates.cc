@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <numeric>
 #include <random>
 
@@ -171,16 +172,8 @@ double relative_near_duplicate_cosine(MatrixRef x, double share, const Context& 
   if (n < 2) return 1.0;
   const UnitRows rows = unit_rows(x);
   // The query rows: all, or kMedianRows drawn with the seed.
-  std::vector<Eigen::Index> order(static_cast<std::size_t>(n));
-  std::iota(order.begin(), order.end(), 0);
-  const Eigen::Index m = std::min(n, kMedianRows);
-  std::mt19937_64 rng(context.seed ^ 0x6d656469616eULL);
-  for (Eigen::Index j = 0; j < m; ++j) {
-    std::uniform_int_distribution<Eigen::Index> pick(j, n - 1);
-    std::swap(order[static_cast<std::size_t>(j)], order[static_cast<std::size_t>(pick(rng))]);
-  }
-  order.resize(static_cast<std::size_t>(m));
-  std::sort(order.begin(), order.end());
+  const std::vector<Eigen::Index> order = draw_rows(n, kMedianRows, context.seed ^ 0x6d656469616eULL);
+  const auto m = static_cast<Eigen::Index>(order.size());
   std::vector<double> distance(static_cast<std::size_t>(m));
   const Eigen::Index blocks = (m + kQueryBlock - 1) / kQueryBlock;
   detail::parallel_blocks(blocks, context, "", [&](std::int64_t b) {
@@ -229,6 +222,7 @@ std::vector<NearDuplicateFinding> describe_near_duplicates(std::span<const NearD
     NearDuplicateFinding f;
     f.id = samples.ids[static_cast<std::size_t>(p.second)];
     f.other = samples.ids[static_cast<std::size_t>(p.first)];
+    f.row = p.second;
     f.cosine = p.cosine;
     const bool conflict = samples.labels[static_cast<std::size_t>(p.first)] !=
                           samples.labels[static_cast<std::size_t>(p.second)];
@@ -248,6 +242,29 @@ std::vector<NearDuplicateFinding> describe_near_duplicates(std::span<const NearD
     out.push_back(std::move(f));
   }
   return out;
+}
+
+NearDuplicateReport near_duplicate_findings(MatrixRef x, const NearDuplicateSamples& samples,
+                                            double share, double min_cosine, const Context& context) {
+  const auto n = static_cast<std::size_t>(x.rows());
+  CORECLEAN_THROW_IF_NOT(samples.ids.size() == n && samples.labels.size() == n &&
+                             (samples.images.empty() || samples.images.size() == n) &&
+                             (samples.in_test.empty() || samples.in_test.size() == n),
+                         "near-duplicates: the samples' ids, labels, images or splits do not have "
+                         "{} entries (one per row)", n);
+  // Rows of one known image form a group; a row of unknown image is a group of its own.
+  std::vector<std::int64_t> group(n);
+  std::map<std::int64_t, std::int64_t> group_of;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::optional<std::int64_t> image = samples.images.empty() ? std::nullopt : samples.images[i];
+    group[i] = image ? group_of.emplace(*image, static_cast<std::int64_t>(group_of.size())).first->second
+                     : -1 - static_cast<std::int64_t>(i);
+  }
+  NearDuplicateReport report;
+  report.cosine = min_cosine > 0.0 ? min_cosine : relative_near_duplicate_cosine(x, share, context);
+  const std::vector<NearDuplicatePair> pairs = find_near_duplicates(x, group, report.cosine, context);
+  report.findings = describe_near_duplicates(pairs, samples);
+  return report;
 }
 
 }  // namespace coreclean::coreset

@@ -109,20 +109,27 @@ void exact_search_all(const RowMatrixXf& q, std::span<const Eigen::Index> querie
 
 }  // namespace
 
+std::vector<Eigen::Index> draw_rows(Eigen::Index n, Eigen::Index m, std::uint64_t seed) {
+  std::vector<Eigen::Index> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 rng(seed);
+  m = std::min(n, m);
+  for (Eigen::Index j = 0; j < m; ++j) {  // a partial Fisher–Yates shuffle
+    std::uniform_int_distribution<Eigen::Index> pick(j, n - 1);
+    std::swap(order[static_cast<std::size_t>(j)], order[static_cast<std::size_t>(pick(rng))]);
+  }
+  order.resize(static_cast<std::size_t>(m));
+  std::sort(order.begin(), order.end());
+  return order;
+}
+
 CellGroups group_into_cells(const RowMatrixXf& q, int probes, const Context& context,
                             std::string_view what) {
   const Eigen::Index n = q.rows(), r = q.cols();
   const auto cells = static_cast<Eigen::Index>(std::ceil(std::sqrt(static_cast<double>(n))));
   constexpr Eigen::Index kTrainRows = 65536;
-  std::vector<Eigen::Index> order(static_cast<std::size_t>(n));
-  std::iota(order.begin(), order.end(), 0);
-  std::mt19937_64 rng(context.seed ^ 0x6e65696768626f75ULL);
-  const Eigen::Index m = std::min(n, kTrainRows);
-  for (Eigen::Index j = 0; j < m; ++j) {
-    std::uniform_int_distribution<Eigen::Index> pick(j, n - 1);
-    std::swap(order[static_cast<std::size_t>(j)], order[static_cast<std::size_t>(pick(rng))]);
-  }
-  std::sort(order.begin(), order.begin() + m);
+  const std::vector<Eigen::Index> order = draw_rows(n, kTrainRows, context.seed ^ 0x6e65696768626f75ULL);
+  const auto m = static_cast<Eigen::Index>(order.size());
   RowMatrixXf train(m, r);
   for (Eigen::Index j = 0; j < m; ++j) train.row(j) = q.row(order[static_cast<std::size_t>(j)]);
   faiss::ClusteringParameters cp;
@@ -188,16 +195,7 @@ namespace {
 int probes_for_recall(const RowMatrixXf& q, int k, const CellGroups& groups, const Context& context) {
   const Eigen::Index n = q.rows();
   const auto cells = static_cast<Eigen::Index>(groups.members.size());
-  const Eigen::Index m = std::min(n, kRecallQueries);
-  std::vector<Eigen::Index> order(static_cast<std::size_t>(n));
-  std::iota(order.begin(), order.end(), 0);
-  std::mt19937_64 rng(context.seed ^ 0x726563616c6cULL);
-  for (Eigen::Index j = 0; j < m; ++j) {
-    std::uniform_int_distribution<Eigen::Index> pick(j, n - 1);
-    std::swap(order[static_cast<std::size_t>(j)], order[static_cast<std::size_t>(pick(rng))]);
-  }
-  order.resize(static_cast<std::size_t>(m));
-  std::sort(order.begin(), order.end());
+  const std::vector<Eigen::Index> order = draw_rows(n, kRecallQueries, context.seed ^ 0x726563616c6cULL);
   NeighbourLists sample;
   sample.k = k;
   sample.index.assign(static_cast<std::size_t>(n * k), -1);

@@ -72,6 +72,10 @@ void research_rows(const RowMatrixXf& phi, bool sketched, std::span<const Eigen:
 void extend_neighbours(const RowMatrixXf& phi, bool sketched, NeighbourLists& lists,
                        const Context& context);
 
+/// `m` of the rows 0..n-1 (all when m ≥ n) drawn uniformly without replacement with an engine
+/// seeded by `seed`, ascending.
+std::vector<Eigen::Index> draw_rows(Eigen::Index n, Eigen::Index m, std::uint64_t seed);
+
 /// Rows grouped for an approximate search: ⌈√n⌉ cells of spherical k-means over the rows of q
 /// (which should have unit length; trained on at most 65,536 of them, drawn with context.seed),
 /// each cell with the `probes` cells whose centroids are nearest its own.

@@ -661,15 +661,9 @@ Session Session::create_in(const std::filesystem::path& dir, const SessionOption
         images[i] = static_cast<std::int64_t>((*table)(s->rows[i], 0));
       }
     }
-    std::vector<std::int64_t> group(s->ids.size());
-    std::map<std::int64_t, std::int64_t> group_of;
-    for (std::size_t i = 0; i < s->ids.size(); ++i)
-      group[i] = images[i] ? group_of.emplace(*images[i], static_cast<std::int64_t>(group_of.size())).first->second
-                           : -1 - static_cast<std::int64_t>(i);
-    const double threshold = coreset::relative_near_duplicate_cosine(x, coreset::kNearDuplicateShare, context);
-    const auto pairs = coreset::find_near_duplicates(x, group, threshold, context);
-    coreset::NearDuplicateSamples samples{s->ids, s->label, images, {}, &s->names};
-    for (coreset::NearDuplicateFinding& f : coreset::describe_near_duplicates(pairs, samples))
+    const coreset::NearDuplicateSamples samples{s->ids, s->label, images, {}, &s->names};
+    for (coreset::NearDuplicateFinding& f :
+         coreset::near_duplicate_findings(x, samples, coreset::kNearDuplicateShare, 0.0, context).findings)
       if (f.kind == coreset::NearDuplicateKind::kConflictingLabels) conflicts.push_back(std::move(f));
   }
   s->tree.build(x, s->label, {}, s->ids, context);

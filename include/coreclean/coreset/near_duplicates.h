@@ -79,6 +79,7 @@ std::string_view near_duplicate_kind_name(NearDuplicateKind kind);
 struct NearDuplicateFinding {
   SampleId id = 0;     ///< the pair's second sample
   SampleId other = 0;  ///< its first sample
+  Eigen::Index row = 0;  ///< the row of `id`
   NearDuplicateKind kind = NearDuplicateKind::kConflictingLabels;
   double cosine = 0.0;
   std::string detail;  ///< one sentence naming both samples, their labels, images and splits
@@ -96,6 +97,20 @@ struct NearDuplicateSamples {
 /// The findings of `pairs` (rows of `samples`), in the pairs' order.
 std::vector<NearDuplicateFinding> describe_near_duplicates(std::span<const NearDuplicatePair> pairs,
                                                            const NearDuplicateSamples& samples);
+
+/// What one search found, and the cosine it searched from.
+struct NearDuplicateReport {
+  double cosine = 1.0;
+  std::vector<NearDuplicateFinding> findings;  ///< by first row, then second
+};
+
+/// The whole search over the rows of `x` that `samples` describes (`check --features`, sessions,
+/// Python): pairs of different images — rows of one known image together, a row of unknown
+/// image in an image of its own — from the cosine `min_cosine`, or, when it is 0, from
+/// relative_near_duplicate_cosine(x, share). Throws InvalidArgument as those functions do, or
+/// when a span of `samples` has the wrong length.
+NearDuplicateReport near_duplicate_findings(MatrixRef x, const NearDuplicateSamples& samples,
+                                            double share, double min_cosine, const Context& context);
 
 }  // namespace coreclean::coreset
 
