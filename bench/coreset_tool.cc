@@ -6,10 +6,11 @@
 //   coreclean_bench_coreset effect DIR OUT --target C --source A --budget B
 //                                   [--iterations 10] [--seed 0] [--folds 5] [--cv-c 1]
 //                                   [--cv-tol 1e-3] [--threads 0] [--no-cv] [--check-cvp]
+//                                   [--tree-cross-fit-c C]
 //     DIR/X.npy (float32 n × d), DIR/y.npy (labels as given to the reviewer, i.e. with the
 //     injected errors), DIR/y_true.npy (clean labels).
-//     1. Builds a CoresetTree (default CoresetTreeParams: cleaning, sketch_dim 256, …;
-//        Context.seed = --seed) and writes OUT/importance.npy, misfit.npy, atypical.npy, the
+//     1. Builds a CoresetTree (default CoresetTreeParams: cleaning, sketch_dim 256, …, but
+//        cross_fit_c = --tree-cross-fit-c when given; Context.seed = --seed) and writes OUT/importance.npy, misfit.npy, atypical.npy, the
 //        views' losses ridge.npy, held_out.npy, neighbour.npy (float64, n) and suggested.npy
 //        (int64, n); the JSON line carries the fusion weights.
 //     2. Unless --no-cv: 5-fold out-of-fold class probabilities of coreclean's multinomial
@@ -18,9 +19,10 @@
 //        cross_val_predict_proba (--check-cvp also runs that and reports the largest
 //        difference); writes OUT/cv_self_conf.npy = 1 − p̂_oof(y_i) and OUT/cv_proba.npy (the
 //        out-of-fold probabilities, n × K, classes ascending).
-//     3. Review simulation of class C with a total budget of B samples over --iterations
-//        iterations of ⌈B / iterations⌉ samples (the last ones smaller when the budget runs
-//        out); a simulated reviewer sets every reviewed sample whose true label is A back to A:
+//     3. Unless --iterations 0 (rankings only): review simulation of class C with a total
+//        budget of B samples over --iterations iterations of ⌈B / iterations⌉ samples (the
+//        last ones smaller when the budget runs out); a simulated reviewer sets every reviewed
+//        sample whose true label is A back to A:
 //        * "coreclean": important_samples({C: count m}, mark_seen) on the built tree, fixes by
 //          update_targets + refresh() between iterations (what `coreclean update` does by
 //          default: the exact incremental update, then the cross-fitted models refitted on the
@@ -132,7 +134,7 @@ double median(std::vector<double> v) {
       message +
       "\nusage: coreclean_bench_coreset effect DIR OUT --target C --source A --budget B"
       " [--iterations 10] [--seed 0] [--folds 5] [--cv-c 1] [--cv-tol 1e-3] [--threads 0]"
-      " [--no-cv] [--check-cvp]\n"
+      " [--no-cv] [--check-cvp] [--tree-cross-fit-c C]\n"
       "       coreclean_bench_coreset speed DIR OUT [--class C] [--top 60] [--edits 60]"
       " [--rounds 10] [--seed 0] [--query-repeats 5] [--threads 0] [--build-only]");
 }
@@ -431,7 +433,10 @@ int run_effect(const fs::path& dir, const fs::path& out_dir,
   j["source"] = source;
   j["budget"] = budget;
 
-  cs::CoresetTree tree;  // default parameters
+  cs::CoresetTreeParams params;  // default parameters, but for --tree-cross-fit-c
+  params.cross_fit_c = get_double(o, "tree-cross-fit-c", params.cross_fit_c);
+  j["tree_cross_fit_c"] = params.cross_fit_c;
+  cs::CoresetTree tree(params);
   const TimedBuild b = timed_build(tree, x, y, context);
   j["build_seconds"] = b.seconds;
   j["feature_dim"] = tree.feature_dim();
@@ -460,15 +465,18 @@ int run_effect(const fs::path& dir, const fs::path& out_dir,
     j["fusion_weights"] = {{"ridge", fw.ridge}, {"held_out", fw.held_out}, {"neighbour", fw.neighbour}};
   }
 
-  const std::vector<Eigen::Index> sizes = batch_sizes(budget, iterations);
+  // --iterations 0: rankings only, no review simulation.
+  const std::vector<Eigen::Index> sizes =
+      iterations > 0 ? batch_sizes(budget, iterations) : std::vector<Eigen::Index>();
   j["batch_sizes"] = sizes;
   for (const bool refresh : {true, false}) {
+    if (sizes.empty()) break;
     const std::string key = refresh ? "review_coreclean" : "review_coreclean_lazy";
     const Clock::time_point t0 = Clock::now();
     j[key] = to_json(review_tree(tree, y_true, target, source, sizes, refresh));
     j[key + "_seconds"] = seconds_since(t0);
   }
-  {
+  if (!sizes.empty()) {
     // The fusion that learns from the reviewer: verdicts recorded after every iteration.
     const Clock::time_point t0 = Clock::now();
     j["review_coreclean_learning"] = to_json(review_tree(tree, y_true, target, source, sizes, true, true));
@@ -513,6 +521,12 @@ int run_effect(const fs::path& dir, const fs::path& out_dir,
         diff = std::max(diff, std::abs(c - conf[i]));
       }
       j["cvp_max_abs_diff"] = diff;
+    }
+    if (sizes.empty()) {
+      j["warnings"] = warnings;
+      j["peak_rss_mb"] = status_mb("VmHWM");
+      std::cout << j.dump() << std::endl;
+      return 0;
     }
     t0 = Clock::now();
     j["review_cv"] = to_json(review_cv(models, conf, y, y_true, target, source, sizes, fit_log));
@@ -749,7 +763,7 @@ int main(int argc, char** argv) {
       return run_effect(dir, out,
                         parse_options(argc, argv, 4,
                                       {"target", "source", "budget", "iterations", "seed", "folds",
-                                       "cv-c", "cv-tol", "threads"},
+                                       "cv-c", "cv-tol", "threads", "tree-cross-fit-c"},
                                       {"no-cv", "check-cvp"}));
     if (task == "speed")
       return run_speed(dir, out,

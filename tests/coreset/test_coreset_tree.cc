@@ -19,6 +19,7 @@
 #include <map>
 #include <random>
 #include <span>
+#include <tuple>
 
 #include "coreset/tree_state.h"
 #include "testing/data.h"
@@ -142,34 +143,43 @@ TEST(CoresetTree, ScoresMatchBruteForce) {
   }
 }
 
+// The held-out model of fold f as the tree fits it, independently: a logistic regression on the
+// tree's features φ of the other folds' samples, C = c · r / mean ‖φ‖², tolerance 1e-2.
+linear::LogisticRegression fit_without_fold(const RowMatrixXf& phi, const Labels& labels,
+                                            const std::vector<int>& folds, int f, double c) {
+  double mean_sq = 0.0;
+  for (Eigen::Index i = 0; i < phi.rows(); ++i) mean_sq += phi.row(i).cast<double>().squaredNorm();
+  linear::LogisticRegressionParams lp;
+  lp.c = c * static_cast<double>(phi.cols()) / (mean_sq / static_cast<double>(phi.rows()));
+  lp.tol = 1e-2;
+  lp.max_iter = 50;
+  RowMatrixXf x(0, phi.cols());
+  Labels y;
+  for (Eigen::Index i = 0; i < phi.rows(); ++i)
+    if (folds[i] != f) {
+      x.conservativeResize(x.rows() + 1, Eigen::NoChange);
+      x.row(x.rows() - 1) = phi.row(i);
+      y.push_back(labels[i]);
+    }
+  linear::LogisticRegression model(lp);
+  model.fit(x, y);
+  return model;
+}
+
 // With cross-fitting, the held-out view is 1 − p̂(label) of a logistic regression fitted
 // without the sample's (stratified, seeded) fold, and it joins the fused misfit.
 TEST(CoresetTree, CrossFittedMisfitUsesModelsWithoutTheFold) {
   const auto data = testing::make_blobs(200, 4, 3, 1.5, 0.1, 29);
   CoresetTreeParams with = small_params();
   with.cross_fit_folds = 4;
+  with.cross_fit_c = 1.0;
   CoresetTree ridge_only(small_params()), tree(with);
   ridge_only.build(data.x, data.y);
   tree.build(data.x, data.y);
   const std::vector<int> folds = linear::stratified_kfold(data.y, 4, 0);
   const RowMatrixXf& phi = tree.features();
-  double mean_sq = 0.0;
-  for (Eigen::Index i = 0; i < 200; ++i) mean_sq += phi.row(i).cast<double>().squaredNorm();
-  linear::LogisticRegressionParams lp;
-  lp.c = phi.cols() / (mean_sq / 200.0);
-  lp.tol = 1e-2;
-  lp.max_iter = 50;
   for (int f = 0; f < 4; ++f) {
-    RowMatrixXf x(0, phi.cols());
-    Labels y;
-    for (Eigen::Index i = 0; i < 200; ++i)
-      if (folds[i] != f) {
-        x.conservativeResize(x.rows() + 1, Eigen::NoChange);
-        x.row(x.rows() - 1) = phi.row(i);
-        y.push_back(data.y[i]);
-      }
-    linear::LogisticRegression model(lp);
-    model.fit(x, y);
+    const linear::LogisticRegression model = fit_without_fold(phi, data.y, folds, f, 1.0);
     for (Eigen::Index i = 0; i < 200; ++i) {
       if (folds[i] != f) continue;
       const RowMatrixXd prob = model.predict_proba(phi.row(i));
@@ -186,6 +196,73 @@ TEST(CoresetTree, CrossFittedMisfitUsesModelsWithoutTheFold) {
   EXPECT_TRUE(ridge_only.held_out_probabilities(0).empty()) << "no cross-fitted models";
   tree.remove_samples(std::vector<SampleId>{7});
   EXPECT_TRUE(tree.held_out_probabilities(7).empty()) << "a removed sample";
+}
+
+// cross_fit_c = 0: the held-out models use the candidate C whose fold-0 model gives fold 0's
+// labels the highest likelihood — checked against models fitted here for every candidate. Two
+// data sets that want different amounts of regularisation: few samples in many noise columns
+// with noisy labels (strong), many samples in few clean columns (weak).
+TEST(CoresetTree, HeldOutRegularisationChosenByHeldOutLikelihood) {
+  const std::vector<double> candidates = {0.03, 0.1, 0.3, 1.0};
+  std::vector<double> chosen;
+  for (const auto& config : {std::tuple{240, 60, 1.0, 0.25}, std::tuple{1200, 3, 4.0, 0.0}}) {
+    const int n = std::get<0>(config);
+    const auto data = testing::make_blobs(n, std::get<1>(config), 3, std::get<2>(config),
+                                          std::get<3>(config), 41);
+    CoresetTreeParams p = small_params(60);
+    p.cross_fit_folds = 4;
+    ASSERT_EQ(p.cross_fit_c, 0.0) << "chosen by default";
+    CoresetTree tree(p);
+    tree.build(data.x, data.y);
+    const std::vector<int> folds = linear::stratified_kfold(data.y, 4, 0);
+    const RowMatrixXf& phi = tree.features();
+    const auto fit = [&](int f, double c) { return fit_without_fold(phi, data.y, folds, f, c); };
+    double best = -std::numeric_limits<double>::infinity(), best_c = 0.0;
+    for (double c : candidates) {
+      const linear::LogisticRegression model = fit(0, c);
+      double loglik = 0.0;
+      for (Eigen::Index i = 0; i < n; ++i) {
+        if (folds[i] != 0) continue;
+        const RowMatrixXd prob = model.predict_proba(phi.row(i));
+        const auto k = std::find(model.classes().begin(), model.classes().end(), data.y[i]) -
+                       model.classes().begin();
+        loglik += std::log(prob(0, k));
+      }
+      if (loglik > best) best = loglik, best_c = c;
+    }
+    chosen.push_back(best_c);
+    // Folds 1–3 are fitted from zero at the chosen C: the same models as here.
+    for (int f = 1; f < 4; ++f) {
+      const linear::LogisticRegression model = fit(f, best_c);
+      for (Eigen::Index i = 0; i < n; ++i) {
+        if (folds[i] != f) continue;
+        const RowMatrixXd prob = model.predict_proba(phi.row(i));
+        const std::vector<double> held_out = tree.held_out_probabilities(i);
+        for (int k = 0; k < 3; ++k)
+          ASSERT_NEAR(held_out[k], prob(0, k), 1e-6) << "n " << n << ", C " << best_c << ", sample " << i;
+      }
+    }
+  }
+  EXPECT_EQ(chosen[0], 0.03) << "noisy labels in many noise columns want strong regularisation";
+  EXPECT_EQ(chosen[1], 1.0) << "clean, well separated labels want little";
+  // A C given by the user is used as given.
+  const auto data = testing::make_blobs(240, 60, 3, 1.0, 0.25, 41);
+  CoresetTreeParams p = small_params(60);
+  p.cross_fit_folds = 4;
+  p.cross_fit_c = 0.3;
+  CoresetTree fixed(p), chosen_tree(small_params(60));
+  fixed.build(data.x, data.y);
+  p.cross_fit_c = 0.0;
+  chosen_tree = CoresetTree(p);
+  chosen_tree.build(data.x, data.y);
+  const std::vector<int> folds = linear::stratified_kfold(data.y, 4, 0);
+  double differ = 0.0;
+  for (Eigen::Index i = 0; i < 240; ++i)
+    if (folds[i] == 1) differ += std::abs(fixed.score(i).held_out - chosen_tree.score(i).held_out);
+  EXPECT_GT(differ, 1e-3) << "C = 0.3 was used, not the chosen 0.03";
+  CoresetTreeParams bad = small_params();
+  bad.cross_fit_c = -1.0;
+  EXPECT_THROW(bad.validate(), InvalidArgument);
 }
 
 void expect_same_summaries(const CoresetTree& a, const CoresetTree& b) {

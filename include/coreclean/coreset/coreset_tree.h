@@ -28,8 +28,9 @@
 ///     build, a multinomial logistic regression is fitted on φ without each fold, and p̂₋f gives
 ///     the sample's class probabilities; its loss is the cross-validated self-confidence loss
 ///     1 − p̂₋f(y_i). Logistic regression is better calibrated where classes are not linear in
-///     one-hot least squares. On large sets each model trains on a weighted per-class sample of
-///     its folds (cross_fit_max_rows).
+///     one-hot least squares. Its regularisation is chosen by the held-out likelihood of fold
+///     0's labels (cross_fit_c). On large sets each model trains on a weighted per-class sample
+///     of its folds (cross_fit_max_rows).
 ///
 ///   neighbour view (neighbours = k > 0): v_i ∈ ℝᴷ, the shares of the sample's k nearest
 ///     neighbours by cosine similarity of φ (faiss; itself excluded) in each class, each
@@ -121,7 +122,10 @@ struct CoresetTreeParams {
   int neighbours = 10;
   /// Inverse regularisation of those logistic regressions, for features of unit variance (the
   /// C used is cross_fit_c · r / mean ‖φ‖², so the units of the embedding do not matter).
-  double cross_fit_c = 1.0;
+  /// 0 = chosen per build and refresh() among 0.03, 0.1, 0.3 and 1 by the held-out likelihood
+  /// of fold 0's labels (how much to regularise depends on the embedding: see
+  /// fit_fold_models in coreset_tree.cc); costs three more fits of one model.
+  double cross_fit_c = 0.0;
   /// Training rows of each held-out model at most (0 = every sample of the other folds). Above
   /// it, each model trains on a per-class uniform sample of its folds — every row of a class
   /// that fits under the class's share, so rare classes keep all of theirs — weighted by
