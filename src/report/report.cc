@@ -43,6 +43,7 @@ Histogram histogram(const std::vector<double>& first, const std::vector<double>&
   Histogram h;
   h.edges.resize(static_cast<std::size_t>(bins) + 1);
   for (int i = 0; i <= bins; ++i) h.edges[static_cast<std::size_t>(i)] = top * i / bins;
+  h.edges.back() = top;  // top · bins / bins may round below the largest value it must hold
   auto count = [&](const std::vector<double>& values) {
     std::vector<std::int64_t> c(static_cast<std::size_t>(bins), 0);
     for (double v : values) {
@@ -414,7 +415,7 @@ json report_data_of(const session::Session& s, const session::SessionStatus& st,
       {"classes", classes},
       {"summary", summary},
       {"audit", audit_json(st)},
-      {"scores", {{"atypical_weight", coreset::CoresetTreeParams{}.atypical_weight}}},
+      {"scores", {{"atypical_weight", st.atypical_weight}}},
       {"iterations", iterations},
       {"baselines", baselines},
       {"importance", {{"edges", h.edges}, {"first", h.first}, {"last", h.last}}},
