@@ -27,7 +27,7 @@ their PCA (32 / 64 components, fitted without labels). Noise, per seed:
 Methods (scores; higher = more suspect)
 ---------------------------------------
   * coreclean: the tree's importance (default parameters: ridge, held-out and neighbour views
-    fused with weights fitted to the labels, plus 0.05 · atypicality); also each view alone
+    fused with weights fitted to the labels, plus 0.01 · atypicality); also each view alone
     (ridge, held_out, neighbour) and the fused misfit, for context;
   * CV self-confidence: 1 − p̂_oof(label), 5-fold multinomial logistic regression (C = 1; the
     benchmark tool's solver, which is what cross_val_predict_proba computes);

@@ -182,7 +182,7 @@ def _member(name, rank, size, share, first, fit_rows, fit_row_ids, labels, weigh
 
 def build(X, y, sample_weight=None, indices=None, *, client=None, processes=None,
           optimized_for="cleaning", chunk_size=None, coreset_size=None, random_state=None,
-          sketch_dim=256, atypical_weight=0.05, cross_fit_folds=5, threads=None):
+          sketch_dim=256, atypical_weight=0.01, cross_fit_folds=5, threads=None):
     """Builds a CoresetTreeServiceLG over X with the workers of a Dask cluster; returns it.
 
     X: an n × d dask array (or anything numpy reads, wrapped as one). y, sample_weight, indices:

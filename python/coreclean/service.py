@@ -56,7 +56,7 @@ class CoresetTreeServiceLG:
 
     def __init__(self, *, optimized_for="cleaning", chunk_size=None, coreset_size=None,
                  n_classes=None, n_instances=None, random_state=None, sketch_dim=256,
-                 atypical_weight=0.05, cross_fit_folds=5, progress=None, threads=0):
+                 atypical_weight=0.01, cross_fit_folds=5, progress=None, threads=0):
         if optimized_for not in ("cleaning", "training"):
             raise InvalidArgumentError(
                 f"optimized_for = {optimized_for!r} (must be 'cleaning' or 'training')")

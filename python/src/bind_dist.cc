@@ -106,7 +106,7 @@ void bind_dist(py::module_& m) {
       py::arg("share"), py::arg("first"), py::arg("fit_rows").none(true), py::arg("y"),
       py::arg("sample_weight").none(true), py::arg("indices").none(true), py::arg("group"),
       py::arg("optimized_for") = "cleaning", py::arg("chunk_size") = 0,
-      py::arg("coreset_size") = 0, py::arg("sketch_dim") = 256, py::arg("atypical_weight") = 0.05,
+      py::arg("coreset_size") = 0, py::arg("sketch_dim") = 256, py::arg("atypical_weight") = 0.01,
       py::arg("cross_fit_folds") = 5, py::arg("cross_fit_c") = 0.0, py::arg("seed") = 0,
       py::arg("threads") = 0,
       "One process's part of a tree built by a group (coreset::build_distributed over a share): "

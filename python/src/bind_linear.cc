@@ -192,7 +192,7 @@ void bind_linear(py::module_& m) {
            }),
            py::arg("optimized_for") = "cleaning", py::arg("chunk_size") = 0,
            py::arg("coreset_size") = 0, py::arg("sketch_dim") = 256,
-           py::arg("atypical_weight") = 0.05, py::arg("cross_fit_folds") = 5,
+           py::arg("atypical_weight") = 0.01, py::arg("cross_fit_folds") = 5,
            py::arg("cross_fit_c") = 0.0)
       .def(
           "build",

@@ -274,6 +274,7 @@ struct ReviewServer::Impl {
             {"confused_with", class_json(session, st.confused_with)},
             {"guidelines", session.guidelines()},
             {"default_batch_size", options.batch_size},
+            {"atypical_weight", st.atypical_weight},
             {"status",
              {{"iteration", last ? last->iteration : 0},
               {"auc", last ? json(last->auc) : json(nullptr)},

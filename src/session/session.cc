@@ -1521,6 +1521,7 @@ SessionStatus Session::status() const {
   SessionStatus st;
   st.fusion = s.tree.fusion_weights();
   st.fusion_default = s.tree.default_fusion_weights();
+  st.atypical_weight = s.tree.params().atypical_weight;
   st.class_of_interest = s.class_of_interest;
   st.confused_with = s.confused_with;
   st.samples = static_cast<std::int64_t>(s.ids.size());

@@ -137,9 +137,9 @@ TEST(CoresetTree, ScoresMatchBruteForce) {
     const Eigen::MatrixXd gi = (gc + lambda_c * Eigen::MatrixXd::Identity(r1, r1)).inverse();
     const double lev = w[i] * a.row(i) * gi * a.row(i).transpose();
     EXPECT_NEAR(scores[i].atypical, lev * wc / r1, 1e-6 * std::max(1.0, lev * wc / r1));
-    // importance = surprisal −log p(label) + 0.05 · atypicality.
+    // importance = surprisal −log p(label) + 0.01 · atypicality (the default weight).
     EXPECT_NEAR(scores[i].importance,
-                -std::log(p[yi]) + 0.05 * scores[i].atypical, 1e-9 * std::max(1.0, scores[i].importance));
+                -std::log(p[yi]) + 0.01 * scores[i].atypical, 1e-9 * std::max(1.0, scores[i].importance));
   }
 }
 

@@ -110,6 +110,7 @@ TEST_F(ReviewServerTest, StateListsTheOpenBatchAndTheSessionClasses) {
   ASSERT_EQ(s.at("classes").size(), 3u);
   EXPECT_EQ(s.at("classes")[0], (json{{"id", 2}, {"name", "two"}}));
   EXPECT_EQ(s.at("default_batch_size"), 5);
+  EXPECT_EQ(s.at("atypical_weight"), 0.01) << "the session tree's weight";
   const json& batch = s.at("batch");
   EXPECT_EQ(batch.at("number"), 1);
   ASSERT_EQ(batch.at("items").size(), batch_ids.size());
@@ -119,10 +120,10 @@ TEST_F(ReviewServerTest, StateListsTheOpenBatchAndTheSessionClasses) {
     EXPECT_EQ(it.at("label_name"), "five");
     EXPECT_TRUE(it.at("decision").is_null());
     EXPECT_TRUE(it.at("images").is_null()) << "the session has no images";
-    // importance = −log(1 − misfit) + 0.05 · atypical (the surprisal of the label).
+    // importance = −log(1 − misfit) + w · atypical (the surprisal of the label), w the tree's.
     const double misfit = it.at("misfit").get<double>(), importance = it.at("importance").get<double>();
     if (misfit < 1.0 - 1e-12)
-      EXPECT_NEAR(importance, -std::log1p(-misfit) + 0.05 * it.at("atypical").get<double>(),
+      EXPECT_NEAR(importance, -std::log1p(-misfit) + 0.01 * it.at("atypical").get<double>(),
                   1e-6 * std::max(1.0, importance));
     // The held-out model's classes, most probable first, with the session's names.
     const json& probs = it.at("probabilities");

@@ -213,8 +213,8 @@ function checkContent(info, reportFile) {
       fail(`example ${i}: no "In context" view (${x.captions.join(', ')})`);
     }
   });
-  if (info.examples.length && !/importance = \u2212log\(1 \u2212 misfit\) \+ 0\.05 \u00d7 atypical/i.test(info.galleryIntro)) {
-    fail(`the examples do not state importance = \u2212log(1 \u2212 misfit) + 0.05 \u00d7 atypical: "${info.galleryIntro}"`);
+  if (info.examples.length && !/importance = \u2212log\(1 \u2212 misfit\) \+ 0\.01 \u00d7 atypical/i.test(info.galleryIntro)) {
+    fail(`the examples do not state importance = \u2212log(1 \u2212 misfit) + 0.01 \u00d7 atypical: "${info.galleryIntro}"`);
   }
   // The README's scales: misfit 0 = confident agreement, 1 = another class confidently named;
   // atypical relative to its class average.

@@ -274,7 +274,7 @@
   // The scores' scales (README, "coreclean build"): misfit = 1 − p(label) in [0, 1], atypical
   // relative to its class average, importance = −log(1 − misfit) + w · atypical.
   var scoreInfo = data.scores && typeof data.scores === 'object' ? data.scores : {};
-  var ATYPICAL_WEIGHT = isNum(scoreInfo.atypical_weight) ? scoreInfo.atypical_weight : 0.05;
+  var ATYPICAL_WEIGHT = isNum(scoreInfo.atypical_weight) ? scoreInfo.atypical_weight : 0.01;
   function fmtWeight(w) { return String(Math.round(w * 1e4) / 1e4); }
   var IMPORTANCE_RULE = 'Importance = \u2212log(1 \u2212 misfit) + ' + fmtWeight(ATYPICAL_WEIGHT) +
     ' \u00d7 atypical: how surprising the label is, plus how odd the box is for its class.';

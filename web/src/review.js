@@ -502,9 +502,11 @@
   function renderWhy(it) {
     const misfit = Math.max(0, Number(it.misfit) || 0);
     const atyp = Math.max(0, Number(it.atypical) || 0);
-    const atypPart = 0.05 * atyp;
-    // importance = −log(1 − misfit) + 0.05 · atypical: the bar shows the label's surprisal and
-    // the atypical part, on the scale of the batch's largest importance (at least 1)
+    // importance = −log(1 − misfit) + w · atypical, w the session tree's weight: the bar shows
+    // the label's surprisal and the atypical part, on the scale of the batch's largest
+    // importance (at least 1)
+    const weight = Number.isFinite(st.data && st.data.atypical_weight) ? st.data.atypical_weight : 0.01;
+    const atypPart = weight * atyp;
     const surprisal = Math.max(0, (Number(it.importance) || 0) - atypPart);
     const total = surprisal + atypPart;
     const scale = Math.max(1, ...st.items.map((x) => Number(x.importance) || 0));
@@ -527,7 +529,7 @@
     legend('var(--misfit)', 'misfit', fmt2(misfit), null,
       'How badly models that did not see this box disagree with its label (a ridge classifier, logistic regressions and its nearest neighbours, fused): 0 when they agree confidently, 1 when they confidently name another class. Counts as \u2212log(1 \u2212 misfit) towards the importance.');
     legend('var(--atypical)', 'atypical', atyp.toFixed(1) + '×', `class average (+${atypPart.toFixed(2)})`,
-      'How unusual the box looks for its class (the class average is 1×). High values point to boxes that miss their object or span two objects. Counts 0.05 × towards the importance.');
+      `How unusual the box looks for its class (the class average is 1×). High values point to boxes that miss their object or span two objects. Counts ${weight} × towards the importance.`);
 
     const words = [];
     const label = it.label_name;

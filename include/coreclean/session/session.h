@@ -240,6 +240,8 @@ struct SessionStatus {
   /// The weights of the tree's fused views: in use (learned from the reviewers' verdicts once
   /// batches were applied) and fitted to the labels alone.
   coreset::FusionWeights fusion, fusion_default;
+  /// The weight of atypicality in the importance, as the session's tree was built with.
+  double atypical_weight = 0.0;
   /// True when the AUC gained less than `plateau_gain` over the last `plateau_window`
   /// iterations (the rule is in the message of `status`).
   bool plateaued = false;
