@@ -42,8 +42,9 @@ Methods (scores; higher = more suspect)
   * in-sample loss: 1 − p(label) of a logistic regression (C = 1) fitted on every sample;
   * random (the expectation over 200 draws).
 Metrics within the scored set: AUROC, precision at k (k = number of errors), recall at a 10 %
-review budget. Review simulation (asym rows): 10 iterations of the budget / 10 most important
-unseen samples of C, fixes applied by update + refresh between them, the fusion weights fixed
+review budget. Review simulation (asym rows; --review-iterations, default 10, 0 = none): 10
+iterations of the budget / 10 most important unseen samples of C, fixes applied by update +
+refresh between them, the fusion weights fixed
 (the tool's "coreclean") or learned from the reviewer's verdicts after every iteration
 ("coreclean_learning"); CV self-confidence refitted between them; errors found against random
 review.
@@ -174,10 +175,12 @@ def main():
     ap.add_argument("--review-iterations", type=int, default=10,
                     help="iterations of the review simulation (0 = rankings only, much faster)")
     a = ap.parse_args()
+    if a.review_iterations < 0:
+        ap.error("--review-iterations must be >= 0")
     stamp, out_path = result_path(a.out, "finding_errors")
     from sklearn.decomposition import PCA
     report = {"started": stamp, "loadavg_start": loadavg(), "protocol": __doc__, "runs": [],
-              "datasets": {}}
+              "datasets": {}, "review_iterations": a.review_iterations}
     report.update(provenance(a.tool))
     with tempfile.TemporaryDirectory(prefix="coreclean-finding-") as tmp:
         loaders = {"digits": (load_digits, 32),

@@ -508,14 +508,17 @@ void fit_fold_models(State& s, const CoresetTreeParams& p, const Context& contex
   };
 
   // The weighted log-likelihood of fold f's own labels under its model, per leaf this process
-  // holds (zeros for leaves without fold-f samples), appended to `parts`.
+  // holds (zeros for leaves without fold-f samples), appended to `parts`; their weight Σ w per
+  // leaf appended to `weights` when given.
   const auto held_out_likelihood = [&](int f, const linear::LogisticRegression& model,
-                                       std::vector<double>& parts) {
+                                       std::vector<double>& parts, std::vector<double>* weights) {
     for (Eigen::Index leaf = first_leaf; leaf * s.chunk < s.phi_first + s.phi.rows(); ++leaf) {
       std::vector<Eigen::Index> at;
       for (Eigen::Index i = leaf * s.chunk; i < std::min(s.n(), (leaf + 1) * s.chunk); ++i)
         if (s.fold[i] == f && s.weight[i] > 0.0) at.push_back(i);
-      double sum = 0.0;
+      double sum = 0.0, weight = 0.0;
+      for (Eigen::Index i : at) weight += s.weight[i];
+      if (weights != nullptr) weights->push_back(weight);
       if (!at.empty() && model.is_fitted()) {
         RowMatrixXf x(static_cast<Eigen::Index>(at.size()), s.phi.cols());
         for (std::size_t q = 0; q < at.size(); ++q)
@@ -529,35 +532,40 @@ void fit_fold_models(State& s, const CoresetTreeParams& p, const Context& contex
     }
   };
 
+  if (folds == 0) return;
   std::vector<double> candidates = {p.cross_fit_c};
   if (p.cross_fit_c == 0.0) candidates.assign(kHeldOutCandidates.begin(), kHeldOutCandidates.end());
   double chosen = candidates.front();
   std::optional<linear::LogisticRegression> first_model;
   const auto steps = static_cast<int>(candidates.size()) - 1 + folds;
-  if (candidates.size() > 1 && folds > 0) {
-    // Per leaf, one likelihood per candidate; summed over the leaves in order.
+  if (candidates.size() > 1) {
+    // Per leaf, one likelihood per candidate and fold 0's weight; summed over the leaves in order.
     std::vector<std::vector<double>> per_candidate;
+    std::vector<double> fold_weight;
     std::vector<linear::LogisticRegression> models;
     models.reserve(candidates.size());  // fit_fold reads the previous one
     for (std::size_t c = 0; c < candidates.size(); ++c) {
       context.throw_if_cancelled();
       context.report_progress(static_cast<std::int64_t>(c), steps, "fitting the held-out models");
       models.push_back(fit_fold(0, candidates[c], c > 0 ? &models.back() : nullptr));
-      held_out_likelihood(0, models.back(), per_candidate.emplace_back());
+      held_out_likelihood(0, models.back(), per_candidate.emplace_back(),
+                          c == 0 ? &fold_weight : nullptr);
     }
-    const std::size_t leaves = per_candidate.front().size();
-    std::vector<double> parts(leaves * candidates.size());
-    for (std::size_t l = 0; l < leaves; ++l)
-      for (std::size_t c = 0; c < candidates.size(); ++c)
-        parts[l * candidates.size() + c] = per_candidate[c][l];
-    std::vector<double> total(candidates.size(), 0.0);
+    const std::size_t leaves = fold_weight.size(), width = candidates.size() + 1;
+    std::vector<double> parts(leaves * width);
+    for (std::size_t l = 0; l < leaves; ++l) {
+      for (std::size_t c = 0; c < candidates.size(); ++c) parts[l * width + c] = per_candidate[c][l];
+      parts[l * width + candidates.size()] = fold_weight[l];
+    }
+    std::vector<double> total(width, 0.0);
     group.ordered_sum(parts, total);
-    // Without a fold-0 model (a class missing from its training rows) nothing was measured:
-    // the weakest regularisation, as with a single candidate of 1.
+    // Without a fold-0 model (a class missing from its training rows) or without fold-0 samples
+    // of weight > 0, nothing was measured: the weakest regularisation, as with a single
+    // candidate of 1.
+    const bool measured = models.front().is_fitted() && total.back() > 0.0;
     const auto best =
-        models.front().is_fitted()
-            ? static_cast<std::size_t>(std::max_element(total.begin(), total.end()) - total.begin())
-            : candidates.size() - 1;
+        measured ? static_cast<std::size_t>(std::max_element(total.begin(), total.end() - 1) - total.begin())
+                 : candidates.size() - 1;
     chosen = candidates[best];
     first_model = std::move(models[best]);
     context.log(LogLevel::kDebug, "held-out models: C = " + std::to_string(chosen) +

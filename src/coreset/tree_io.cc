@@ -27,8 +27,10 @@ constexpr char kMagic[8] = {'C', 'C', 'T', 'R', 'E', 'E', '\0', '\0'};
 // neighbours' majority label per sample, the weights of the fused views (learned and default)
 // and the reviewers' verdicts per sample — an older tree
 // gains them when it loads: its neighbours are searched, the weights fitted and the views
-// re-scored (its atypicality and held-out models are kept).
-constexpr std::uint32_t kFormatVersion = 4;
+// re-scored (its atypicality and held-out models are kept); 5: version 4's layout, but
+// cross_fit_c may be 0 (the held-out models' C chosen at every refit), which readers of version
+// 4 refuse.
+constexpr std::uint32_t kFormatVersion = 5;
 
 // Collects the file as a list of byte ranges: small fields are copied into a buffer of their
 // own, large arrays (φ, the per-sample vectors) are referenced where they are. The file is then

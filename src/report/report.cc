@@ -1,7 +1,7 @@
 #include <coreclean/report/report.h>
 
 #include <coreclean/core/error.h>
-#include <coreclean/coreset/coreset_tree.h>  // for CoresetTreeParams::atypical_weight
+#include <coreclean/coreset/coreset_tree.h>
 #include <coreclean/io/csv.h>
 #include <coreclean/io/text_file.h>
 #include <coreclean/linear/metrics.h>

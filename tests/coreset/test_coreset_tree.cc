@@ -144,15 +144,18 @@ TEST(CoresetTree, ScoresMatchBruteForce) {
 }
 
 // The held-out model of fold f as the tree fits it, independently: a logistic regression on the
-// tree's features φ of the other folds' samples, C = c · r / mean ‖φ‖², tolerance 1e-2.
+// tree's features φ of the other folds' samples, C = c · r / mean ‖φ‖², tolerance 1e-2; from
+// `start`'s solution when given.
 linear::LogisticRegression fit_without_fold(const RowMatrixXf& phi, const Labels& labels,
-                                            const std::vector<int>& folds, int f, double c) {
+                                            const std::vector<int>& folds, int f, double c,
+                                            const linear::LogisticRegression* start = nullptr) {
   double mean_sq = 0.0;
   for (Eigen::Index i = 0; i < phi.rows(); ++i) mean_sq += phi.row(i).cast<double>().squaredNorm();
   linear::LogisticRegressionParams lp;
   lp.c = c * static_cast<double>(phi.cols()) / (mean_sq / static_cast<double>(phi.rows()));
   lp.tol = 1e-2;
   lp.max_iter = 50;
+  lp.warm_start = start != nullptr;
   RowMatrixXf x(0, phi.cols());
   Labels y;
   for (Eigen::Index i = 0; i < phi.rows(); ++i)
@@ -162,6 +165,7 @@ linear::LogisticRegression fit_without_fold(const RowMatrixXf& phi, const Labels
       y.push_back(labels[i]);
     }
   linear::LogisticRegression model(lp);
+  if (start != nullptr) model.set_model(start->classes(), start->coef(), start->intercept());
   model.fit(x, y);
   return model;
 }
@@ -216,10 +220,13 @@ TEST(CoresetTree, HeldOutRegularisationChosenByHeldOutLikelihood) {
     tree.build(data.x, data.y);
     const std::vector<int> folds = linear::stratified_kfold(data.y, 4, 0);
     const RowMatrixXf& phi = tree.features();
-    const auto fit = [&](int f, double c) { return fit_without_fold(phi, data.y, folds, f, c); };
+    // Fold 0 at every candidate, strongest regularisation first, each from the previous fit.
+    std::vector<linear::LogisticRegression> path;
     double best = -std::numeric_limits<double>::infinity(), best_c = 0.0;
+    std::size_t best_at = 0;
     for (double c : candidates) {
-      const linear::LogisticRegression model = fit(0, c);
+      path.push_back(fit_without_fold(phi, data.y, folds, 0, c, path.empty() ? nullptr : &path.back()));
+      const linear::LogisticRegression& model = path.back();
       double loglik = 0.0;
       for (Eigen::Index i = 0; i < n; ++i) {
         if (folds[i] != 0) continue;
@@ -228,12 +235,13 @@ TEST(CoresetTree, HeldOutRegularisationChosenByHeldOutLikelihood) {
                        model.classes().begin();
         loglik += std::log(prob(0, k));
       }
-      if (loglik > best) best = loglik, best_c = c;
+      if (loglik > best) best = loglik, best_c = c, best_at = path.size() - 1;
     }
     chosen.push_back(best_c);
-    // Folds 1–3 are fitted from zero at the chosen C: the same models as here.
-    for (int f = 1; f < 4; ++f) {
-      const linear::LogisticRegression model = fit(f, best_c);
+    // Fold 0 keeps its model at the chosen C; folds 1–3 are fitted from zero at that C.
+    for (int f = 0; f < 4; ++f) {
+      const linear::LogisticRegression model =
+          f == 0 ? path[best_at] : fit_without_fold(phi, data.y, folds, f, best_c);
       for (Eigen::Index i = 0; i < n; ++i) {
         if (folds[i] != f) continue;
         const RowMatrixXd prob = model.predict_proba(phi.row(i));
@@ -649,6 +657,13 @@ TEST(CoresetTree, SaveLoadRoundTripAndRefusals) {
   } catch (const FormatError& e) {
     EXPECT_NE(std::string(e.what()).find("version 9"), std::string::npos) << e.what();
   }
+  // Version 4 has version 5's layout (5 only lets cross_fit_c be 0): such files still load.
+  std::string v4 = bytes;
+  ASSERT_EQ(v4[8], 5) << "the current format version";
+  v4[8] = 4;
+  const std::uint64_t v4_sum = tree_file_checksum(std::as_bytes(std::span(v4.data(), v4.size() - 8)), 4);
+  std::memcpy(v4.data() + v4.size() - 8, &v4_sum, sizeof(v4_sum));
+  EXPECT_NO_THROW(load_tree(write("v4.tree", v4)));
   EXPECT_THROW(load_tree(write("short.tree", bytes.substr(0, 20))), FormatError);
   EXPECT_THROW(load_tree(write("other.tree", "hello world, not a tree at all")), FormatError);
 }
